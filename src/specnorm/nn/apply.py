@@ -32,4 +32,4 @@ def apply_norm(
 
 def gammas(model: nn.Module) -> list[tuple[str, float]]:
     """(layer name, γ) of every layer with a learned γ (official ``d/scale{i}``)."""
-    return [(name, float(sn.gamma)) for name, _, sn in normalized_layers(model) if sn.gamma is not None]
+    return [(name, float(sn.gamma.detach())) for name, _, sn in normalized_layers(model) if sn.gamma is not None]
