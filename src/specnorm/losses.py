@@ -1,0 +1,56 @@
+"""GAN losses of the official code (official-code.md §3.1): hinge (no_gamma) and WGAN-GP (γ variants).
+
+There is no non-saturating loss in the official code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+GP_WEIGHT = 10.0
+"""λ of WGAN-GP (official ``d_gp_coe``)."""
+GP_EPS = 1e-8
+"""Inside the square root of the gradient norm: ``sqrt(sum g² + 1e-8)`` (official)."""
+
+
+def hinge_d(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """``mean(relu(1 − D(x))) + mean(relu(1 + D(G(z))))``."""
+    return F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
+
+
+def hinge_g(d_fake: torch.Tensor) -> torch.Tensor:
+    """``−mean(D(G(z)))``."""
+    return -d_fake.mean()
+
+
+def wgan_d(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """``mean(D(G(z))) − mean(D(x))`` (the penalty is added by the caller, × :data:`GP_WEIGHT`)."""
+    return d_fake.mean() - d_real.mean()
+
+
+def wgan_g(d_fake: torch.Tensor) -> torch.Tensor:
+    """``−mean(D(G(z)))``."""
+    return -d_fake.mean()
+
+
+def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """``mean((‖∇D(x̂)‖ − 1)²)`` with ``‖g‖ = sqrt(sum g² + 1e-8)`` per sample, at
+    ``x̂ = real + alpha·(fake − real)``; ``alpha`` ([N,1,1,1], U(0,1)) comes from the caller.
+
+    x̂ is detached from G (official: the D loss only trains D's variables); the graph through D is
+    kept (``create_graph=True``) so the penalty trains D's parameters.
+    """
+    x_hat = (real + alpha * (fake - real)).detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+    norm = torch.sqrt(grad.pow(2).flatten(1).sum(1) + GP_EPS)
+    return (norm - 1.0).pow(2).mean()
+
+
+LOSSES: dict[str, tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]]] = {
+    "hinge": (hinge_d, hinge_g),
+    "wgan_gp": (wgan_d, wgan_g),
+}

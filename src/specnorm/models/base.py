@@ -1,0 +1,81 @@
+"""What every generator and discriminator of :mod:`specnorm.models` shares (the public interface)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from specnorm.nn import NormSpec, apply_norm
+
+LEAK = 0.1
+"""Leaky-ReLU slope of the CNN (and MLP) discriminator: official ``lrelu(…, leak=0.1)`` (§2.2)."""
+BN_EPS = 1e-5
+BN_MOMENTUM = 0.1
+"""Generator BatchNorm: TF ``batch_norm(decay=0.9, epsilon=1e-5, scale=True)`` (§2.1, §2.3)."""
+
+
+def channels(c: int, width: float) -> int:
+    """Channel count ``c`` scaled by the width multiplier (tiny CPU runs): ``max(1, round(c·width))``."""
+    return max(1, round(c * width))
+
+
+class Generator(nn.Module):
+    """A generator ``G(z) -> images in [-1, 1]``; never normalized (official-code.md §1.5).
+
+    ``bn_stats_in_d_step``: whether BatchNorm running stats are updated by the train-mode G forwards
+    of the D step (CNN: True, ``updates_collections=None``; ResNet: False) — pitfall 7.
+    """
+
+    bn_stats_in_d_step: bool
+
+    def __init__(self, z_dim: int, resolution: int, img_channels: int) -> None:
+        super().__init__()
+        self.z_dim = z_dim
+        self.resolution = resolution
+        self.img_channels = img_channels
+
+    def init_(self, generator: torch.Generator | None = None) -> None:
+        """The official initialization of this generator (all draws from ``generator``)."""
+        raise NotImplementedError
+
+
+class Discriminator(nn.Module):
+    """A discriminator ``D(x) -> logits (N,)`` whose weighted layers know their real input size.
+
+    Subclasses register each ``Conv2d``/``Linear`` with :meth:`_add_weighted` (or record its size in
+    ``_input_sizes``) in forward order; :meth:`normalize_` then applies a :class:`NormSpec` to all of
+    them (convs, 1×1 shortcuts and the final linear — pitfall 5).
+    """
+
+    def __init__(self, resolution: int, img_channels: int) -> None:
+        super().__init__()
+        self.resolution = resolution
+        self.img_channels = img_channels
+        self.norm = NormSpec(mode="none")
+        self._input_sizes: dict[str, tuple[int, int] | None] = {}
+
+    def _add_weighted(self, name: str, layer: nn.Module, input_size: tuple[int, int] | None) -> nn.Module:
+        self.add_module(name, layer)
+        self._input_sizes[name] = input_size
+        return layer
+
+    def weighted_layers(self) -> list[tuple[str, nn.Module, tuple[int, int] | None]]:
+        """``(name, layer, input_size)`` of every Conv2d/Linear in forward order; ``input_size`` is the
+        (H, W) the conv really sees at ``self.resolution``, None for a linear layer."""
+        return [
+            (name, m, self._input_sizes[name])
+            for name, m in self.named_modules()
+            if isinstance(m, (nn.Conv2d, nn.Linear))
+        ]
+
+    def init_(self, generator: torch.Generator | None = None) -> None:
+        """The official initialization of this discriminator (all draws from ``generator``)."""
+        raise NotImplementedError
+
+    def normalize_(self, norm: NormSpec, generator: torch.Generator | None = None) -> None:
+        """Normalize every weighted layer per ``norm``; call once, after the weight init (u buffers
+        are drawn from ``generator`` after the weights)."""
+        if self.norm.mode != "none":
+            raise ValueError("discriminator is already normalized")
+        apply_norm([(layer, size) for _, layer, size in self.weighted_layers()], norm, generator=generator)
+        self.norm = norm
