@@ -1,0 +1,310 @@
+"""Cell configuration: everything one grid cell (one GAN training run) needs, validated up front.
+
+A cell config is a YAML mapping of sections (see ``configs/digits-sn.yaml``). Unknown keys, wrong
+types and invalid values raise :class:`ConfigError` naming the dotted key, before anything runs.
+Defaults are the official CIFAR-10 CNN setting (official-code.md §3.4) except where noted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from specnorm.nn.spectral import GAMMAS, MODES, NormSpec
+
+
+class ConfigError(ValueError):
+    """A cell config is invalid; the message names the offending key."""
+
+
+def _check(cond: bool, key: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"config key '{key}': {msg}")
+
+
+@dataclass(frozen=True)
+class DatasetCfg:
+    name: str = "digits"
+    root: str = "resources/data"  # where `specnorm prepare` put <name>/images.npy (unused by digits)
+
+    def validate(self, key: str) -> None:
+        from specnorm.data import DATASETS
+
+        _check(self.name in DATASETS, f"{key}.name", f"unknown dataset {self.name!r}; known: {sorted(DATASETS)}")
+
+
+@dataclass(frozen=True)
+class ModelCfg:
+    arch: str = "cnn"  # cnn | resnet | mlp
+    mg: int = 4  # CNN: first feature-map size (4→32², 6→48², 8→64², 2→16²); ResNet: 4→128²
+    width: float = 1.0  # channel multiplier (tiny CPU runs)
+    z_dim: int = 128
+    hidden: int | None = None  # MLP hidden width
+
+    def validate(self, key: str) -> None:
+        _check(self.arch in ("cnn", "resnet", "mlp"), f"{key}.arch", f"must be cnn, resnet or mlp, got {self.arch!r}")
+        _check(self.mg >= 1, f"{key}.mg", "must be >= 1")
+        _check(self.width > 0, f"{key}.width", "must be > 0")
+        _check(self.z_dim >= 1, f"{key}.z_dim", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class NormCfg:
+    mode: str = "sn"  # none | sn | bsn | sn_conv
+    scale: float = 1.0  # s of SSN/BSSN/SN_Conv×s; with init=lecun, the LeCun multiplier
+    gamma: str = "none"  # none | same | diff (learned γ, official same_gamma / diff_gamma)
+    grad_through_uv: bool = True  # official: gradient flows through u and v (pitfall 2)
+    clamp: bool = False  # sn_conv only: Farnia's max(σ, 1)
+    init: str = "official"  # official | lecun (Fig. 8 baseline: mode none, std = scale/√fan_in)
+
+    def validate(self, key: str) -> None:
+        _check(self.mode in MODES, f"{key}.mode", f"must be one of {MODES}, got {self.mode!r}")
+        _check(self.gamma in GAMMAS, f"{key}.gamma", f"must be one of {GAMMAS}, got {self.gamma!r}")
+        _check(self.scale > 0, f"{key}.scale", "must be > 0")
+        _check(self.init in ("official", "lecun"), f"{key}.init", f"must be official or lecun, got {self.init!r}")
+        _check(self.init != "lecun" or self.mode == "none", f"{key}.init",
+               "lecun init is the un-normalized baseline: it needs norm.mode: none")
+        _check(self.mode != "none" or self.gamma == "none", f"{key}.gamma", "a learned gamma needs a normalization")
+        _check(not self.clamp or self.mode == "sn_conv", f"{key}.clamp", "applies to mode sn_conv only")
+
+    def spec(self) -> NormSpec:
+        """The :class:`NormSpec` of the discriminator (for lecun, s is an init multiplier only)."""
+        scale = 1.0 if self.init == "lecun" else self.scale
+        return NormSpec(self.mode, scale, self.gamma, self.grad_through_uv, self.clamp)
+
+
+@dataclass(frozen=True)
+class LossCfg:
+    name: str = "hinge"  # hinge | wgan_gp
+    gp_weight: float = 10.0  # WGAN-GP λ (official d_gp_coe)
+
+    def validate(self, key: str) -> None:
+        _check(self.name in ("hinge", "wgan_gp"), f"{key}.name", f"must be hinge or wgan_gp, got {self.name!r}")
+        _check(self.gp_weight >= 0, f"{key}.gp_weight", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class OptimCfg:
+    g_lr: float = 1e-4
+    d_lr: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+
+    def validate(self, key: str) -> None:
+        for k in ("g_lr", "d_lr"):
+            _check(getattr(self, k) > 0, f"{key}.{k}", "must be > 0")
+        for k in ("beta1", "beta2"):
+            _check(0 <= getattr(self, k) < 1, f"{key}.{k}", "must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class TrainCfg:
+    iterations: int = 400_000  # G steps
+    n_dis: int = 1  # D steps per G step
+    d_batch: int = 64
+    g_batch: int = 64  # ResNet official: D 16, G 32
+    z_reuse: str = "auto"  # auto (CNN/MLP: reuse the last D step's z; ResNet: fresh) | reuse | fresh
+    seed: int = 0
+    precision: str = "fp32"  # fp32 (TF32 off: the official numerics) | tf32 (faster convs/matmuls on Ampere+)
+
+    def validate(self, key: str) -> None:
+        for k in ("iterations", "n_dis", "d_batch", "g_batch"):
+            _check(getattr(self, k) >= 1, f"{key}.{k}", "must be >= 1")
+        _check(self.z_reuse in ("auto", "reuse", "fresh"), f"{key}.z_reuse", "must be auto, reuse or fresh")
+        _check(self.seed >= 0, f"{key}.seed", "must be >= 0")
+        _check(self.precision in ("fp32", "tf32"), f"{key}.precision", "must be fp32 or tf32")
+
+
+@dataclass(frozen=True)
+class LogCfg:
+    every: int = 100  # train_log.csv row (losses, D outputs, σ's, input-gradient norms): the only host sync
+    analysis_every: int = 1000  # analysis.csv rows (per-layer gradient norms, variances, σ_w vs σ_conv)
+    analysis_batch: int = 64  # fixed real batch for the analysis (official-code.md §6.2)
+    sample_every: int = 200  # sample grid from fixed latents (official vis_freq)
+    n_samples: int = 100  # 10×10 grid
+    progress: str = "auto"  # auto (tqdm on a terminal, plain lines otherwise) | bar | lines | none
+    progress_every: int = 0  # plain-line period; 0 = iterations/100
+
+    def validate(self, key: str) -> None:
+        for k in ("every", "analysis_every", "sample_every"):
+            _check(getattr(self, k) >= 0, f"{key}.{k}", "must be >= 0 (0 disables)")
+        _check(self.analysis_batch >= 1, f"{key}.analysis_batch", "must be >= 1")
+        _check(self.n_samples >= 1, f"{key}.n_samples", "must be >= 1")
+        _check(self.progress in ("auto", "bar", "lines", "none"), f"{key}.progress", "must be auto, bar, lines or none")
+        _check(self.progress_every >= 0, f"{key}.progress_every", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class CheckpointCfg:
+    every: int = 10_000  # official save_checkpoint_freq
+    keep: int = 5  # official TF Saver keeps the last 5
+
+    def validate(self, key: str) -> None:
+        _check(self.every >= 1, f"{key}.every", "must be >= 1")
+        _check(self.keep >= 1, f"{key}.keep", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class EvalCfg:
+    every: int = 10_000  # official metric_freq; 0 disables in-training evaluation
+    protocol: str = "paper"  # paper | standard (see specnorm.metrics)
+    selection: str = "fid"  # metric that picks the kept best generator: fid | is
+    extractor: str = "auto"  # auto (digits classifier on `digits`, else Inception) | inception | digits
+    n_gen: int | None = None  # override the protocol's sample counts (smoke runs)
+    n_real: int | None = None
+    n_is: int | None = None
+    is_splits: int | None = None
+    batch_size: int = 250
+    inception_path: str | None = None  # a local TorchScript Inception file (air-gapped nodes)
+
+    def validate(self, key: str) -> None:
+        _check(self.every >= 0, f"{key}.every", "must be >= 0 (0 disables)")
+        _check(self.protocol in ("paper", "standard"), f"{key}.protocol", f"must be paper or standard, got {self.protocol!r}")
+        _check(self.selection in ("fid", "is"), f"{key}.selection", "must be fid or is")
+        _check(self.extractor in ("auto", "inception", "digits"), f"{key}.extractor", "must be auto, inception or digits")
+        for k in ("n_gen", "n_real", "n_is", "is_splits"):
+            v = getattr(self, k)
+            _check(v is None or v >= 1, f"{key}.{k}", "must be >= 1 or null")
+        _check(self.batch_size >= 1, f"{key}.batch_size", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class CellConfig:
+    """One grid cell. Sections map to the YAML mapping's top-level keys."""
+
+    dataset: DatasetCfg = field(default_factory=DatasetCfg)
+    model: ModelCfg = field(default_factory=ModelCfg)
+    norm: NormCfg = field(default_factory=NormCfg)
+    loss: LossCfg = field(default_factory=LossCfg)
+    optim: OptimCfg = field(default_factory=OptimCfg)
+    train: TrainCfg = field(default_factory=TrainCfg)
+    log: LogCfg = field(default_factory=LogCfg)
+    checkpoint: CheckpointCfg = field(default_factory=CheckpointCfg)
+    eval: EvalCfg = field(default_factory=EvalCfg)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+
+    def validate(self) -> "CellConfig":
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if dataclasses.is_dataclass(v):
+                v.validate(f.name)
+        _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+               "device", f"must be auto, cpu or cuda[:N], got {self.device!r}")
+        if self.z_reuse == "reuse":
+            _check(self.train.g_batch == self.train.d_batch, "train.g_batch",
+                   "with z reuse (CNN default) the G step uses the last D step's z, so g_batch must equal d_batch")
+        return self
+
+    @property
+    def z_reuse(self) -> str:
+        """Resolved z policy: official CNN reuses the last D step's z, ResNet draws fresh z (pitfall 6)."""
+        if self.train.z_reuse != "auto":
+            return self.train.z_reuse
+        return "fresh" if self.model.arch == "resnet" else "reuse"
+
+    # -- (de)serialisation ------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def flat(self) -> dict[str, Any]:
+        """Dotted-key view, e.g. ``{'norm.mode': 'sn', ...}``."""
+        out: dict[str, Any] = {}
+        for sec, val in self.to_dict().items():
+            if isinstance(val, dict):
+                out.update({f"{sec}.{k}": v for k, v in val.items()})
+            else:
+                out[sec] = val
+        return out
+
+    def digest(self) -> str:
+        """Short hash of the resolved config (a cell's identity)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+# Keys that change how a run is executed or logged but not what it computes; a resumed run may differ in them.
+RESUME_TOLERANT = {"device", "log.progress", "log.progress_every", "eval.inception_path", "eval.batch_size", "dataset.root"}
+
+
+def diff_for_resume(old: CellConfig, new: CellConfig) -> list[str]:
+    """Dotted keys whose values differ in a way that forbids resuming ``old`` as ``new``."""
+    a, b = old.flat(), new.flat()
+    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
+            if k not in RESUME_TOLERANT and a.get(k) != b.get(k)]
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], key)
+    if tp is bool:
+        _check(isinstance(value, bool), key, f"must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        _check(isinstance(value, int) and not isinstance(value, bool), key, f"must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        _check(isinstance(value, (int, float)) and not isinstance(value, bool), key, f"must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        _check(isinstance(value, str), key, f"must be a string, got {value!r}")
+        return value
+    raise TypeError(tp)  # pragma: no cover
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    where = prefix or "top level"
+    _check(isinstance(data, dict), where, f"must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        raise ConfigError(f"config key '{key}': unknown key (allowed here: {', '.join(sorted(names))})")
+    kwargs = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else name
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, value if value is not None else {}, key)
+        else:
+            kwargs[name] = _coerce(value, tp, key)
+    return cls(**kwargs)
+
+
+def from_dict(data: dict[str, Any]) -> CellConfig:
+    """Build and validate a :class:`CellConfig`; missing keys take their defaults."""
+    return _build(CellConfig, data if data is not None else {}, "").validate()
+
+
+def load(path: str | Path) -> CellConfig:
+    """Read a cell config file (YAML); errors name the file and the key."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"cell config {path} does not exist") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"cell config {path} is not valid YAML: {e}") from None
+    try:
+        return from_dict(data if data is not None else {})
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None

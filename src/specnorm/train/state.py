@@ -1,0 +1,135 @@
+"""All per-run state of one cell in one object (models, optimizers, RNG streams, counters).
+
+Keeping it in one :class:`RunState` is what lets a step be checkpointed exactly, captured in a CUDA
+graph later, and several cells (seeds, scales) share one GPU process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from specnorm.config import CellConfig
+from specnorm.data import BatchSampler, load
+from specnorm.models import build_models
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """Independent, stable 63-bit seed for one named random stream of a run."""
+    return int.from_bytes(hashlib.sha256(f"{seed}/{stream}".encode()).digest()[:8], "little") >> 1
+
+
+def device_generator(device: torch.device, seed: int, stream: str) -> torch.Generator:
+    g = torch.Generator(device=device)
+    g.manual_seed(stream_seed(seed, stream))
+    return g
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"config asks for device {name!r} but CUDA is not available here")
+    return dev
+
+
+@dataclass
+class RunState:
+    """Everything that changes during training; ``state_dict`` / ``load_state_dict`` round-trip it."""
+
+    cfg: CellConfig
+    device: torch.device
+    G: nn.Module
+    D: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    sampler: BatchSampler
+    z_gen: torch.Generator  # latents of the D and G steps (on device)
+    gp_gen: torch.Generator  # WGAN-GP interpolation coefficients (on device)
+    fixed_z: torch.Tensor  # latents of the sample grids
+    analysis_x: torch.Tensor  # fixed real batch of the analysis (official-code.md §6.2)
+    fuse_d: bool = True  # real and fake share one D forward (exactly equivalent: D has no BN)
+    z_reuse: bool = True  # the G step reuses the last D step's z (official CNN)
+    iteration: int = 0  # completed G steps
+    wall_time: float = 0.0  # seconds, summed over resumes
+    # device-side divergence tracking (no host sync per iteration): first iteration with a
+    # non-finite loss, 0 while none
+    first_nonfinite: torch.Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.long))
+    best: dict | None = None  # {"iteration", "metric", "value"} of the kept best generator
+    metric_history: list = field(default_factory=list)  # every metrics.csv row so far
+    last: dict = field(default_factory=dict)  # device tensors of the last step (logged at cadence)
+
+    def state_dict(self) -> dict:
+        return {
+            "iteration": self.iteration,
+            "wall_time": self.wall_time,
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "z_gen": self.z_gen.get_state(),
+            "gp_gen": self.gp_gen.get_state(),
+            "first_nonfinite": self.first_nonfinite.cpu(),
+            "best": self.best,
+            "metric_history": self.metric_history,
+        }
+
+    def load_state_dict(self, sd: dict) -> None:
+        self.iteration = int(sd["iteration"])
+        self.wall_time = float(sd["wall_time"])
+        self.G.load_state_dict(sd["G"])
+        self.D.load_state_dict(sd["D"])
+        self.opt_g.load_state_dict(sd["opt_g"])
+        self.opt_d.load_state_dict(sd["opt_d"])
+        self.sampler.load_state_dict(sd["sampler"])
+        self.z_gen.set_state(sd["z_gen"].cpu())
+        self.gp_gen.set_state(sd["gp_gen"].cpu())
+        self.first_nonfinite = sd["first_nonfinite"].to(self.device)
+        self.best = sd["best"]
+        self.metric_history = list(sd["metric_history"])
+
+
+def build_state(cfg: CellConfig, device: torch.device) -> RunState:
+    """Fresh state of a cell: models (official init, seeded), Adam optimizers, data on the device."""
+    seed = cfg.train.seed
+    init_gen = torch.Generator().manual_seed(stream_seed(seed, "init"))  # CPU: same init on every device
+    builtin = cfg.dataset.name == "digits"  # the built-in dataset needs no prepared files
+    images = load(cfg.dataset.name, None if builtin else cfg.dataset.root)
+    n, c, h, w = images.shape
+    m = cfg.model
+    G, D = build_models(
+        m.arch, cfg.norm.spec(), mg=m.mg, width=m.width, z_dim=m.z_dim, img_channels=c,
+        img_size=h if m.arch == "mlp" else None, hidden=m.hidden, d_init=cfg.norm.init,
+        lecun_s=cfg.norm.scale, generator=init_gen,
+    )
+    if G.resolution != h or h != w:
+        raise ValueError(
+            f"dataset {cfg.dataset.name!r} has {h}x{w} images but model {m.arch} with mg={m.mg} "
+            f"generates {G.resolution}x{G.resolution}; set model.mg accordingly"
+        )
+    G.to(device).train()
+    D.to(device).train()
+    o = cfg.optim
+    # Official: Adam(lr, beta1, beta2), eps 1e-8, constant lr, no weight decay (official-code.md §3.2)
+    opt_g = torch.optim.Adam(G.parameters(), lr=o.g_lr, betas=(o.beta1, o.beta2), eps=1e-8)
+    opt_d = torch.optim.Adam(D.parameters(), lr=o.d_lr, betas=(o.beta1, o.beta2), eps=1e-8)
+    sampler = BatchSampler(images, device, seed=stream_seed(seed, "data"))
+    cpu = torch.Generator().manual_seed(stream_seed(seed, "fixed"))
+    fixed_z = torch.randn(cfg.log.n_samples, m.z_dim, generator=cpu).to(device)
+    idx = torch.randint(0, n, (cfg.log.analysis_batch,), generator=cpu)
+    from specnorm.data import to_float
+
+    analysis_x = to_float(torch.from_numpy(images[idx.numpy()])).to(device)
+    from specnorm.train.step import can_fuse_d
+
+    return RunState(
+        cfg=cfg, device=device, G=G, D=D, opt_g=opt_g, opt_d=opt_d, sampler=sampler,
+        z_gen=device_generator(device, seed, "z"), gp_gen=device_generator(device, seed, "gp"),
+        fixed_z=fixed_z, analysis_x=analysis_x, z_reuse=cfg.z_reuse == "reuse",
+        first_nonfinite=torch.zeros((), dtype=torch.long, device=device), fuse_d=can_fuse_d(D),
+    )

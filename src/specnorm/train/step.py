@@ -1,0 +1,96 @@
+"""One training iteration with the official loop semantics (official-code.md §3.3, pitfalls 1, 6, 7, 16).
+
+``n_dis`` D steps, each on a fresh real batch and fresh z: G forward without gradient (BN running
+statistics updated for the CNN, frozen for the ResNet), D loss, Adam step, then ``update_u`` (u
+advances exactly once per D step, from the post-step weights). Then one G step, reusing the last D
+step's z (CNN) or fresh z of the G batch size (ResNet); it never touches u. No host synchronisation:
+logged quantities stay on the device until the logging cadence reads them. The only Python branching
+is on the iteration number (logging steps), never on data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from specnorm.losses import GP_WEIGHT, LOSSES, gradient_penalty
+from specnorm.models import frozen_bn_stats
+from specnorm.nn import sigmas, update_u
+from specnorm.train.state import RunState
+
+
+def can_fuse_d(D: nn.Module) -> bool:
+    """Real and fake may share one D forward only if no layer couples samples of a batch (no BN)."""
+    return not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())
+
+
+def d_forward(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, fuse: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """D(real), D(fake); one concatenated forward when ``fuse`` (exactly equivalent without BN)."""
+    if fuse:
+        out = D(torch.cat([real, fake])).reshape(-1)
+        return out[: real.shape[0]], out[real.shape[0]:]
+    return D(real).reshape(-1), D(fake).reshape(-1)
+
+
+def input_grad_norms(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Per-sample ‖∇ₓD(x)‖₂ as sqrt(Σg² + 1e-8) (official ``d/*_slopes``), without touching .grad."""
+    x = x.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(D(x).sum(), x)
+    return (g.pow(2).flatten(1).sum(1) + 1e-8).sqrt()
+
+
+def train_iteration(st: RunState, iteration: int, log: bool) -> None:
+    """Run iteration ``iteration`` (1-based) in place on ``st``; with ``log``, keep what train_log needs."""
+    cfg, G, D = st.cfg, st.G, st.D
+    d_loss_fn, g_loss_fn = LOSSES[cfg.loss.name]
+    wgan = cfg.loss.name == "wgan_gp"
+    gp_weight = cfg.loss.gp_weight if wgan else 0.0
+    bs, dev = cfg.train.d_batch, st.device
+    bn_ctx = contextlib.nullcontext if G.bn_stats_in_d_step else frozen_bn_stats
+    fuse = st.fuse_d
+    D.requires_grad_(True)
+    z = None
+    for k in range(cfg.train.n_dis):
+        real = st.sampler.sample(bs)
+        z = torch.randn(bs, G.z_dim, generator=st.z_gen, device=dev)
+        with torch.no_grad(), bn_ctx(G):
+            fake = G(z)
+        with parametrize.cached():
+            d_real, d_fake = d_forward(D, real, fake, fuse)
+            loss_d = d_loss_fn(d_real, d_fake)
+            if wgan:
+                alpha = torch.rand(bs, 1, 1, 1, generator=st.gp_gen, device=dev)
+                gp = gradient_penalty(D, real, fake, alpha)
+                loss_d = loss_d + gp_weight * gp
+            st.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            if log and k == cfg.train.n_dis - 1:
+                # official D summaries: same batch, pre-update weights, σ one step from stored u
+                st.last.update(
+                    loss_d=loss_d.detach(), d_real=d_real.detach().mean(), d_fake=d_fake.detach().mean(),
+                    gp=gp.detach() if wgan else None,
+                    slopes_real=input_grad_norms(D, real), slopes_fake=input_grad_norms(D, fake),
+                    sigmas=sigmas(D),
+                )
+        st.opt_d.step()
+        update_u(D)  # pitfall 1: once per D step, after the optimizer step
+    # G step (pitfall 6: CNN reuses the last D step's z)
+    if st.z_reuse:
+        zg = z
+    else:
+        zg = torch.randn(cfg.train.g_batch, G.z_dim, generator=st.z_gen, device=dev)
+    D.requires_grad_(False)  # D weight gradients are not needed in the G step (TF skips them too)
+    with parametrize.cached():
+        loss_g = g_loss_fn(D(G(zg)).reshape(-1))
+    st.opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    st.opt_g.step()
+    D.requires_grad_(True)
+    if log:
+        st.last["loss_g"] = loss_g.detach()
+    # divergence bookkeeping on the device (read at the logging cadence, not here)
+    bad = ~(torch.isfinite(loss_d) & torch.isfinite(loss_g))
+    st.first_nonfinite.masked_fill_(bad & (st.first_nonfinite == 0), iteration)

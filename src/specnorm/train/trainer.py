@@ -1,0 +1,321 @@
+"""Train one grid cell end to end: resume, cadences (log, analysis, samples, metrics, checkpoints),
+divergence as a result, and the run directory of ``docs/outputs.md``.
+
+Order of work at the end of iteration k (all of it is redone identically after a resume from an
+earlier checkpoint): train_log row → analysis rows → metrics → sample grid → checkpoint k. So a
+checkpoint at k always follows every output of iterations ≤ k, and a resume from k rolls the CSVs
+back to rows ≤ k before continuing.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import specnorm
+from specnorm import config as cfgmod
+from specnorm.config import CellConfig
+from specnorm.io import atomic_torch_save, atomic_write, atomic_write_json, atomic_write_text
+from specnorm.nn import gammas, normalized_layers
+from specnorm.train import checkpoint as ckpt
+from specnorm.train.logs import CsvLog
+from specnorm.train.progress import Progress
+from specnorm.train.state import RunState, build_state, resolve_device, stream_seed
+from specnorm.train.step import train_iteration
+
+METRIC_COLUMNS = ["iteration", "wall_time", "metric", "value", "protocol", "extractor", "extractor_sha256",
+                  "n_gen", "n_real", "reference", "resize", "seed"]
+ANALYSIS_COLUMNS = ["iteration", "layer", "kind", "m", "n", "grad_norm_raw", "grad_norm_eff", "var_eff",
+                    "bound_sn", "bound_bsn", "sigma_w", "sigma_conv", "sigma_used"]
+SLOPE_COLUMNS = [f"grad_x_{w}_{s}" for w in ("real", "fake") for s in ("mean", "min", "max")]
+
+
+class ResumeRefused(RuntimeError):
+    """The output directory holds a run of a different configuration."""
+
+
+def train_log_columns(st: RunState) -> list[str]:
+    cols = ["iteration", "wall_time", "loss_d", "loss_g", "d_real", "d_fake", "gp", *SLOPE_COLUMNS]
+    for name, _, sn in normalized_layers(st.D):
+        cols.append(f"sigma/{name}")
+        if sn.mode == "bsn":
+            cols += [f"sigma1/{name}", f"sigma2/{name}"]
+        elif sn.mode == "sn_conv":
+            cols.append(f"sigma_w/{name}")
+        if sn.gamma is not None:
+            cols.append(f"gamma/{name}")
+    return cols
+
+
+def _git_commit() -> str:
+    if os.environ.get("SPECNORM_GIT_COMMIT"):
+        return os.environ["SPECNORM_GIT_COMMIT"]
+    try:
+        src = Path(specnorm.__file__).resolve().parent
+        out = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if out.returncode == 0:
+            dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=10).stdout.strip()
+            return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "unknown"
+
+
+def device_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"cpu:{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+
+
+def _versions() -> dict:
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "specnorm": specnorm.__version__}
+
+
+def _set_precision(cfg: CellConfig) -> None:
+    """fp32: TF32 off for convolutions and matmuls (the official numerics); tf32: on."""
+    tf32 = cfg.train.precision == "tf32"
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+
+
+def save_sample_grid(G: torch.nn.Module, z: torch.Tensor, path: Path) -> None:
+    """10×10 grid of G(z) in eval mode, min-max normalized over the whole grid (official vis)."""
+    from PIL import Image
+
+    was_training = G.training
+    G.eval()
+    with torch.no_grad():
+        x = G(z).float().cpu()
+    G.train(was_training)
+    x = (x - x.min()) / (x.max() - x.min() + 1e-12)
+    n, c, h, w = x.shape
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    grid = torch.ones(c, rows * (h + 2) + 2, cols * (w + 2) + 2)
+    for i in range(n):
+        r, q = divmod(i, cols)
+        grid[:, 2 + r * (h + 2): 2 + r * (h + 2) + h, 2 + q * (w + 2): 2 + q * (w + 2) + w] = x[i]
+    arr = (grid.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    img = Image.fromarray(arr[:, :, 0] if c == 1 else arr)
+    atomic_write(path, lambda f: img.save(f, format="PNG"))
+
+
+def _weights_finite(st: RunState) -> torch.Tensor:
+    return torch.stack([torch.isfinite(p).all() for m in (st.G, st.D) for p in m.parameters()]).all()
+
+
+class Trainer:
+    """One cell's training run in ``out_dir`` (see ``docs/outputs.md``)."""
+
+    def __init__(self, cfg: CellConfig, out_dir: str | Path, *, resources: str | Path = "resources") -> None:
+        self.cfg = cfg
+        self.out = Path(out_dir)
+        self.resources = Path(resources)
+        self.ckpt_dir = self.out / "checkpoints"
+
+    # -- entry point -----------------------------------------------------------------------
+    def run(self) -> dict:
+        cfg, out = self.cfg, self.out
+        out.mkdir(parents=True, exist_ok=True)
+        done = self._check_existing()
+        if done is not None:
+            print(f"run in {out} already finished ({done['status']}); nothing to do", flush=True)
+            return done
+        if os.environ.get("SPECNORM_THREADS"):
+            torch.set_num_threads(int(os.environ["SPECNORM_THREADS"]))
+        _set_precision(cfg)
+        device = resolve_device(cfg.device)
+        st = build_state(cfg, device)
+        resumed = self._restore(st)
+        self.logs = {
+            "train": CsvLog(out / "train_log.csv", train_log_columns(st)),
+            "analysis": CsvLog(out / "analysis.csv", ANALYSIS_COLUMNS),
+            "metrics": CsvLog(out / "metrics.csv", METRIC_COLUMNS),
+        }
+        for log in self.logs.values():
+            log.rollback(st.iteration if resumed else -1)
+        self.evaluator = self._evaluator(device)
+        if not resumed:
+            atomic_write_text(out / "config.yaml", cfg.to_yaml())
+            if cfg.log.analysis_every:
+                self._analysis(st, 0)
+        return self._loop(st, device)
+
+    def _check_existing(self) -> dict | None:
+        """Refuse a directory of another config; return the summary of a finished run."""
+        cfg_path = self.out / "config.yaml"
+        if cfg_path.exists():
+            try:
+                old = cfgmod.load(cfg_path)
+            except cfgmod.ConfigError as e:
+                raise ResumeRefused(f"{self.out} holds an unreadable config ({e}); use another --out") from None
+            diffs = cfgmod.diff_for_resume(old, self.cfg)
+            if diffs:
+                raise ResumeRefused(
+                    f"{self.out} holds a run of a different configuration; refusing to resume. "
+                    f"Differing keys: {'; '.join(diffs)}. Use another --out, or delete the directory to start over."
+                )
+        summary = self.out / "summary.json"
+        if summary.exists():
+            import json
+
+            s = json.loads(summary.read_text())
+            if s.get("status") in ("completed", "diverged") and s.get("config_digest") == self.cfg.digest():
+                return s
+        return None
+
+    def _restore(self, st: RunState) -> bool:
+        data = ckpt.load_latest(self.ckpt_dir, map_location=st.device)
+        if data is None:
+            torch.manual_seed(stream_seed(self.cfg.train.seed, "global"))
+            np.random.seed(stream_seed(self.cfg.train.seed, "global") % 2**32)
+            return False
+        diffs = cfgmod.diff_for_resume(cfgmod.from_dict(data["config"]), self.cfg)
+        if diffs:
+            raise ResumeRefused(f"checkpoint in {self.ckpt_dir} is of a different configuration: {'; '.join(diffs)}")
+        st.load_state_dict(data["run"])
+        ckpt.set_global_rng_state(data["rng"])
+        print(f"resuming from {ckpt.path_for(self.ckpt_dir, st.iteration)} at iteration {st.iteration}", flush=True)
+        return True
+
+    def _evaluator(self, device: torch.device):
+        if not self.cfg.eval.every:
+            return None
+        from specnorm.metrics import Evaluator
+
+        return Evaluator.from_config(self.cfg, device, self.resources)
+
+    # -- the loop --------------------------------------------------------------------------
+    def _loop(self, st: RunState, device: torch.device) -> dict:
+        cfg = self.cfg
+        total, start_it = cfg.train.iterations, st.iteration
+        t0, base_wall = time.perf_counter(), st.wall_time
+        prog = Progress(cfg.log, total, start_it)
+        status, diverged_at, reason = "completed", None, None
+        lg, an, ev, sm, ck = (cfg.log.every, cfg.log.analysis_every, cfg.eval.every,
+                              cfg.log.sample_every, cfg.checkpoint.every)
+        try:
+            for it in range(start_it + 1, total + 1):
+                log_now = bool(lg) and it % lg == 0
+                train_iteration(st, it, log_now)
+                st.iteration = it
+                prog.update(it)
+                sync = log_now or (an and it % an == 0) or (ev and it % ev == 0) or it % ck == 0 or it == total
+                if not sync:
+                    continue
+                st.wall_time = base_wall + time.perf_counter() - t0
+                bad = self._divergence(st)
+                if bad is not None:
+                    status, (diverged_at, reason) = "diverged", bad
+                    break
+                if log_now:
+                    prog.note(self._log_row(st, it))
+                if an and it % an == 0:
+                    self._analysis(st, it)
+                if ev and it % ev == 0:
+                    self._evaluate(st, it)
+                if sm and it % sm == 0:
+                    save_sample_grid(st.G, st.fixed_z, self.out / "samples" / f"iter_{it:07d}.png")
+                if it % ck == 0 or it == total:
+                    self._checkpoint(st)
+        finally:
+            prog.close()
+        st.wall_time = base_wall + time.perf_counter() - t0
+        return self._finish(st, device, status, diverged_at, reason, start_it, time.perf_counter() - t0)
+
+    def _divergence(self, st: RunState) -> tuple[int, str] | None:
+        """NaN/inf in a loss (tracked on the device per iteration) or in a weight (checked here)."""
+        first = int(st.first_nonfinite)
+        if first:
+            return first, "non-finite loss"
+        if not bool(_weights_finite(st)):
+            return st.iteration, "non-finite weight"
+        return None
+
+    # -- cadence work ------------------------------------------------------------------------
+    def _log_row(self, st: RunState, it: int) -> dict:
+        last = st.last
+        row = {"iteration": it, "wall_time": round(st.wall_time, 3)}
+        for k in ("loss_d", "loss_g", "d_real", "d_fake", "gp"):
+            row[k] = None if last.get(k) is None else float(last[k])
+        for which in ("real", "fake"):
+            s = last[f"slopes_{which}"]
+            row[f"grad_x_{which}_mean"], row[f"grad_x_{which}_min"], row[f"grad_x_{which}_max"] = (
+                float(s.mean()), float(s.min()), float(s.max()))
+        for ls in last["sigmas"]:
+            row[f"sigma/{ls.name}"] = ls.sigma
+            for k, v in ls.extra.items():
+                row[f"{k}/{ls.name}"] = v
+        for name, g in gammas(st.D):
+            row[f"gamma/{name}"] = g
+        self.logs["train"].append([row])
+        return row
+
+    def _analysis(self, st: RunState, it: int) -> None:
+        from specnorm.analysis.quantities import layer_analysis
+
+        rows = layer_analysis(st.D, st.analysis_x)
+        self.logs["analysis"].append([{"iteration": it, **{k: r.get(k) for k in ANALYSIS_COLUMNS[1:]}} for r in rows])
+
+    def _evaluate(self, st: RunState, it: int) -> None:
+        rows = self.evaluator.evaluate(st.G, it, round(st.wall_time, 3))
+        rows = [{k: r.get(k) for k in METRIC_COLUMNS} for r in rows]
+        self.logs["metrics"].append(rows)
+        st.metric_history.extend(rows)
+        sel = self.evaluator.selection_metric
+        value = next((float(r["value"]) for r in rows if r["metric"] == sel), None)
+        if value is not None and np.isfinite(value) and self.evaluator.is_better(value, (st.best or {}).get("value")):
+            st.best = {"iteration": it, "metric": sel, "value": value}
+            self._save_generator(st, "generator_best.pt", st.best)
+
+    def _save_generator(self, st: RunState, name: str, selection: dict | None) -> None:
+        atomic_torch_save(self.out / name, {
+            "state_dict": st.G.state_dict(), "iteration": st.iteration, "selection": selection,
+            "config": self.cfg.to_dict(),
+        })
+
+    def _checkpoint(self, st: RunState) -> None:
+        payload = {
+            "format": ckpt.FORMAT, "iteration": st.iteration, "config": self.cfg.to_dict(),
+            "rng": ckpt.global_rng_state(), "run": st.state_dict(),
+        }
+        ckpt.save(self.ckpt_dir, st.iteration, payload, self.cfg.checkpoint.keep)
+
+    def _finish(self, st, device, status, diverged_at, reason, start_it, session_s) -> dict:
+        cfg = self.cfg
+        if status == "completed":
+            self._save_generator(st, "generator_final.pt", None)
+            save_sample_grid(st.G, st.fixed_z, self.out / "samples" / f"iter_{st.iteration:07d}.png")
+        done_now = st.iteration - start_it
+        summary = {
+            "status": status,
+            "iterations": cfg.train.iterations,
+            "iterations_done": st.iteration if status == "completed" else (diverged_at or st.iteration),
+            "diverged_at": diverged_at,
+            "reason": reason,
+            "wall_time_s": round(st.wall_time, 3),
+            "it_per_s": round(done_now / session_s, 3) if session_s > 0 and done_now else None,
+            "best": st.best,
+            "final": {"iteration": st.iteration} if status == "completed" else None,
+            "config_digest": cfg.digest(),
+            "versions": _versions(),
+            "git_commit": _git_commit(),
+            "device": device_description(device),
+        }
+        atomic_write_json(self.out / "summary.json", summary)
+        msg = f"run {status} at iteration {summary['iterations_done']}"
+        print(msg + (f" ({reason})" if reason else ""), flush=True)
+        return summary
+
+
+def train(cfg: CellConfig, out_dir: str | Path, *, resources: str | Path = "resources") -> dict:
+    """Python API: train (or resume, or recognise as finished) the cell ``cfg`` in ``out_dir``."""
+    return Trainer(cfg, out_dir, resources=resources).run()
