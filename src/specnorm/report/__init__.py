@@ -1,0 +1,43 @@
+"""``specnorm report``: aggregate every run into tidy tables and a self-contained HTML report (issue 6).
+
+Reads ``<results>/runs/*/`` (docs/outputs.md), the pipeline's planned cells ``<results>/cells/*.yaml``
+and ``specnorm theory``'s CSV; writes ``<results>/tables/*.csv``, ``<out>/index.html`` and
+``<out>/figures/*.png|svg``. Safe to run while cells are still training.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from specnorm.report.build import Built, Paths, build
+
+__all__ = ["Built", "Paths", "build", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``specnorm report [--results DIR] [--out DIR] [--runs DIR] [--cells DIR] [--theory CSV] [--tables DIR]``."""
+    p = argparse.ArgumentParser(
+        prog="specnorm report",
+        description="Aggregate every run into results/tables/*.csv and render the self-contained HTML report "
+                    "(Table 1 beside the paper's, scale sweeps, training curves, analysis figures, claims "
+                    "checklist, samples, provenance). Runs still in progress are counted but not aggregated.")
+    p.add_argument("--results", default="results", help="results folder (default: results)")
+    p.add_argument("--out", default="report", help="report folder for index.html and figures/ (default: report)")
+    p.add_argument("--runs", help="folder of run directories (default: RESULTS/runs)")
+    p.add_argument("--cells", help="folder of planned cell configs *.yaml (default: RESULTS/cells)")
+    p.add_argument("--theory", help="specnorm theory CSV (default: RESULTS/theory/theory.csv)")
+    p.add_argument("--tables", help="where the tidy CSV tables go (default: RESULTS/tables)")
+    args = p.parse_args(argv)
+    results = Path(args.results)
+    paths = Paths(runs=Path(args.runs) if args.runs else results / "runs",
+                  cells=Path(args.cells) if args.cells else results / "cells",
+                  theory=Path(args.theory) if args.theory else results / "theory" / "theory.csv",
+                  tables=Path(args.tables) if args.tables else results / "tables",
+                  out=Path(args.out))
+    built = build(paths)
+    c = built.counts
+    print(f"report: {built.index} ({c['completed']} completed, {c['diverged']} diverged, {c['running']} running, "
+          f"{c['planned']} planned, {c['unreadable']} unreadable; {len(built.figures)} figures; "
+          f"{len(built.tables)} tables in {paths.tables})")
+    return 0

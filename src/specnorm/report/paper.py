@@ -1,0 +1,78 @@
+"""The paper's numbers and settings that the report puts beside ours.
+
+Table 1 of Lin, Sekar & Fanti (NeurIPS 2021), transcribed from the main body (official-code.md §8):
+IS ↑ / FID ↓, mean ± standard error over 5 seeds (3 for SSN/BSN/BSSN on ILSVRC2012), FID on 10k
+generated vs 5k real training images and IS on 50k images (official-code.md §4). The paper omits
+IS on CelebA ("the inception network is pretrained on ImageNet").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DATASET_LABELS: dict[str, str] = {
+    "cifar10": "CIFAR10",
+    "stl10": "STL10",
+    "celeba": "CelebA",
+    "imagenet": "ILSVRC2012",
+    "mnist": "MNIST",
+    "digits": "digits (built-in)",
+}
+"""Display names of the datasets of :mod:`specnorm.data`."""
+
+TABLE1_ROWS: tuple[str, ...] = ("Real data", "SN", "SSN", "BSN", "BSSN")
+"""Row order of Table 1."""
+
+TABLE1_METRICS: dict[str, tuple[str, ...]] = {
+    "cifar10": ("is", "fid"),
+    "stl10": ("is", "fid"),
+    "celeba": ("fid",),
+    "imagenet": ("is", "fid"),
+}
+"""Table 1's columns per dataset, in the paper's order (no IS on CelebA)."""
+
+TABLE1: dict[tuple[str, str], dict[str, tuple[float, float | None]]] = {
+    ("cifar10", "is"): {"Real data": (11.26, None), "SN": (7.12, 0.07), "SSN": (7.38, 0.06),
+                        "BSN": (7.54, 0.04), "BSSN": (7.54, 0.04)},
+    ("cifar10", "fid"): {"Real data": (9.70, None), "SN": (31.43, 0.90), "SSN": (29.31, 0.23),
+                         "BSN": (26.94, 0.58), "BSSN": (26.94, 0.58)},
+    ("stl10", "is"): {"Real data": (26.70, None), "SN": (9.05, 0.05), "SSN": (9.28, 0.03),
+                      "BSN": (9.25, 0.01), "BSSN": (9.25, 0.01)},
+    ("stl10", "fid"): {"Real data": (10.17, None), "SN": (44.35, 0.54), "SSN": (43.52, 0.26),
+                       "BSN": (42.98, 0.54), "BSSN": (42.90, 0.17)},
+    ("celeba", "fid"): {"Real data": (4.44, None), "SN": (9.43, 0.09), "SSN": (8.50, 0.20),
+                        "BSN": (9.05, 0.13), "BSSN": (9.05, 0.13)},
+    ("imagenet", "is"): {"Real data": (197.37, None), "SN": (12.84, 0.33), "SSN": (12.84, 0.33),
+                         "BSN": (1.77, 0.13), "BSSN": (13.23, 0.16)},
+    ("imagenet", "fid"): {"Real data": (15.62, None), "SN": (75.06, 2.38), "SSN": (73.21, 1.92),
+                          "BSN": (265.20, 19.01), "BSSN": (69.04, 1.46)},
+}
+"""``TABLE1[(dataset, metric)][row] = (mean, s.e.m.)``; the Real-data row has no s.e.m."""
+
+TABLE1_SEEDS: dict[str, int] = {"cifar10": 5, "stl10": 5, "celeba": 5, "imagenet": 3}
+"""Seeds per Table 1 cell (ILSVRC2012: 3 in the official config; the caption says 5 for SN, pitfall 24)."""
+
+DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
+    **{d: {"optim.g_lr": 1e-4, "optim.d_lr": 1e-4, "optim.beta1": 0.5, "optim.beta2": 0.999, "train.n_dis": 1}
+       for d in ("cifar10", "stl10", "celeba")},
+    "imagenet": {"optim.g_lr": 2e-4, "optim.d_lr": 2e-4, "optim.beta1": 0.0, "optim.beta2": 0.9, "train.n_dis": 5},
+}
+"""The hyper-parameters of Table 1 per dataset (official-code.md §3.4); other datasets use the
+setting that has the most SN/BSN cells."""
+
+PAPER_PROTOCOL = {
+    "fid": "FID: 10k generated vs 5k real training images, Inception 2015-12-05 pool3 (official-code.md §4.2)",
+    "is": "IS: 50k generated images, 10 splits, softmax over the first 1000 logits (official-code.md §4.1)",
+}
+"""How the paper's numbers were obtained."""
+
+SN_CONV_FIX_SCALE = 1.75
+"""The scale s at which SN_Conv×s matches SN_w (paper §4, Figs. 4–6)."""
+
+LECUN_MODES = (0.2, 1.2)
+"""The two good LeCun-init scales the paper reports on CIFAR10 (§5.2, Fig. 8)."""
+
+
+def paper_value(dataset: str, metric: str, row: str) -> tuple[float, float | None] | None:
+    """The paper's ``(mean, s.e.m.)`` for a Table 1 cell, or None when the paper has no such cell."""
+    return TABLE1.get((dataset, metric), {}).get(row)

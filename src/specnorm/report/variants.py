@@ -1,0 +1,83 @@
+"""Which paper variant a cell is, and which cells are seeds of one another.
+
+Names follow the paper: SN (= SN_w), BSN, SN_Conv, their scale s (SSN / BSSN / SN_Conv×s are the
+same families at s ≠ 1), LeCun×s (un-normalized D, LeCun init × s, Fig. 8), no-SN (App. L.2) and
+SN with a learned γ (official ``same_gamma`` / ``diff_gamma``, official-code.md §1.6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from specnorm.config import RESUME_TOLERANT
+
+EXECUTION_KEYS = frozenset(RESUME_TOLERANT | {"log.progress", "log.progress_every"})
+"""Keys that change how a run executes but not what it computes; ignored when grouping."""
+
+FAMILY_ORDER = ("SN", "BSN", "SN_Conv", "LeCun", "no-SN", "SN+γ(same)", "SN+γ(diff)")
+"""Display order of the main families (ablation suffixes sort after their base)."""
+
+_BASE = {"sn": "SN", "bsn": "BSN", "sn_conv": "SN_Conv"}
+
+
+def family(cfg: dict[str, Any]) -> str:
+    """The variant family of a flat (dotted-key) cell config, independent of the scale s.
+
+    ``sn``/``bsn``/``sn_conv`` → SN / BSN / SN_Conv; ``none`` → LeCun (init lecun) or no-SN; a learned
+    γ adds ``+γ(same|diff)``; non-official choices are suffixed (loss, u/v held constant, clamp).
+    """
+    mode = cfg["norm.mode"]
+    if mode == "none":
+        name = "LeCun" if cfg["norm.init"] == "lecun" else "no-SN"
+    else:
+        name = _BASE[mode]
+    if cfg["norm.gamma"] != "none":
+        name += f"+γ({cfg['norm.gamma']})"
+    if cfg["loss.name"] != "hinge" and cfg["norm.gamma"] == "none":
+        name += f" [{cfg['loss.name']}]"
+    if mode != "none" and not cfg["norm.grad_through_uv"]:
+        name += " [u,v const]"
+    if cfg["norm.clamp"]:
+        name += " [max(σ,1)]"
+    return name
+
+
+def family_rank(name: str) -> tuple[int, str]:
+    """Sort key that puts families in :data:`FAMILY_ORDER`, unknown ones after, by name."""
+    base = name.split(" [")[0]
+    return (FAMILY_ORDER.index(base) if base in FAMILY_ORDER else len(FAMILY_ORDER), name)
+
+
+def _digest(items: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def group_key(cfg: dict[str, Any]) -> str:
+    """Identity of a cell up to its seed: the config without ``train.seed`` and execution keys."""
+    return _digest({k: v for k, v in cfg.items() if k != "train.seed" and k not in EXECUTION_KEYS})
+
+
+def setting_key(cfg: dict[str, Any]) -> str:
+    """Identity of the experimental setting the variants are compared in: the group key without the
+    normalization (``norm.*``) and the loss name (learned-γ runs use WGAN-GP in the same settings)."""
+    return _digest({k: v for k, v in cfg.items() if k not in ("train.seed", "loss.name")
+                    and k not in EXECUTION_KEYS and not k.startswith("norm.")})
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def setting_label(cfg: dict[str, Any]) -> str:
+    """A short human-readable label of a setting (App. N's hyper-parameters and the run length)."""
+    it = cfg["train.iterations"]
+    its = f"{it // 1000}k" if it >= 1000 and it % 1000 == 0 else str(it)
+    return (f"α_g={_num(cfg['optim.g_lr'])}, α_d={_num(cfg['optim.d_lr'])}, "
+            f"β=({_num(cfg['optim.beta1'])}, {_num(cfg['optim.beta2'])}), n_dis={cfg['train.n_dis']}, {its} it")
+
+
+def variant_label(fam: str, scale: float) -> str:
+    """``SN``, ``SN ×1.75``, ``LeCun ×0.2`` … (LeCun always shows its multiplier)."""
+    return fam if scale == 1.0 and fam != "LeCun" else f"{fam} ×{scale:g}"

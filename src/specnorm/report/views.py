@@ -1,0 +1,208 @@
+"""Formatting of the aggregated tables into what the HTML template shows (strings only; no science)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from specnorm.report import paper
+from specnorm.report.aggregate import Column, dataset_rank, progress
+from specnorm.report.runs import Run
+from specnorm.report.stats import HIGHER_IS_BETTER
+from specnorm.report.variants import family_rank, variant_label
+
+WHICH_TITLE = {"best": "best during training", "final": "final (end of training)"}
+
+
+def num(x: Any, digits: int = 4) -> str:
+    """A number with ``digits`` significant digits; "—" for missing values."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    if isinstance(x, (int, float)):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def pm(mean: float, sem: float) -> str:
+    """``mean ± s.e.m.`` (s.e.m. omitted when undefined, e.g. one seed)."""
+    if not math.isfinite(mean):
+        return "—"
+    return f"{mean:.4g} ± {sem:.2g}" if math.isfinite(sem) else f"{mean:.4g}"
+
+
+def pvalue(p: float) -> str:
+    return "—" if not math.isfinite(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def arrow(metric: str) -> str:
+    return "↑" if HIGHER_IS_BETTER.get(metric, True) else "↓"
+
+
+def ds_label(dataset: str) -> str:
+    return paper.DATASET_LABELS.get(dataset, dataset)
+
+
+# -- Table 1 -----------------------------------------------------------------------------------------
+def table1_views(t1: pd.DataFrame, columns: list[Column]) -> list[dict]:
+    """One view per variant (best / final): dataset header groups, columns, rows of cells, p-values and
+    the numbered protocol notes."""
+    views = []
+    for which in ("best", "final"):
+        groups: list[dict] = []
+        for col in columns:
+            if groups and groups[-1]["dataset"] == col.dataset:
+                groups[-1]["span"] += 1
+            else:
+                groups.append({"dataset": col.dataset, "label": ds_label(col.dataset), "span": 1})
+        cols = [{"label": f"{c.label} {arrow(c.metric)}", "proto": c.proto, "note": i + 1}
+                for i, c in enumerate(columns)]
+        rows = []
+        for name in paper.TABLE1_ROWS:
+            cells = []
+            for c in columns:
+                r = t1[(t1["dataset"] == c.dataset) & (t1["metric"] == c.metric) & (t1["signature"] == c.signature)
+                       & (t1["which"] == which) & (t1["row"] == name)]
+                cells.append(_t1_cell(r.iloc[0], c, t1, which) if len(r) else {"ours": "—"})
+            rows.append({"name": name, "cells": cells})
+        pvals = []
+        for c in columns:
+            r = t1[(t1["dataset"] == c.dataset) & (t1["metric"] == c.metric) & (t1["signature"] == c.signature)
+                   & (t1["which"] == which) & (t1["row"] == "BSN")]
+            pvals.append(pvalue(r["welch_p_bsn_vs_sn"].iloc[0]) if len(r) else "—")
+        views.append({"which": which, "title": WHICH_TITLE[which], "groups": groups, "columns": cols, "rows": rows,
+                      "pvalues": pvals, "protocols": [c.protocol for c in columns]})
+    return views
+
+
+def _t1_cell(r: pd.Series, col: Column, t1: pd.DataFrame, which: str) -> dict:
+    cell: dict[str, Any] = {"ours": pm(r["mean"], r["sem"]), "n": int(r["n"]), "best": False}
+    if r["row"] == "Real data":
+        cell["ours"] = "not computed"
+    elif r["row"] in ("SSN", "BSSN") and math.isfinite(r["scale"]):
+        k = int(r["n_scales"])
+        cell["scale"] = f"s = {r['scale']:g} (best of {k} scale{'s' if k != 1 else ''})"
+    if r["row"] != "Real data":
+        unit = "runs of the sweep" if r["row"] in ("SSN", "BSSN") else "seeds"
+        cell["progress"] = f"{int(r['done'])}/{int(r['total'])} {unit} done" if r["done"] < r["total"] else ""
+        if r["diverged"]:
+            cell["progress"] += f"{'; ' if cell['progress'] else ''}{int(r['diverged'])} diverged"
+        same = t1[(t1["dataset"] == col.dataset) & (t1["metric"] == col.metric) & (t1["signature"] == col.signature)
+                  & (t1["which"] == which) & (t1["row"] != "Real data") & t1["mean"].notna()]
+        if len(same) and math.isfinite(r["mean"]):
+            best = same["mean"].max() if HIGHER_IS_BETTER[col.metric] else same["mean"].min()
+            cell["best"] = r["mean"] == best
+    if math.isfinite(r["paper_mean"]):
+        cell["paper"] = "paper " + pm(r["paper_mean"], r["paper_sem"])
+        if math.isfinite(r["diff"]):
+            cell["diff"] = f"Δ {r['diff']:+.3g}"
+    return cell
+
+
+def _paper_cell(mean: float, sem: float | None) -> str:
+    return pm(mean, math.nan if sem is None else sem)
+
+
+def paper_table() -> dict:
+    """The paper's Table 1 as printed (reference)."""
+    cols = [(d, m) for d, ms in paper.TABLE1_METRICS.items() for m in ms]
+    groups = [{"label": ds_label(d), "span": len(ms)} for d, ms in paper.TABLE1_METRICS.items()]
+    header = [f"{m.upper()} {arrow(m)}" for _, m in cols]
+    rows = [{"name": row, "cells": [_paper_cell(*paper.TABLE1[c][row]) for c in cols]} for row in paper.TABLE1_ROWS]
+    return {"groups": groups, "header": header, "rows": rows}
+
+
+# -- generic tables ----------------------------------------------------------------------------------
+def sweep_tables(gs: pd.DataFrame, dataset: str) -> list[dict]:
+    """Per metric signature (best during training): rows = scale, columns = swept families."""
+    g = gs[(gs["dataset"] == dataset) & (gs["which"] == "best")]
+    fams = [f for f in sorted(g["family"].unique(), key=family_rank) if g[g["family"] == f]["scale"].nunique() >= 2]
+    out = []
+    order = {"is": 0, "fid": 1, "kid": 2}
+    groups = sorted(g[g["family"].isin(fams)].groupby(["metric", "signature"]),
+                    key=lambda kv: (order[kv[0][0]], kv[0][1]))
+    for (_, sig), sub in groups:
+        scales = sorted(sub["scale"].unique())
+        rows = []
+        for s in scales:
+            cells = []
+            for f in fams:
+                c = sub[(sub["family"] == f) & (sub["scale"] == s)]
+                cells.append(f"{pm(c['mean'].iloc[0], c['sem'].iloc[0])} (n={int(c['n'].iloc[0])})" if len(c) else "")
+            rows.append({"scale": f"{s:g}", "cells": cells})
+        label = sub["label"].iloc[0]
+        out.append({"title": f"{label} {arrow(sub['metric'].iloc[0])} ({sub['proto'].iloc[0]}), best during training",
+                    "families": fams,
+                    "rows": rows, "signature": sig})
+    return out
+
+
+def hparam_rows(hp: pd.DataFrame, dataset: str) -> list[dict]:
+    """App. N rows of one dataset: setting, metric, variant, SN, BSN, Δ, Welch p, winner."""
+    if hp.empty:
+        return []
+    d = hp[hp["dataset"] == dataset].sort_values(["setting_label", "metric", "which"])
+    rows = []
+    for _, r in d.iterrows():
+        both = r["sn_n"] > 0 and r["bsn_n"] > 0
+        rows.append({"setting": r["setting_label"], "metric": f"{r['label']} {arrow(r['metric'])} ({r['proto']})",
+                     "which": r["which"], "sn": f"{pm(r['sn_mean'], r['sn_sem'])} (n={r['sn_n']})",
+                     "bsn": f"{pm(r['bsn_mean'], r['bsn_sem'])} (n={r['bsn_n']})",
+                     "diff": f"{r['bsn_mean'] - r['sn_mean']:+.3g}" if both else "—",
+                     "p": pvalue(r["welch_p"]),
+                     "winner": ("BSN" if r["bsn_better"] else "SN") if both else "—"})
+    return rows
+
+
+def gamma_rows(gam: pd.DataFrame, dataset: str) -> list[dict]:
+    """Learned-γ comparison rows of one dataset."""
+    d = gam[gam["dataset"] == dataset]
+    rows = []
+    for (setting, metric, label, proto, which), sub in d.groupby(["setting_label", "metric", "label", "proto", "which"],
+                                                                  sort=True):
+        cells = {}
+        for fam in ("SN", "BSN", "SN+γ(same)", "SN+γ(diff)"):
+            c = sub[sub["family"] == fam]
+            if len(c):
+                r = c.iloc[0]
+                g = f"; γ_end {r['gamma_final']:.3g}" if math.isfinite(r["gamma_final"]) else ""
+                cells[fam] = f"{pm(r['mean'], r['sem'])} (n={int(r['n'])}{g})"
+            else:
+                cells[fam] = "—"
+        rows.append({"setting": setting, "metric": f"{label} {arrow(metric)} ({proto})", "which": which,
+                     "cells": cells})
+    return rows
+
+
+def frame_table(df: pd.DataFrame, max_rows: int = 200) -> dict:
+    """Any frame as header + rows of formatted strings (the theory CSV, whose columns are not fixed)."""
+    df = df.head(max_rows)
+    return {"header": [str(c) for c in df.columns],
+            "rows": [[num(v) if isinstance(v, float) else str(v) for v in row] for row in df.itertuples(index=False)]}
+
+
+def progress_lines(runs: list[Run], families: tuple[str, ...] | None = None,
+                   settings: dict | None = None) -> list[str]:
+    """"digits · SN: 3/5 cells done" per dataset and family (restricted to the Table 1 setting if given)."""
+    lines = []
+    for dataset in sorted({r.dataset for r in runs}, key=dataset_rank):
+        setting = settings.get(dataset) if settings else None
+        fams = sorted({r.family for r in runs if r.dataset == dataset and (families is None or r.family in families)},
+                      key=family_rank)
+        parts = []
+        for f in fams:
+            if setting:
+                done, total, _ = progress(runs, dataset, setting, f)
+            else:
+                sel = [r for r in runs if r.dataset == dataset and r.family == f]
+                done, total = sum(r.done for r in sel), len(sel)
+            if total:
+                parts.append(f"{f}: {done}/{total} cells done")
+        if parts:
+            lines.append(f"{ds_label(dataset)} — " + ", ".join(parts))
+    return lines
+
+
+def variant_names(variants: list[tuple[str, float]]) -> str:
+    return ", ".join(variant_label(f, s) for f, s in variants)

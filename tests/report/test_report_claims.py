@@ -1,0 +1,107 @@
+import pandas as pd
+import pytest
+import yaml
+from report_fixtures import cell_config, make_run
+
+from specnorm.report import aggregate as agg
+from specnorm.report import claims as cl
+from specnorm.report.runs import collect
+from specnorm.report.scores import run_scores
+
+
+@pytest.mark.parametrize("means,sems,want", [
+    ([1, 3, 1, 3, 1], [0] * 5, [0.2, 0.6]),  # two clear peaks
+    ([1, 2, 3, 2, 1], [0] * 5, [0.4]),  # one peak
+    ([1, 3, 2.9, 3.1, 1], [0.1] * 5, [0.6]),  # the dip is within 2 s.e.m.: one mode (the higher peak)
+    ([3, 1, 1, 1, 3], [0] * 5, [0.0, 0.8]),  # modes at both ends
+])
+def test_modes(means, sems, want):
+    scales = [0.0, 0.2, 0.4, 0.6, 0.8]
+    assert cl.modes(scales, means, sems) == want
+
+
+def _checklist(runs):
+    scores = run_scores(runs)
+    gs = agg.group_scores(scores)
+    settings = agg.table1_settings(runs)
+    t1, _ = agg.table1(runs, scores, gs, settings)
+    return cl.checklist(runs, gs, t1, agg.hparams(gs), agg.curves(runs), agg.analysis(runs, settings), settings)
+
+
+def _judge(runs_dir):
+    return {c.key: c for c in _checklist(collect(runs_dir)[0])}
+
+
+def test_synthetic_demo_reproduces_every_claim_but_imagenet(demo_report):
+    built, _ = demo_report
+    status = {c.key: c.status for c in built.claims}
+    assert status == {"bsn_vs_sn": "reproduced", "curves": "reproduced", "sn_conv": "reproduced",
+                      "modes_SN": "reproduced", "modes_LeCun": "reproduced", "variance": "reproduced",
+                      "imagenet": "not run"}
+    assert all(c.rule and c.evidence for c in built.claims)
+
+
+def worse_bsn(cfg, it):
+    is_ = 7.0 if cfg["norm"]["mode"] == "sn" else 6.0
+    is_ += 0.05 * cfg["train"]["seed"]
+    return is_, 60 - 6 * is_
+
+
+def test_bsn_worse_than_sn_is_not_reproduced_and_flat_curves_do_not_drop(tmp_path):
+    for mode in ("sn", "bsn"):
+        for seed in (0, 1):
+            make_run(tmp_path, f"{mode}{seed}", mode=mode, seed=seed, quality=worse_bsn, samples=False)
+    c = _judge(tmp_path)
+    assert c["bsn_vs_sn"].status == "not reproduced" and "BSN better in 0 of 2" in c["bsn_vs_sn"].evidence
+    assert c["curves"].status == "not reproduced"
+    assert c["sn_conv"].status == "not run" and c["sn_conv"].scope == "any dataset"
+
+
+def test_one_seed_is_not_enough(tmp_path):
+    for mode in ("sn", "bsn"):
+        make_run(tmp_path, mode, mode=mode, samples=False)
+    c = _judge(tmp_path)
+    assert c["bsn_vs_sn"].status == "not run" and c["curves"].status == "not run"
+
+
+def test_variance_above_the_bound_is_not_reproduced(tmp_path):
+    path = make_run(tmp_path, "sn", samples=False)
+    an = pd.read_csv(path / "analysis.csv")
+    an.loc[an["layer"] == "layer1", "var_eff"] = an["bound_sn"] * 1.5
+    an.to_csv(path / "analysis.csv", index=False)
+    c = _judge(tmp_path)
+    assert c["variance"].status == "not reproduced" and "layer1" in c["variance"].evidence
+
+
+def test_variance_at_iteration_zero_is_reported_not_judged(tmp_path):
+    path = make_run(tmp_path, "sn", samples=False)
+    an = pd.read_csv(path / "analysis.csv")
+    an.loc[(an["layer"] == "layer2") & (an["iteration"] == 0), "var_eff"] = an["bound_sn"] * 1.24
+    an.to_csv(path / "analysis.csv", index=False)
+    c = _judge(tmp_path)
+    assert c["variance"].status == "reproduced" and "at iteration 0 (not judged) max 1.24" in c["variance"].evidence
+
+
+def test_imagenet_collapse_rule(tmp_path):
+    levels = {("sn", 1.0): 12.8, ("bsn", 1.0): 1.8, ("bsn", 1.4): 13.2}
+    for (mode, s), v in levels.items():
+        for seed in (0, 1):
+            make_run(tmp_path, f"{mode}{s}{seed}", dataset="imagenet", mode=mode, scale=s, seed=seed, g_lr=2e-4,
+                     d_lr=2e-4, beta1=0.0, beta2=0.9, n_dis=5, samples=False, analysis=False,
+                     quality=lambda cfg, it, v=v: (v + 0.1 * cfg["train"]["seed"], 300 - 10 * v))
+    c = _judge(tmp_path)
+    assert c["imagenet"].status == "reproduced" and "BSSN (s = 1.4)" in c["imagenet"].evidence
+
+
+def test_planned_experiments_are_listed_as_not_run_with_progress(tmp_path):
+    cells = tmp_path / "cells"
+    cells.mkdir()
+    for mode in ("sn", "bsn"):
+        cfg = cell_config(dataset="cifar10", mode=mode, g_lr=1e-4, d_lr=1e-4)
+        (cells / f"{mode}.yaml").write_text(yaml.safe_dump(cfg))
+    runs, _ = collect(tmp_path / "runs", cells)
+    c = {(x.key, x.scope): x for x in _checklist(runs)}
+    bsn = c[("bsn_vs_sn", "CIFAR10")]
+    assert bsn.status == "not run" and "SN ×1: 0/1, BSN ×1: 0/1 cells finished" in bsn.evidence
+    assert c[("imagenet", "any dataset")].status == "not run"
+
