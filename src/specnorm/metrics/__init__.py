@@ -1,0 +1,19 @@
+"""FID / KID (clean-fid arithmetic), Inception Score and digits-FID/IS under recorded protocols.
+
+``Evaluator`` scores a generator under the ``paper`` (official BSN: 10k vs 5k FID, 50k IS) or
+``standard`` (clean-fid ``clean``: 50k vs the training set, KID) protocol; every score row holds
+its protocol fields. ``inception`` handles the TorchScript weights (fetch, sha256, clear errors);
+``digits_classifier`` is the extractor of the built-in ``digits`` dataset. Commands:
+``specnorm score`` and ``specnorm fetch-inception`` (``metrics.cli``).
+"""
+
+from specnorm.metrics.evaluator import Evaluator, build_extractor, display_name
+from specnorm.metrics.fid import Stats, feature_stats, fid, kid
+from specnorm.metrics.inception import ChecksumMismatchError, InceptionMissingError
+from specnorm.metrics.inception_score import inception_score
+from specnorm.metrics.protocol import DEFAULTS, Protocol, resolve
+
+__all__ = [
+    "DEFAULTS", "ChecksumMismatchError", "Evaluator", "InceptionMissingError", "Protocol", "Stats",
+    "build_extractor", "display_name", "feature_stats", "fid", "inception_score", "kid", "resolve",
+]

@@ -1,0 +1,195 @@
+"""In-training and post-hoc evaluation of a generator under one protocol (``protocol.py``).
+
+Construction does the one-off work: load the extractor, fix the latents and the real subset,
+load or compute the cached reference statistics. :meth:`Evaluator.evaluate` samples G in eval
+mode in batches on the device, extracts features and logits in the same batches, and returns one
+row per metric with its full protocol. It draws no random number from any global or training RNG.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from specnorm.config import CellConfig
+from specnorm.metrics import digits_classifier, inception, reference
+from specnorm.metrics.extractor import Extractor, quantize_uint8, strict_fp32
+from specnorm.metrics.fid import Stats, StatsAccumulator, feature_stats, fid, kid
+from specnorm.metrics.inception_score import inception_score
+from specnorm.metrics.protocol import Protocol, latents, real_subset, resolve, stream_seed
+
+_LABELS = {"fid": "FID", "kid": "KID", "is": "IS", "is_std": "IS std"}
+
+
+def display_name(metric: str, extractor: str) -> str:
+    """How reports name a metric: ``FID`` for Inception, ``digits-FID`` for the digits classifier."""
+    prefix = "" if extractor == inception.NAME else f"{extractor}-"
+    return prefix + _LABELS[metric]
+
+
+def build_extractor(kind: str, dataset: str, protocol: str, device: torch.device, resources: str | Path,
+                    inception_path: str | None = None) -> Extractor:
+    """``auto`` → the digits classifier for ``digits``, Inception otherwise."""
+    if kind == "auto":
+        kind = "digits" if dataset == "digits" else "inception"
+    if kind == "digits":
+        return digits_classifier.DigitsExtractor(digits_classifier.load_classifier(device))
+    if kind != "inception":
+        raise ValueError(f"unknown extractor {kind!r} (auto, inception, digits)")
+    path = inception.locate(resources, inception_path)
+    sha = inception.verify(path)
+    return inception.InceptionExtractor(inception.load(path, device), "paper" if protocol == "paper" else "clean", sha)
+
+
+@dataclass
+class Reference:
+    """The real side of FID/KID: statistics, KID features, and where they came from."""
+
+    stats: Stats
+    feats: np.ndarray | None
+    path: Path
+    from_cache: bool
+
+
+def real_reference(images: np.ndarray, dataset: str, extractor: Extractor, protocol: Protocol,
+                   device: torch.device, batch_size: int, resources: str | Path) -> Reference:
+    """Load or compute the reference statistics of ``protocol``'s real images (uint8 NCHW array)."""
+    from specnorm.data import to_float
+
+    idx = real_subset(len(images), protocol.n_real, protocol.seed)
+    subset = protocol.n_real < len(images)
+    path = reference.cache_file(resources, dataset, extractor.name, extractor.sha256, protocol.name,
+                                protocol.n_real, protocol.seed if subset else None)
+    meta = {
+        "dataset": dataset, "extractor": extractor.name, "extractor_sha256": extractor.sha256,
+        "features": extractor.features, "protocol": protocol.name, "resize": extractor.resize,
+        "n_real": protocol.n_real, "n_dataset": len(images), "seed": protocol.seed if subset else None,
+        "data_fingerprint": reference.fingerprint(images), "kid": protocol.kid,
+    }
+
+    def build() -> tuple[Stats, np.ndarray | None]:
+        keep = None
+        if protocol.kid:
+            g = torch.Generator().manual_seed(stream_seed(protocol.seed, "kid_reference"))
+            keep = torch.zeros(len(idx), dtype=torch.bool)
+            keep[torch.randperm(len(idx), generator=g)[:reference.KID_REF_MAX]] = True
+        acc, kept = StatsAccumulator(), []
+        with torch.no_grad(), strict_fp32():
+            for i in range(0, len(idx), batch_size):
+                x = to_float(torch.from_numpy(images[idx[i:i + batch_size].numpy()])).to(device)
+                f, _ = extractor(x)
+                acc.update(f)
+                if keep is not None:
+                    kept.append(f[keep[i:i + batch_size].to(f.device)].float().cpu())
+        return acc.result(), (torch.cat(kept).numpy() if kept else None)
+
+    stats, feats, cached = reference.load_or_build(path, meta, build)
+    return Reference(stats, feats, path, cached)
+
+
+class Evaluator:
+    """Scores generators under one protocol; see the module docstring and ``docs/outputs.md``."""
+
+    def __init__(self, extractor: Extractor, protocol: Protocol, ref: Reference, dataset: str, z_dim: int,
+                 device: torch.device, batch_size: int, selection: str) -> None:
+        if selection not in ("fid", "is"):
+            raise ValueError(f"selection metric must be fid or is, got {selection!r}")
+        self.extractor, self.protocol, self.reference = extractor, protocol, ref
+        self.dataset, self.z_dim, self.device, self.batch_size = dataset, z_dim, device, batch_size
+        self.selection_metric = selection
+        p = protocol
+        n_main = max(p.n_gen, p.n_is) if p.shared_samples else p.n_gen
+        self._z_fid = latents(n_main, z_dim, p.seed, f"{p.name}/fid").to(device)
+        self._z_is = None if p.shared_samples else latents(p.n_is, z_dim, p.seed, f"{p.name}/is").to(device)
+
+    @classmethod
+    def from_config(cls, cfg: CellConfig, device: torch.device, resources: str | Path = "resources") -> "Evaluator":
+        """Build from a cell config: real set ``specnorm.data.load``, protocol and extractor from ``cfg.eval``."""
+        from specnorm.data import load
+
+        ev, name = cfg.eval, cfg.dataset.name
+        images = load(name) if name == "digits" else load(name, cfg.dataset.root)
+        protocol = resolve(ev, len(images), cfg.train.seed)
+        extractor = build_extractor(ev.extractor, name, protocol.name, device, resources, ev.inception_path)
+        if isinstance(extractor, digits_classifier.DigitsExtractor) and images.shape[2:] != (16, 16):
+            raise ValueError(f"the digits classifier takes 16x16 images; dataset {name!r} has {images.shape[2:]}")
+        ref = real_reference(images, name, extractor, protocol, device, ev.batch_size, resources)
+        return cls(extractor, protocol, ref, name, cfg.model.z_dim, device, ev.batch_size, ev.selection)
+
+    # -- selection ---------------------------------------------------------------------------
+    def is_better(self, new: float, old: float | None) -> bool:
+        """Whether ``new`` beats ``old`` on the selection metric (FID lower, IS higher); NaN never wins."""
+        if not math.isfinite(new):
+            return False
+        if old is None or not math.isfinite(old):
+            return True
+        return new < old if self.selection_metric == "fid" else new > old
+
+    # -- scoring -----------------------------------------------------------------------------
+    def _extract(self, G: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats, logits = [], []
+        for i in range(0, len(z), self.batch_size):
+            x = G(z[i:i + self.batch_size]).float()
+            if self.protocol.quantize:
+                x = quantize_uint8(x)
+            f, lg = self.extractor(x)
+            feats.append(f)
+            logits.append(lg)
+        return torch.cat(feats), torch.cat(logits)
+
+    def _fields(self) -> dict:
+        p, e = self.protocol, self.extractor
+        return {"protocol": p.name, "extractor": e.name, "extractor_sha256": e.sha256,
+                "resize": f"{'uint8' if p.quantize else 'float'}->{e.resize}", "seed": p.seed}
+
+    def protocol_fields(self) -> dict:
+        """Everything that defines the numbers (for ``scores.json``)."""
+        p = self.protocol
+        return {**self._fields(), "n_gen": p.n_gen, "n_real": p.n_real, "n_is": p.n_is, "is_splits": p.is_splits,
+                "reference": p.reference(self.dataset), "kid": p.kid}
+
+    def evaluate(self, G: nn.Module, iteration: int, wall_time: float) -> list[dict]:
+        """Score G (restoring its train/eval mode); rows of ``metrics.csv`` (docs/outputs.md)."""
+        if getattr(G, "z_dim", self.z_dim) != self.z_dim:
+            raise ValueError(f"generator z_dim {G.z_dim} != evaluator z_dim {self.z_dim}")
+        p = self.protocol
+        was_training = G.training
+        G.eval()
+        try:
+            with torch.no_grad(), strict_fp32():
+                feats, logits = self._extract(G, self._z_fid)
+                if self._z_is is not None:
+                    _, logits = self._extract(G, self._z_is)
+        finally:
+            G.train(was_training)
+        feats, logits = feats[:p.n_gen], logits[:p.n_is]
+        finite_f, finite_l = bool(torch.isfinite(feats).all()), bool(torch.isfinite(logits).all())
+        values = {"fid": self._fid(feats) if finite_f else math.nan}
+        if p.kid:
+            values["kid"] = kid(feats.float().cpu().numpy(), self.reference.feats, stream_seed(p.seed, "kid")) \
+                if finite_f else math.nan
+        values["is"], values["is_std"] = inception_score(logits, p.is_splits) if finite_l else (math.nan, math.nan)
+        base = {"iteration": iteration, "wall_time": wall_time, **self._fields()}
+        rows = []
+        for metric, value in values.items():
+            if metric in ("fid", "kid"):
+                counts = {"n_gen": p.n_gen, "n_real": p.n_real, "reference": p.reference(self.dataset)}
+            else:
+                counts = {"n_gen": p.n_is, "n_real": 0, "reference": f"none(IS,{p.is_splits} splits)"}
+            rows.append({**base, "metric": metric, "value": float(value), **counts,
+                         "label": display_name(metric, self.extractor.name)})
+        return rows
+
+    def _fid(self, feats: torch.Tensor) -> float:
+        try:
+            return fid(feature_stats(feats), self.reference.stats)
+        except (ValueError, np.linalg.LinAlgError) as e:  # clean-fid's "Imaginary component" on degenerate sets
+            warnings.warn(f"FID undefined for these samples ({e}); recorded as NaN", RuntimeWarning, stacklevel=2)
+            return math.nan
+

@@ -1,0 +1,41 @@
+"""The feature-extractor interface shared by Inception and the digits classifier, and the two image
+conversions every protocol applies before it (uint8 quantisation, strict fp32)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Protocol
+
+import torch
+
+
+class Extractor(Protocol):
+    """Maps images in [−1, 1] (float NCHW, on the extractor's device) to ``(features, logits)``:
+    features for FID/KID, class logits for IS. One batched forward, no per-image Python work."""
+
+    name: str  # the ``extractor`` field of a score row
+    sha256: str  # sha256 of its weights file (the ``extractor_sha256`` field)
+    resize: str  # how images reach the network's input size, in words (the ``resize`` field)
+    features: str  # which tensor the features are (part of the reference-statistics cache key)
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+def quantize_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Round [−1, 1] images to the uint8 grid as saving them to PNG would (StyleGAN/clean-fid
+    convention ``floor(127.5·x + 128)`` clamped to 0..255), returned in [−1, 1]."""
+    u = (x * 127.5 + 128.0).floor_().clamp_(0.0, 255.0)
+    return u / 127.5 - 1.0
+
+
+@contextlib.contextmanager
+def strict_fp32() -> Iterator[None]:
+    """Disable TF32 in cuDNN convolutions and CUDA matmuls for the metric network (cuDNN allows
+    it by default; performance-model.md §5: keep the Inception forward in fp32)."""
+    conv, mm = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = conv, mm

@@ -1,0 +1,181 @@
+"""The 2015-12-05 Inception network as clean-fid uses it: NVIDIA's TorchScript port
+``inception-2015-12-05.pt`` (StyleGAN2-ADA metrics), one weights file for FID, KID and IS.
+
+The file's ``forward(img, return_features=False, use_fp16=False, no_output_bias=False)`` takes
+float NCHW images in [0, 255] with 3 channels, emulates ``tf.image.resize_bilinear`` to 299×299
+(TF1 alignment, via ``affine_grid``/``grid_sample``), maps to (v − 128)/128 and runs ``layers``
+(→ 2048-d pool3). With ``return_features=True`` it returns those features; otherwise it returns
+the *softmax* over all 1008 classes (not logits). clean-fid ``clean`` mode bypasses the
+built-in resize and calls ``layers`` on its own 299×299 (v − 128)/128 input
+(``cleanfid/inception_torchscript.py``). For IS we apply the file's own head ``output``
+(Linear 2048 → 1008, with bias) to the features and keep logits ``[:, :1000]`` (official-code.md
+§4.1, pitfall 13), so one forward gives both features and logits.
+
+Weights: fetched once into ``<resources>/inception/`` (atomic, sha256-checked) or taken from a
+user path (air-gapped nodes); nothing here touches the network unless ``fetch`` is called.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.request
+import warnings
+from pathlib import Path
+from typing import IO
+
+import torch
+import torch.nn.functional as F
+
+from specnorm.io import atomic_write
+from specnorm.metrics.resize import CLEAN_SIZE, resize_clean
+
+INCEPTION_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
+"""clean-fid 0.1.35's ``cleanfid.downloads_helper.inception_url``."""
+INCEPTION_FILE = "inception-2015-12-05.pt"
+INCEPTION_SHA256 = "f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5cb504a16f19e958f4"
+"""sha256 of the NVIDIA file (95,607,719 bytes) as pinned by independent users of the same URL,
+e.g. crowsonkb/k-diffusion ``k_diffusion/evaluation.py``; clean-fid itself checks no digest."""
+NAME = "inception-2015-12-05"
+IS_CLASSES = 1000  # the biased logits' first 1000 classes (tsc2017 / official BSN IS)
+
+
+class InceptionMissingError(FileNotFoundError):
+    """The Inception weights are not where they were looked for; the message says how to provide them."""
+
+
+class ChecksumMismatchError(ValueError):
+    """A weights file's sha256 is not the expected one."""
+
+
+def default_path(resources: str | Path) -> Path:
+    return Path(resources) / "inception" / INCEPTION_FILE
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _how_to_provide(resources: str | Path) -> str:
+    """The remedy printed with every missing-weights error."""
+    return (
+        "Provide the Inception weights (clean-fid's TorchScript file, 95.6 MB) in one of these ways:\n"
+        f"  specnorm fetch-inception --resources {resources}\n"
+        f"      downloads {INCEPTION_URL} (sha256-checked) into {default_path(resources)}\n"
+        f"  specnorm fetch-inception --from /path/to/{INCEPTION_FILE} --resources {resources}\n"
+        "      air-gapped nodes: copy a file downloaded elsewhere (sha256-checked)\n"
+        f"  or set 'eval.inception_path: /path/to/{INCEPTION_FILE}' in the cell config.\n"
+        f"Expected sha256: {INCEPTION_SHA256}"
+    )
+
+
+def locate(resources: str | Path, path: str | Path | None = None) -> Path:
+    """The weights file to use: ``path`` if given, else ``<resources>/inception/``; a clear error if absent."""
+    candidate = Path(path) if path is not None else default_path(resources)
+    if not candidate.is_file():
+        where = "eval.inception_path" if path is not None else "the resources folder"
+        raise InceptionMissingError(
+            f"Inception weights not found at {candidate} ({where}).\n{_how_to_provide(resources)}")
+    return candidate
+
+
+def verify(path: str | Path, expected: str | None = None) -> str:
+    """Return the file's sha256, or raise :class:`ChecksumMismatchError` if it is not ``expected``
+    (default :data:`INCEPTION_SHA256`)."""
+    expected = expected or INCEPTION_SHA256
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ChecksumMismatchError(
+            f"{path}: sha256 is {actual}, expected {expected} ({INCEPTION_FILE} from {INCEPTION_URL}). "
+            "The file is corrupted, truncated or a different network; fetch it again "
+            "(specnorm fetch-inception)."
+        )
+    return actual
+
+
+def _copy_checked(src: IO[bytes], dest: Path, expected: str, origin: str) -> None:
+    h = hashlib.sha256()
+
+    def write(f: IO[bytes]) -> None:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            h.update(block)
+            f.write(block)
+        if h.hexdigest() != expected:
+            raise ChecksumMismatchError(
+                f"{origin}: sha256 is {h.hexdigest()}, expected {expected}; nothing was written to {dest}"
+            )
+
+    atomic_write(dest, write)
+
+
+def fetch(resources: str | Path, source: str | Path | None = None, *, url: str = INCEPTION_URL,
+          expected: str | None = None, timeout: float = 60.0) -> Path:
+    """Put the verified weights at ``<resources>/inception/``: copy ``source`` or download ``url``.
+
+    Idempotent (a verified file already there is kept). Writes are atomic: a failed or mismatching
+    transfer leaves nothing under the final name.
+    """
+    expected = expected or INCEPTION_SHA256
+    dest = default_path(resources)
+    if dest.is_file() and sha256_file(dest) == expected:
+        return dest
+    if source is not None:
+        src = Path(source)
+        if not src.is_file():
+            raise InceptionMissingError(f"--from {src}: no such file")
+        with open(src, "rb") as f:
+            _copy_checked(f, dest, expected, str(src))
+        return dest
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            _copy_checked(response, dest, expected, url)
+    except OSError as e:  # URLError, timeouts, DNS failures
+        raise InceptionMissingError(f"could not download {url}: {e}.\n{_how_to_provide(resources)}") from None
+    return dest
+
+
+def load(path: str | Path, device: torch.device) -> torch.jit.ScriptModule:
+    """Load the TorchScript network in eval mode; check it has the ``layers`` and ``output`` parts."""
+    with warnings.catch_warnings():  # TorchScript is deprecated in torch 2.13, but it is the file's format
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.load` is deprecated", category=DeprecationWarning)
+        net = torch.jit.load(str(path), map_location=device).eval()
+    if not (hasattr(net, "layers") and hasattr(net, "output")):
+        raise ValueError(f"{path} is not the clean-fid Inception TorchScript file (no 'layers'/'output' submodules)")
+    return net
+
+
+class InceptionExtractor:
+    """Features (pool3) and IS logits (biased, first 1000 classes) of images in [−1, 1].
+
+    ``mode='paper'``: float images, the file's built-in TF1-bilinear resize. We feed 128·(x + 1),
+    so the network sees exactly the [−1, 1] image the official TF code feeds to ``Mul:0``
+    (the file maps v → (v − 128)/128; the official code's x/255·2 − 1 round trip is the identity).
+    ``mode='clean'``: clean-fid ``clean`` mode: 127.5·(x + 1), PIL-bicubic to 299 (batched, exact,
+    see ``resize.py``), clip, (v − 128)/128, ``layers``.
+    """
+
+    name = NAME
+    features = "pool3(2048)"
+
+    def __init__(self, net: torch.jit.ScriptModule, mode: str, sha256: str) -> None:
+        if mode not in ("paper", "clean"):
+            raise ValueError(f"Inception mode must be paper or clean, got {mode!r}")
+        self.net, self.mode, self.sha256 = net, mode, sha256
+        self.resize = "tf1-bilinear(in-network)" if mode == "paper" else "pil-bicubic(clean,torch-exact)"
+        self._weight, self._bias = net.output.weight, net.output.bias
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        n = x.shape[0]
+        if self.mode == "paper":
+            feats = self.net(128.0 * (x + 1.0), return_features=True)
+        else:
+            v = resize_clean((x + 1.0) * 127.5, CLEAN_SIZE)
+            feats = self.net.layers((v - 128.0) / 128.0).reshape(n, -1)
+        logits = F.linear(feats, self._weight, self._bias)[:, :IS_CLASSES]
+        return feats, logits
+

@@ -1,0 +1,103 @@
+"""Evaluation protocols: how many images, which reference set, which resize — recorded with every score.
+
+A score means nothing without its protocol (anchors.md §1.2), so every score row carries the
+protocol, extractor, sample counts, reference set, resize and seed (see ``evaluator.py``).
+
+- ``paper``: the official BSN code (official-code.md §4, pitfalls 12-13). FID on 10k generated vs
+  5k real training images (a subset fixed by the run seed; officially an unseeded permutation),
+  IS on 50k other generated images in 10 splits; float images, no uint8 quantisation; Inception
+  sees the TF1 bilinear resize of the 2015-12-05 graph.
+- ``standard``: clean-fid ``clean`` mode: 50k generated images (quantised to uint8, as when saved
+  to PNG) vs the whole training set, PIL-bicubic resize; KID as well; IS on the same 50k images.
+
+Latents: every evaluation of a run uses the same latents (drawn on the CPU from the run seed and
+the protocol), so curves are compared on common random numbers and ``specnorm score`` of the best
+generator reproduces its in-training value. The official code draws fresh latents per evaluation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import torch
+
+from specnorm.config import EvalCfg
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One protocol with its sample counts resolved (``n_real`` capped at the dataset size)."""
+
+    name: str  # paper | standard
+    n_gen: int  # generated images for FID (and KID)
+    n_real: int  # real images of the reference set
+    n_is: int  # generated images for IS
+    is_splits: int
+    kid: bool  # also report KID (clean-fid ``kernel_distance``)
+    shared_samples: bool  # IS uses the first n_is of the FID samples (else an independent stream)
+    quantize: bool  # generated images are rounded to uint8 before feature extraction
+    seed: int  # run seed: fixes the latents and the real subset
+    n_dataset: int  # size of the training set the reference is drawn from
+
+    def reference(self, dataset: str) -> str:
+        """The reference set in words: the whole training set or its seeded subset."""
+        if self.n_real >= self.n_dataset:
+            return f"{dataset}-train({self.n_real})"
+        return f"{dataset}-train-subset({self.n_real},seed={self.seed})"
+
+
+DEFAULTS: dict[str, dict] = {
+    "paper": dict(n_gen=10_000, n_real=5_000, n_is=50_000, is_splits=10, kid=False, shared_samples=False,
+                  quantize=False),
+    "standard": dict(n_gen=50_000, n_real=None, n_is=50_000, is_splits=10, kid=True, shared_samples=True,
+                     quantize=True),
+}
+
+
+def resolve(ev: EvalCfg, n_dataset: int, seed: int) -> Protocol:
+    """The protocol ``ev.protocol`` with ``ev``'s overrides (smoke runs) and ``n_real`` ≤ dataset size."""
+    d = DEFAULTS[ev.protocol]
+    n_real = ev.n_real if ev.n_real is not None else d["n_real"]
+    n_real = n_dataset if n_real is None else min(n_real, n_dataset)
+    p = Protocol(
+        name=ev.protocol,
+        n_gen=ev.n_gen if ev.n_gen is not None else d["n_gen"],
+        n_real=n_real,
+        n_is=ev.n_is if ev.n_is is not None else d["n_is"],
+        is_splits=ev.is_splits if ev.is_splits is not None else d["is_splits"],
+        kid=d["kid"], shared_samples=d["shared_samples"], quantize=d["quantize"], seed=seed,
+        n_dataset=n_dataset,
+    )
+    if min(p.n_gen, p.n_real) < 2 or p.n_is < p.is_splits:
+        raise ValueError(f"protocol {p.name}: need n_gen, n_real >= 2 and n_is >= is_splits, got n_gen={p.n_gen}, "
+                         f"n_real={p.n_real}, n_is={p.n_is}, is_splits={p.is_splits}")
+    return p
+
+
+LATENT_CHUNK = 4096
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """Independent, stable 63-bit seed of one named evaluation stream of a run."""
+    return int.from_bytes(hashlib.sha256(f"{seed}/eval/{stream}".encode()).digest()[:8], "little") >> 1
+
+
+def real_subset(n_dataset: int, n_real: int, seed: int) -> torch.Tensor:
+    """Sorted indices of the real reference images: all of them, or a subset fixed by ``seed``
+    (the official code redraws its 5k subset per run, unseeded: pitfall 12)."""
+    if n_real >= n_dataset:
+        return torch.arange(n_dataset)
+    g = torch.Generator().manual_seed(stream_seed(seed, "real_subset"))
+    return torch.randperm(n_dataset, generator=g)[:n_real].sort().values
+
+
+def latents(n: int, z_dim: int, seed: int, stream: str) -> torch.Tensor:
+    """(n, z_dim) standard-normal latents of ``stream``, drawn on the CPU (device independent) in
+    fixed chunks of :data:`LATENT_CHUNK` rows, each from its own seed, so a shorter draw is a prefix
+    of a longer one (scores with different ``n_gen`` share their first latents)."""
+    chunks = []
+    for k in range(-(-n // LATENT_CHUNK)):
+        g = torch.Generator().manual_seed(stream_seed(seed, f"{stream}/{k}"))
+        chunks.append(torch.randn(LATENT_CHUNK, z_dim, generator=g))
+    return torch.cat(chunks)[:n] if chunks else torch.zeros(0, z_dim)

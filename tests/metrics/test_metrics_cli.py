@@ -1,0 +1,104 @@
+"""``specnorm score`` on tiny fake run directories, and ``specnorm fetch-inception``."""
+
+import copy
+import json
+
+import specnorm  # noqa: F401  (before torchvision)
+import pytest
+import torch
+
+from metrics_helpers import digits_cfg
+from specnorm.cli import main as specnorm_main
+from specnorm.metrics import Evaluator, inception
+from specnorm.metrics.cli import build_generator
+
+SMALL = ["--n-gen", "80", "--n-real", "150", "--n-is", "80", "--is-splits", "2", "--batch-size", "40"]
+
+
+def make_run(tmp_path, status="completed", which=("best", "final"), same=False):
+    """A run dir as the trainer leaves it (docs/outputs.md), with generators from ``build_models``."""
+    cfg = digits_cfg()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(cfg.to_yaml())
+    (run / "summary.json").write_text(json.dumps({"status": status, "config_digest": cfg.digest()}))
+    gens = {}
+    G = build_generator(cfg)
+    for i, w in enumerate(which):
+        if not same:
+            with torch.no_grad():
+                for p in G.parameters():
+                    p.add_(0.01)
+        sel = {"metric": "fid", "value": 1.0} if w == "best" else None
+        torch.save({"state_dict": G.state_dict(), "iteration": 100 * (i + 1), "selection": sel,
+                    "config": cfg.to_dict()}, run / f"generator_{w}.pt")
+        gens[w] = copy.deepcopy(G)
+    return run, cfg, gens
+
+
+def test_score_writes_best_and_final_with_their_protocol(tmp_path, capsys):
+    run, cfg, gens = make_run(tmp_path)
+    res = tmp_path / "res"
+    assert specnorm_main(["score", "--run", str(run), "--protocol", "paper", "--resources", str(res),
+                          "--device", "cpu", *SMALL]) == 0
+    out = json.loads((run / "scores.json").read_text())
+    assert out["status"] == "completed" and out["config_digest"] == cfg.digest() and out["run"] == str(run)
+    proto = out["protocol"]
+    assert (proto["protocol"], proto["extractor"], proto["n_gen"], proto["n_real"], proto["n_is"]) == (
+        "paper", "digits", 80, 150, 80)
+    assert [(s["which"], s["metric"]) for s in out["scores"]] == [
+        ("best", "fid"), ("best", "is"), ("best", "is_std"), ("final", "fid"), ("final", "is"), ("final", "is_std")]
+    assert {s["iteration"] for s in out["scores"] if s["which"] == "final"} == {200}
+    for s in out["scores"]:
+        assert {"label", "extractor_sha256", "reference", "resize", "seed", "n_gen", "n_real"} <= set(s)
+    assert out["selection"] == {"metric": "fid", "value": 1.0}
+    assert "digits-FID" in capsys.readouterr().out
+    # the same protocol in training gives the same number (same latents, same reference)
+    ev_cfg = digits_cfg(n_gen=80, n_real=150, n_is=80, is_splits=2, batch_size=40)
+    rows = Evaluator.from_config(ev_cfg, torch.device("cpu"), res).evaluate(gens["best"], 100, 0.0)
+    assert rows[0]["value"] == pytest.approx(out["scores"][0]["value"], rel=1e-9)
+
+
+def test_a_best_generator_equal_to_the_final_one_gets_the_same_scores(tmp_path):
+    run, _, _ = make_run(tmp_path, same=True)
+    assert specnorm_main(["score", "--run", str(run), "--resources", str(tmp_path / "r"), "--device", "cpu",
+                          *SMALL]) == 0
+    scores = json.loads((run / "scores.json").read_text())["scores"]
+    best = [(s["metric"], s["value"]) for s in scores if s["which"] == "best"]
+    assert best == [(s["metric"], s["value"]) for s in scores if s["which"] == "final"]
+    assert {s["iteration"] for s in scores if s["which"] == "final"} == {200}
+
+
+def test_a_diverged_run_still_gets_scores_json(tmp_path):
+    run, _, _ = make_run(tmp_path, status="diverged", which=())
+    assert specnorm_main(["score", "--run", str(run), "--resources", str(tmp_path / "r"), "--device", "cpu"]) == 0
+    out = json.loads((run / "scores.json").read_text())
+    assert out["status"] == "diverged" and out["scores"] == [] and len(out["notes"]) == 2
+
+
+def test_clear_errors_for_missing_run_or_files(tmp_path, capsys):
+    assert specnorm_main(["score", "--run", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    run, _, _ = make_run(tmp_path, which=("best",))
+    assert specnorm_main(["score", "--run", str(run), "--resources", str(tmp_path / "r"), "--device", "cpu"]) == 2
+    assert "generator_final.pt not found" in capsys.readouterr().err
+    (run / "summary.json").unlink()
+    assert specnorm_main(["score", "--run", str(run)]) == 2
+    assert "has not finished" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        specnorm_main(["score", "--help"])
+    assert "--protocol" in capsys.readouterr().out
+
+
+def test_fetch_inception_copies_a_checked_file(standin, tmp_path, capsys):
+    res = tmp_path / "res"
+    assert specnorm_main(["fetch-inception", "--from", str(standin), "--resources", str(res)]) == 0
+    assert (res / "inception" / inception.INCEPTION_FILE).read_bytes() == standin.read_bytes()
+    assert "ready" in capsys.readouterr().out
+
+
+def test_fetch_inception_refuses_a_wrong_file(standin_file, tmp_path, capsys):
+    path, _ = standin_file  # the real checksum stays in force
+    assert specnorm_main(["fetch-inception", "--from", str(path), "--resources", str(tmp_path)]) == 2
+    assert inception.INCEPTION_SHA256 in capsys.readouterr().err
+    assert not (tmp_path / "inception" / inception.INCEPTION_FILE).exists()
