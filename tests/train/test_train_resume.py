@@ -88,10 +88,11 @@ def test_sigkill_at_any_moment_then_resume_is_bitwise_identical(tmp_path):
     # Kill 1: shortly after the first checkpoint lands (mid-way through later outputs);
     # kill 2: at a random moment of the resumed process. Then let it finish.
     for attempt in range(2):
+        before = max([i for i, _ in ckpt.list_checkpoints(run / "checkpoints")], default=0)
         proc = subprocess.Popen(_cmd(cfg, run), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True)
         deadline = time.time() + 120
-        target = 10 * (attempt + 1)
+        target = before + 10  # a checkpoint this process wrote itself (after it printed "resuming")
         while time.time() < deadline and proc.poll() is None:
             its = [i for i, _ in ckpt.list_checkpoints(run / "checkpoints")]
             if its and max(its) >= target:
