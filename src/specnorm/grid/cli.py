@@ -1,0 +1,87 @@
+"""``specnorm cells`` and ``specnorm plan``: the grid of ``config.yaml`` from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from specnorm.config import ConfigError
+from specnorm.grid.expand import Grid, expand, load_experiments
+from specnorm.grid.jobs import job_settings
+from specnorm.grid.schema import GridError
+from specnorm.grid.throughput import Throughput
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="config.yaml", help="pipeline config (default: config.yaml)")
+    parser.add_argument("--set", nargs="+", metavar="NAME",
+                        help="sets and/or blocks to expand (default: the config's 'set', i.e. demo)")
+    parser.add_argument("--datasets", nargs="+", metavar="NAME", help="keep only cells on these datasets")
+
+
+def _grid(args: argparse.Namespace) -> tuple[dict, Grid]:
+    experiments = load_experiments(args.config)
+    return experiments, expand(experiments, args.set, args.datasets)
+
+
+def write_cell(grid: Grid, name: str, path: str | Path) -> Path:
+    """Write a cell's run config (identity config + execution keys) as YAML."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"# grid cell {name} (blocks: {', '.join(grid.cells[name].blocks)})\n"
+                   + grid.run_config(name).to_yaml())
+    tmp.replace(path)
+    return path
+
+
+def cells_main(argv: list[str]) -> int:
+    """Expand experiment blocks into cell configs: list them, or write ``OUT/<cell>.yaml``."""
+    parser = argparse.ArgumentParser(
+        prog="specnorm cells",
+        description="Expand the experiment blocks of config.yaml into grid cells. Prints one cell name per "
+                    "line; with --out, writes OUT/<cell>.yaml for each (run one by hand with "
+                    "'specnorm train --config OUT/<cell>.yaml --out results/runs/<cell>').")
+    _common(parser)
+    parser.add_argument("--out", help="folder to write <cell>.yaml files into")
+    parser.add_argument("--cell", nargs="+", metavar="NAME", help="only these cells (names as printed)")
+    args = parser.parse_args(argv)
+    try:
+        _, grid = _grid(args)
+        names = args.cell or list(grid.cells)
+        unknown = [n for n in names if n not in grid.cells]
+        if unknown:
+            raise GridError(f"cell {unknown[0]!r} is not in the selected grid")
+        for name in names:
+            if args.out:
+                write_cell(grid, name, Path(args.out) / f"{name}.yaml")
+            print(name)
+    except (GridError, ConfigError) as e:
+        print(f"specnorm cells: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def plan_main(argv: list[str]) -> int:
+    """Print the grid: cells per experiment block, iterations and estimated GPU-hours."""
+    parser = argparse.ArgumentParser(
+        prog="specnorm plan",
+        description="Print the grid of config.yaml: per experiment block the cells it lists, the new "
+                    "(deduplicated) cells it adds, their G iterations and D steps, and estimated GPU-hours; "
+                    "totals per official code folder. GPU-hours are performance-model estimates unless "
+                    "--throughput (or jobs.throughput) gives measured figures.")
+    _common(parser)
+    parser.add_argument("--throughput", help="YAML file with measured throughputs (see specnorm.grid.throughput)")
+    parser.add_argument("--format", choices=("table", "csv"), default="table")
+    args = parser.parse_args(argv)
+    try:
+        experiments, grid = _grid(args)
+        from specnorm.grid.plan import format_plan
+
+        throughput = Throughput.load(args.throughput or job_settings(experiments)["throughput"])
+        sys.stdout.write(format_plan(grid, throughput, args.format))
+    except (GridError, ConfigError, OSError) as e:
+        print(f"specnorm plan: {e}", file=sys.stderr)
+        return 2
+    return 0

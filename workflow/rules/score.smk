@@ -1,0 +1,28 @@
+# Score the best and the final generator of a finished run (scores.json), in the same allocation
+# as its training on a cluster (group "cell": one SLURM job per cell).
+
+
+rule score:
+    """specnorm score under the cell's evaluation protocol (eval.protocol)."""
+    input:
+        summary=f"{run_dir('{cell}')}/summary.json",
+        inception=lambda w: inception_input(w, scoring=True),
+    output:
+        f"{run_dir('{cell}')}/scores.json",
+    log:
+        "results/logs/score/{cell}.log",
+    params:
+        run=lambda w: run_dir(w.cell),
+        protocol=lambda w: cell_config(w).eval.protocol,
+    threads: 1
+    resources:
+        mem_mb=job_mem,
+        runtime=lambda w, attempt: JOBS["min_runtime"] * attempt,
+        **SITE,
+    group:
+        "cell"
+    conda:
+        "../../envs/specnorm.yaml"
+    shell:
+        "SPECNORM_THREADS={threads} OMP_NUM_THREADS={threads} "
+        "{SPECNORM} score --run {params.run} --protocol {params.protocol} --resources {RESOURCES} > {log} 2>&1"
