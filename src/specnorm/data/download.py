@@ -1,7 +1,7 @@
 """Checksummed, atomic downloads and checksum checks of raw dataset files.
 
 A download streams into a temp file in the destination folder, is checked against its md5 and
-only then renamed into place (:func:`specnorm.data.fsutil.atomic_path`), so a truncated or
+only then renamed into place (:func:`specnorm.io.atomic_path`), so a truncated or
 corrupted transfer never leaves a file that looks complete.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from specnorm.data.errors import ChecksumError, DataError
-from specnorm.data.fsutil import atomic_path
+from specnorm.io import atomic_path
 
 CHUNK = 1 << 20
 Opener = Callable[..., BinaryIO]

@@ -18,7 +18,7 @@ import numpy as np
 
 from specnorm.data.download import file_digests
 from specnorm.data.errors import StoreError
-from specnorm.data.fsutil import atomic_path, write_text_atomic
+from specnorm.io import atomic_path, atomic_write_text
 
 ARRAY_FILE = "images.npy"
 MANIFEST_FILE = "manifest.json"
@@ -55,7 +55,7 @@ def write_images(dest: Path, shape: tuple[int, ...], chunks: Iterable[np.ndarray
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     """Write ``manifest.json`` atomically (call it only after the array file is in place)."""
-    write_text_atomic(folder / MANIFEST_FILE, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    atomic_write_text(folder / MANIFEST_FILE, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
