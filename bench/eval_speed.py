@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import tempfile
 import time
 
@@ -36,6 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from _timing import median_time, sync  # bench/ is on sys.path when run as a script
 
 import specnorm
 from specnorm.config import EvalCfg
@@ -75,24 +76,6 @@ class InceptionArch(nn.Module):
         return F.softmax(self.output(feats), dim=1)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _median_time(fn, device: torch.device, warmup: int = 1, iters: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    times = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def _inception(path: str | None, device: torch.device) -> tuple[nn.Module, str, str]:
     if path:
         return inception.load(path, device), inception.verify(path), "inception-2015-12-05.pt"
@@ -111,15 +94,15 @@ def extraction_rates(net: nn.Module, sha: str, digits: DigitsExtractor, device: 
     with torch.no_grad():
         for mode in ("paper", "clean"):
             ex = inception.InceptionExtractor(net, mode, sha)
-            rates[f"inception_{mode}"] = batch / _median_time(lambda: ex(cifar[:batch]), device)
-        rates["resize_clean_batched"] = big / _median_time(lambda: resize_clean((cifar + 1) * 127.5), device)
+            rates[f"inception_{mode}"] = batch / median_time(lambda: ex(cifar[:batch]), device)
+        rates["resize_clean_batched"] = big / median_time(lambda: resize_clean((cifar + 1) * 127.5), device)
         from cleanfid.resize import make_resizer
 
         pil = make_resizer("PIL", False, "bicubic", (299, 299))
         imgs = ((cifar[:16] + 1) * 127.5).permute(0, 2, 3, 1).cpu().numpy()
-        rates["resize_clean_fid_per_image_cpu"] = 16 / _median_time(lambda: [pil(im) for im in imgs],
+        rates["resize_clean_fid_per_image_cpu"] = 16 / median_time(lambda: [pil(im) for im in imgs],
                                                                      torch.device("cpu"), 0, 1)
-        rates["digits"] = big / _median_time(lambda: digits(small), device)
+        rates["digits"] = big / median_time(lambda: digits(small), device)
     return rates
 
 
@@ -145,7 +128,7 @@ def evaluation_time(extractor, protocol_name: str, counts: dict, G: nn.Module, i
     ev = Evaluator(extractor, protocol, ref, "bench", G.z_dim, device, batch, "fid")
     if device.type == "cuda":
         ev.evaluate(G, 0, 0.0)  # warm-up (cuDNN autotuning, allocator)
-        _sync(device)
+        sync(device)
     t = time.perf_counter()
     ev.evaluate(G, 0, 0.0)
     _sync(device)

@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
+
+from _timing import median_time  # bench/ is on sys.path when run as a script
 
 import specnorm
 from specnorm import config
@@ -33,24 +33,6 @@ PRESETS = {
     "cpu": [("cnn", 4, 1.0, 64), ("cnn", 2, 0.125, 64), ("resnet", 1, 0.125, 16)],
     "gpu": [("cnn", 4, 1.0, 64), ("cnn", 6, 1.0, 64), ("cnn", 8, 1.0, 64), ("resnet", 4, 1.0, 16)],
 }
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _time(fn, device, warmup: int, iters: int) -> float:
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    times = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def _cell(arch: str, mg: int, width: float, batch: int, mode: str, device: str) -> config.CellConfig:
@@ -143,9 +125,9 @@ def main() -> None:
         for mode in a.modes.split(","):
             cfg = _cell(arch, mg, width, batch, mode, a.device)
             torch.manual_seed(0)
-            t_ours = _time(ours(cfg, device, images), device, a.warmup, a.iters)
+            t_ours = median_time(ours(cfg, device, images), device, a.warmup, a.iters)
             if t_plain is None:
-                t_plain = _time(plain(cfg, device, images), device, a.warmup, a.iters)
+                t_plain = median_time(plain(cfg, device, images), device, a.warmup, a.iters)
             row = {"arch": arch, "res": res, "width": width, "batch": batch, "mode": mode,
                    "ours_it_s": 1 / t_ours, "plain_sn_it_s": 1 / t_plain, "ratio": t_plain / t_ours}
             results.append(row)
