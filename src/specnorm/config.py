@@ -305,6 +305,6 @@ def load(path: str | Path) -> CellConfig:
     except yaml.YAMLError as e:
         raise ConfigError(f"cell config {path} is not valid YAML: {e}") from None
     try:
-        return from_dict(data if data is not None else {})
+        return from_dict(data)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None

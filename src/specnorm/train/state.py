@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from specnorm.config import CellConfig
-from specnorm.data import BatchSampler, load
+from specnorm.data import BatchSampler, load, to_float
 from specnorm.models import build_models
 
 
@@ -122,8 +122,6 @@ def build_state(cfg: CellConfig, device: torch.device) -> RunState:
     cpu = torch.Generator().manual_seed(stream_seed(seed, "fixed"))
     fixed_z = torch.randn(cfg.log.n_samples, m.z_dim, generator=cpu).to(device)
     idx = torch.randint(0, n, (cfg.log.analysis_batch,), generator=cpu)
-    from specnorm.data import to_float
-
     analysis_x = to_float(torch.from_numpy(images[idx.numpy()])).to(device)
     from specnorm.train.step import can_fuse_d
 

@@ -9,6 +9,7 @@ back to rows ≤ k before continuing.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -165,8 +166,6 @@ class Trainer:
                 )
         summary = self.out / "summary.json"
         if summary.exists():
-            import json
-
             s = json.loads(summary.read_text())
             if s.get("status") in ("completed", "diverged") and s.get("config_digest") == self.cfg.digest():
                 return s
