@@ -46,7 +46,7 @@ def tiny(**blocks) -> dict:
     }
 
 
-# ---- the paper grid (official-code.md §5.1–5.5) ------------------------------------------------
+# ---- the paper grid (docs/design.md#grid-dedup) ------------------------------------------------
 
 def test_paper_dedupes_to_the_official_run_counts(paper):
     counts = _new_by_source(paper)
@@ -76,7 +76,7 @@ def test_official_iterations_and_d_steps_match_the_reference(paper):
 def test_official_settings_are_resolved_per_block(paper):
     cfgs = [c.config for c in paper.cells.values()]
     stl_ndis5 = [c for c in cfgs if c.dataset.name == "stl10" and c.train.n_dis == 5]
-    assert stl_ndis5 and all(c.train.iterations == 400_000 and c.optim.beta2 == 0.9 for c in stl_ndis5)  # pitfall 18
+    assert stl_ndis5 and all(c.train.iterations == 400_000 and c.optim.beta2 == 0.9 for c in stl_ndis5)  # docs/design.md#n-dis-and-batch-sizes
     stl = [c for c in cfgs if c.dataset.name == "stl10" and c.train.n_dis == 1]
     assert all(c.train.iterations == 800_000 and c.model.mg == 6 for c in stl)
     resnet = [c for c in cfgs if c.model.arch == "resnet"]
@@ -92,7 +92,7 @@ def test_official_settings_are_resolved_per_block(paper):
 
 
 def test_selection_by_set_block_and_dataset(experiments):
-    assert len(grid.expand(experiments, "table1").cells) == 354  # official-code.md §5.5
+    assert len(grid.expand(experiments, "table1").cells) == 354  # docs/design.md#grid-dedup
     assert len(grid.expand(experiments, "cifar10_scale").cells) == 190
     assert len(grid.expand(experiments, "cifar10_scale,stl10_scale").cells) == 260
     stl = grid.expand(experiments, "paper", datasets="stl10")

@@ -1,4 +1,4 @@
-"""The discriminator layer shapes used by the theory checks (official-code.md §2.2, §2.4)."""
+"""The discriminator layer shapes used by the theory checks (docs/design.md#cnn-models, docs/design.md#resnet-models)."""
 
 import specnorm  # noqa: F401
 from specnorm.analysis.shapes import all_d_layers, cnn_d_layers, mlp_d_layers, resnet_d_layers

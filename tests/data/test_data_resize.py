@@ -1,4 +1,4 @@
-"""cv2-like INTER_LINEAR resize, box halving and the official crops (official-code.md §3.5)."""
+"""cv2-like INTER_LINEAR resize, box halving and the official crops (docs/design.md#datasets)."""
 
 import numpy as np
 import pytest

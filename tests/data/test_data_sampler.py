@@ -1,4 +1,4 @@
-"""BatchSampler: i.i.d. with-replacement batches in [-1, 1], seeded and resumable (official-code.md §3.3, pitfall 10)."""
+"""BatchSampler: i.i.d. with-replacement batches in [-1, 1], seeded and resumable (docs/design.md#real-batches)."""
 
 import io
 

@@ -1,4 +1,4 @@
-"""frozen_bn_stats: batch-stat normalization without touching running stats (pitfall 7)."""
+"""frozen_bn_stats: batch-stat normalization without touching running stats (docs/design.md#bn-statistics)."""
 
 import copy
 

@@ -47,7 +47,7 @@ def test_every_norm_spec_builds_runs_and_normalizes_every_layer(arch, spec):
     assert [n for n, _, _ in normalized] == names
     for _, layer, sn in normalized:
         assert sn.scale == spec.scale
-        expected = spec.mode if isinstance(layer, nn.Conv2d) else "sn"  # linear: plain SN (pitfall 4)
+        expected = spec.mode if isinstance(layer, nn.Conv2d) else "sn"  # linear: plain SN (docs/design.md#bsn)
         assert sn.mode == expected
         assert layer.parametrizations.weight.original.grad is not None
     n_gammas = {"none": 0, "same": 1, "diff": len(names)}[spec.gamma]

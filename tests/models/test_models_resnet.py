@@ -1,4 +1,4 @@
-"""ResNet G/D for 128×128 (official-code.md §2.3–2.4, pitfall 19): counts, structure, Glorot init."""
+"""ResNet G/D for 128×128 (docs/design.md#resnet-models): counts, structure, Glorot init."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""specnorm.nn against the official semantics (official-code.md §1.2–1.7, pitfalls 1–5, 26)."""
+"""specnorm.nn against the official semantics (docs/design.md#u-update and the sections after it)."""
 
 import math
 
@@ -229,7 +229,7 @@ def test_detached_gradient_matches_torch_spectral_norm_and_default_differs_until
     g_off, _ = _our_grad(w0, u, x, True)
     assert torch.allclose(g_det, g_torch, rtol=1e-5, atol=1e-6)
     assert not torch.allclose(g_off, g_torch, rtol=1e-3, atol=1e-5)  # away from convergence
-    # at a converged u the two gradients agree (envelope argument, official-code.md §1.2)
+    # at a converged u the two gradients agree (envelope argument, docs/design.md#grad-through-uv)
     _, lin = _our_grad(w0, u, x, True)
     _converge(lin, 2000)
     u_conv = _sn(lin).u.clone()

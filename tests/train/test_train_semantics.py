@@ -1,4 +1,4 @@
-"""The official loop semantics of one iteration (official-code.md §3.3, pitfalls 1, 6, 7)."""
+"""The official loop semantics of one iteration (docs/design.md#training-loop)."""
 
 import pytest
 import torch

@@ -21,7 +21,7 @@ from specnorm.analysis.shapes import LayerShape
 from specnorm.nn import conv_operator_sigma
 
 LEAK = 0.1
-"""Leaky-ReLU slope of the CNN and MLP discriminators (official ``lrelu(…, leak=0.1)``, §2.2)."""
+"""Leaky-ReLU slope of the CNN and MLP discriminators (official ``lrelu(…, leak=0.1)``, docs/design.md#cnn-models)."""
 
 
 def unit_spectral_weights(

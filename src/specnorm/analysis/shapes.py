@@ -1,6 +1,6 @@
 """Weighted-layer shapes of the paper's discriminators, for the theory checks.
 
-Hard-coded from official-code.md §2.2 (CNN D) and §2.4 (ResNet D), and from our MNIST MLP D
+Hard-coded from the official architectures (docs/design.md#cnn-models, docs/design.md#resnet-models), and from our MNIST MLP D
 (784 → 4 × 512 → 1, the documented choice of ``specnorm.models.mlp``; repeated here as a constant so
 the theory command does not depend on the model code).
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 CNN_SIZES = (32, 48, 64)
-"""CNN D input resolutions: CIFAR10 (mg=4), STL10 (mg=6), CelebA (mg=8) (§2.5)."""
+"""CNN D input resolutions: CIFAR10 (mg=4), STL10 (mg=6), CelebA (mg=8) (docs/design.md#cnn-models)."""
 CNN_D_CONVS = ((64, 3, 1), (64, 4, 2), (128, 3, 1), (128, 4, 2), (256, 3, 1), (256, 4, 2), (512, 3, 1))
-"""(c_out, k, stride) of the 7 CNN D convs, all with padding 1 (§2.2)."""
+"""(c_out, k, stride) of the 7 CNN D convs, all with padding 1 (docs/design.md#cnn-models)."""
 RESNET_D_CHANNELS = (64, 128, 256, 512, 1024, 1024)
-"""Output channels of the 6 ResNet D blocks (§2.4)."""
+"""Output channels of the 6 ResNet D blocks (docs/design.md#resnet-models)."""
 MLP_D_WIDTHS = (784, 512, 512, 512, 512, 1)
 """MLP D: flattened 28×28 MNIST → four hidden layers of 512 → 1 (our choice; Apps. J/K unavailable)."""
 
@@ -52,7 +52,7 @@ class LayerShape:
 
 
 def cnn_d_layers(size: int, channels: tuple[int, ...] | None = None) -> list[LayerShape]:
-    """The CNN D at resolution ``size`` (§2.2): 7 convs then linear mg²·c → 1, mg = size/8.
+    """The CNN D at resolution ``size`` (docs/design.md#cnn-models): 7 convs then linear mg²·c → 1, mg = size/8.
 
     ``channels`` overrides the conv widths (the theory command's ``--quick`` mode uses narrow ones).
     """
@@ -66,7 +66,7 @@ def cnn_d_layers(size: int, channels: tuple[int, ...] | None = None) -> list[Lay
 
 
 def resnet_d_layers() -> list[LayerShape]:
-    """The ImageNet ResNet D (§2.4): per block conv1 3×3, conv2 3×3, 1×1 shortcut; linear 1024 → 1."""
+    """The ImageNet ResNet D (docs/design.md#resnet-models): per block conv1 3×3, conv2 3×3, 1×1 shortcut; linear 1024 → 1."""
     out, c_in = [], 3
     for b, c in enumerate(RESNET_D_CHANNELS):
         out += [

@@ -66,7 +66,7 @@ def sn_variance(m: int, n: int, dist: str, samples: int, gen: torch.Generator) -
 
 def bsn_variance(c_out: int, c_in: int, area: int, dist: str, samples: int, gen: torch.Generator) -> Estimate:
     """Thm. 3: ``Var(w_ij/σ_w)`` for a kernel ``c_out × c_in × area`` (area = k_w·k_h) with i.i.d. entries,
-    ``σ_w = (‖w^{c_out×c_in·area}‖_sp + ‖w^{c_in×c_out·area}‖_sp)/2`` (official BSN, pitfall 4)."""
+    ``σ_w = (‖w^{c_out×c_in·area}‖_sp + ‖w^{c_in×c_out·area}‖_sp)/2`` (official BSN, docs/design.md#bsn)."""
 
     def per_matrix(w: torch.Tensor) -> torch.Tensor:
         s1 = exact_sigma(w.reshape(-1, c_out, c_in * area))

@@ -1,4 +1,4 @@
-"""Image geometry of the official preprocessing (official-code.md §3.5): center crops and a numpy
+"""Image geometry of the official preprocessing (docs/design.md#datasets): center crops and a numpy
 re-implementation of ``cv2.resize(..., INTER_LINEAR)`` on uint8 images (cv2 is not a dependency).
 
 ``resize_linear`` follows OpenCV's 8-bit bilinear path: half-pixel centres

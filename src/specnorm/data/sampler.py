@@ -1,4 +1,4 @@
-"""Real-image batches as the official trainer draws them (official-code.md §3.3, pitfall 10):
+"""Real-image batches as the official trainer draws them (docs/design.md#real-batches):
 indices i.i.d. uniform over the whole set, **with replacement**, no epochs, no augmentation,
 mapped to the official value range ``x/255·2 − 1``.
 

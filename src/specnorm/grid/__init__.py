@@ -3,7 +3,7 @@
 ``expand`` turns the selected blocks into :class:`Cell` s named
 ``<dataset>-<mode>-s<scale>-seed<seed>-<digest8>``; ``format_plan`` prints cells, iterations and
 estimated GPU-hours per block; ``cells_main`` / ``plan_main`` are the ``specnorm cells`` /
-``specnorm plan`` commands. The Snakefile uses the same functions (official-code.md §5).
+``specnorm plan`` commands. The Snakefile uses the same functions (docs/design.md#grid-dedup).
 """
 
 from specnorm.grid.cli import cells_main, plan_main, write_cell

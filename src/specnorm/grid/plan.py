@@ -1,5 +1,5 @@
 """``specnorm plan``: the grid per experiment block — cells, new (deduplicated) cells, G iterations,
-D steps and estimated GPU-hours — with totals per official code folder (official-code.md §5.5)."""
+D steps and estimated GPU-hours — with totals per official code folder (docs/design.md#grid-dedup)."""
 
 from __future__ import annotations
 

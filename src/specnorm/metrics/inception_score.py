@@ -1,4 +1,4 @@
-"""Inception Score from class logits, as the official BSN code computes it (official-code.md §4.1).
+"""Inception Score from class logits, as the official BSN code computes it (docs/design.md#metric-protocol).
 
 IS = exp(E_x KL(p(y|x) ‖ p(y))) per split, p(y) the split's mean prediction; mean and (population)
 std over ``splits`` contiguous splits ``[i·N//splits, (i+1)·N//splits)`` (tsc2017 / ``metric.py``).

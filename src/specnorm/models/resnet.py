@@ -1,9 +1,9 @@
-"""The unconditional ResNet GAN of the official ``no_gamma-ResNet`` code (ImageNet 128×128; §2.3–2.4).
+"""The unconditional ResNet GAN of the official ``no_gamma-ResNet`` code (ImageNet 128×128; docs/design.md#resnet-models).
 
 Resolution is ``32·mg`` (5 up/down blocks; mg = 4 → 128, the official setting). Smaller mg keeps
 every block and channel count and only shrinks the spatial sizes (for tests). Init is Glorot-uniform
 (TF ``variance_scaling(fan_avg, uniform)``): gain √2 on the 3×3 convs inside residual blocks, gain 1
-on 1×1 shortcuts, linears and G's final conv; biases 0 (pitfall 9).
+on 1×1 shortcuts, linears and G's final conv; biases 0 (docs/design.md#weight-init).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _bn(c: int) -> nn.BatchNorm2d:
 
 class UpBlock(nn.Module):
     """Official ``up_resnet``: BN → ReLU → nearest 2× → conv3 → BN → ReLU → conv3, plus the shortcut
-    nearest 2× → conv1×1, always present (pitfall 19). TF's constant-kernel ``unpooling`` is nearest."""
+    nearest 2× → conv1×1, always present (docs/design.md#resnet-models). TF's constant-kernel ``unpooling`` is nearest."""
 
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
@@ -59,7 +59,7 @@ class UpBlock(nn.Module):
 class DownBlock(nn.Module):
     """Official ``down_resnet``. ``first``: conv3 → ReLU → conv3 → avgpool, shortcut avgpool → conv1×1.
     Otherwise: ReLU → conv3 → ReLU → conv3 → [avgpool], shortcut conv1×1 → [avgpool]; the 1×1 shortcut
-    is kept even without downsampling (pitfall 19). ReLU, not leaky."""
+    is kept even without downsampling (docs/design.md#resnet-models). ReLU, not leaky."""
 
     def __init__(self, cin: int, cout: int, first: bool = False, down: bool = True) -> None:
         super().__init__()
@@ -91,7 +91,7 @@ class DownBlock(nn.Module):
 
 class ResNetGenerator(Generator):
     """z → linear(mg·mg·1024) (no BN/activation) → 5 up-blocks (1024, 512, 256, 128, 64) → BN → ReLU →
-    conv3 → tanh. BN running stats update only in the G step (``bn_stats_in_d_step = False``, pitfall 7)."""
+    conv3 → tanh. BN running stats update only in the G step (``bn_stats_in_d_step = False``, docs/design.md#bn-statistics)."""
 
     bn_stats_in_d_step = False
 

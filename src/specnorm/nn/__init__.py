@@ -1,4 +1,4 @@
-"""Normalizations of the discriminator's weights (paper §2–§5; official-code.md §1)."""
+"""Normalizations of the discriminator's weights (paper §2–§5; docs/design.md#power-step and the sections after it)."""
 
 from specnorm.nn.init import fan_in, glorot_uniform_, lecun_init_, normal_init_, official_d_init_
 from specnorm.nn.spectral import (

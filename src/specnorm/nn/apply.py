@@ -15,7 +15,7 @@ def apply_norm(
 ) -> None:
     """Normalize each ``(layer, input_size)`` pair per ``spec`` (call after the weight init).
 
-    The scale s goes on **every** weighted layer, including the final linear (official, pitfall 5).
+    The scale s goes on **every** weighted layer, including the final linear (official, docs/design.md#scale).
     ``gamma='same'``: one trainable γ (init 1) shared by all layers; ``'diff'``: one per layer.
     ``input_size`` is the spatial size a conv really sees (needed by ``sn_conv``; None for linear).
     """

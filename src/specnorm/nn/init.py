@@ -1,4 +1,4 @@
-"""Weight initializations: the official ones (pitfall 9) and the LeCun×s baseline of Fig. 8."""
+"""Weight initializations: the official ones (docs/design.md#weight-init) and the LeCun×s baseline of Fig. 8."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def normal_init_(model: nn.Module, std: float = 0.02, generator: torch.Generator
 
 @torch.no_grad()
 def glorot_uniform_(w: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """TF ``variance_scaling(scale=gain², mode='fan_avg', distribution='uniform')`` (ResNet, §2.3)."""
+    """TF ``variance_scaling(scale=gain², mode='fan_avg', distribution='uniform')`` (ResNet, docs/design.md#weight-init)."""
     return nn.init.xavier_uniform_(w, gain=gain, generator=generator)
 
 
@@ -52,7 +52,7 @@ def fan_in(layer: nn.Module) -> int:
 
 @torch.no_grad()
 def lecun_init_(model: nn.Module, s: float, generator: torch.Generator | None = None) -> nn.Module:
-    """LeCun×s init for the un-normalized baseline of Fig. 8 (§5.2; official-code.md §1.8).
+    """LeCun×s init for the un-normalized baseline of Fig. 8 (§5.2; docs/design.md#lecun-baseline).
 
     Every ``Conv2d`` / ``Linear`` weight ~ N(0, (s/√fan_in)²), untruncated; biases 0. Our choice,
     recorded in docs/deviations.md: s multiplies the **standard deviation** (as SSN's s multiplies

@@ -1,4 +1,4 @@
-"""The paper's qualitative claims (official-code.md §8), each judged from our data by a stated rule.
+"""The paper's qualitative claims (docs/design.md#paper-targets), each judged from our data by a stated rule.
 
 Every verdict is ``reproduced``, ``not reproduced`` or ``not run`` (the data the rule needs do not
 exist yet, e.g. too few seeds); the evidence gives the numbers that decided it. Claims are judged per
@@ -289,7 +289,7 @@ def imagenet_claim(t1: pd.DataFrame, runs: list[Run]) -> list[Claim]:
 
 def checklist(runs: list[Run], gs: pd.DataFrame, t1: pd.DataFrame, hp: pd.DataFrame, cv: pd.DataFrame,
               an: pd.DataFrame, settings: dict[str, str | None]) -> list[Claim]:
-    """Every claim of official-code.md §8 in the paper's order; one with no data anywhere is ``not run``."""
+    """Every claim of docs/design.md#paper-targets in the paper's order; one with no data anywhere is ``not run``."""
     judged = {
         "bsn_vs_sn": bsn_beats_sn(hp, runs), "curves": curves_claim(cv, runs, settings),
         "sn_conv": sn_conv_claim(gs, an, runs, settings), "modes_SN": modes_claim(gs, runs, settings, "SN"),

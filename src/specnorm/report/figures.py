@@ -238,7 +238,7 @@ def grad_norms(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]]
     for ax in axes:
         ax.set_ylabel("‖∇_W D(x)‖_F (log)")
     caption = (f"{_ds(dataset)}, Table 1 setting: Frobenius norm of each layer's gradient of D(x) w.r.t. the {wrt}, "
-               "per-sample gradients averaged over the fixed analysis batch of real images (official-code.md §6.2), "
+               "per-sample gradients averaged over the fixed analysis batch of real images (docs/design.md#analysis-quantities), "
                "mean ± s.e.m. over seeds (band). One panel per variant, one line per layer (layer0 = input).")
     short = "effective" if quantity == "grad_norm_eff" else "raw"
     return save(fig, f"{quantity}_{dataset}", f"Per-layer gradient norms ({short} weights) — {_ds(dataset)}",

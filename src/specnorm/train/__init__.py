@@ -1,4 +1,4 @@
-"""Training engine: one grid cell end to end with the official loop semantics (official-code.md §3.3)."""
+"""Training engine: one grid cell end to end with the official loop semantics (docs/design.md#training-loop)."""
 
 from specnorm.train.state import RunState, build_state
 from specnorm.train.step import train_iteration
