@@ -1,4 +1,4 @@
-"""Losses of official-code.md §3.1 on hand-computed cases."""
+"""Losses of docs/design.md#losses on hand-computed cases."""
 
 import math
 
@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from specnorm.losses import GP_WEIGHT, LOSSES, gradient_penalty, hinge_d, hinge_g, wgan_d, wgan_g
+from specnorm.config import LossCfg
+from specnorm.losses import LOSSES, gradient_penalty, hinge_d, hinge_g, wgan_d, wgan_g
 
 D_REAL = torch.tensor([2.0, 0.5, -1.0])
 D_FAKE = torch.tensor([-2.0, 0.0, 0.5])
@@ -26,7 +27,7 @@ def test_wgan():
 
 def test_registry_and_weight():
     assert LOSSES == {"hinge": (hinge_d, hinge_g), "wgan_gp": (wgan_d, wgan_g)}
-    assert GP_WEIGHT == 10.0
+    assert LossCfg().gp_weight == 10.0  # official d_gp_coe
 
 
 class LinearD(nn.Module):

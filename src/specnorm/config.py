@@ -2,7 +2,8 @@
 
 A cell config is a YAML mapping of sections (see ``configs/digits-sn.yaml``). Unknown keys, wrong
 types and invalid values raise :class:`ConfigError` naming the dotted key, before anything runs.
-Defaults are the official CIFAR-10 CNN setting (official-code.md §3.4) except where noted.
+Defaults are the official CIFAR-10 CNN setting (docs/design.md#n-dis-and-batch-sizes) except where noted. Torch-free:
+the words come from :mod:`specnorm.vocab` and :mod:`specnorm.catalog`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from typing import Any
 
 import yaml
 
-from specnorm.nn.spectral import GAMMAS, MODES, NormSpec
+from specnorm.catalog import DATASETS, DEFAULT_DATASET, EXTRACTOR_CHOICES
+from specnorm.io import read_yaml
+from specnorm.vocab import (ARCHS, EXECUTION_KEYS, GAMMAS, INITS, LOSSES, MODES, PRECISIONS, PROGRESS, PROTOCOLS,
+                            Z_REUSE)
 
 
 class ConfigError(ValueError):
@@ -32,12 +36,10 @@ def _check(cond: bool, key: str, msg: str) -> None:
 
 @dataclass(frozen=True)
 class DatasetCfg:
-    name: str = "digits"
+    name: str = DEFAULT_DATASET
     root: str = "resources/data"  # where `specnorm prepare` put <name>/images.npy (unused by digits)
 
     def validate(self, key: str) -> None:
-        from specnorm.data import DATASETS
-
         _check(self.name in DATASETS, f"{key}.name", f"unknown dataset {self.name!r}; known: {sorted(DATASETS)}")
 
 
@@ -50,7 +52,7 @@ class ModelCfg:
     hidden: int | None = None  # MLP hidden width
 
     def validate(self, key: str) -> None:
-        _check(self.arch in ("cnn", "resnet", "mlp"), f"{key}.arch", f"must be cnn, resnet or mlp, got {self.arch!r}")
+        _check(self.arch in ARCHS, f"{key}.arch", f"must be one of {ARCHS}, got {self.arch!r}")
         _check(self.mg >= 1, f"{key}.mg", "must be >= 1")
         _check(self.width > 0, f"{key}.width", "must be > 0")
         _check(self.z_dim >= 1, f"{key}.z_dim", "must be >= 1")
@@ -61,7 +63,7 @@ class NormCfg:
     mode: str = "sn"  # none | sn | bsn | sn_conv
     scale: float = 1.0  # s of SSN/BSSN/SN_Conv×s; with init=lecun, the LeCun multiplier
     gamma: str = "none"  # none | same | diff (learned γ, official same_gamma / diff_gamma)
-    grad_through_uv: bool = True  # official: gradient flows through u and v (pitfall 2)
+    grad_through_uv: bool = True  # official: gradient flows through u and v (docs/design.md#grad-through-uv)
     clamp: bool = False  # sn_conv only: Farnia's max(σ, 1)
     init: str = "official"  # official | lecun (Fig. 8 baseline: mode none, std = scale/√fan_in)
 
@@ -69,16 +71,11 @@ class NormCfg:
         _check(self.mode in MODES, f"{key}.mode", f"must be one of {MODES}, got {self.mode!r}")
         _check(self.gamma in GAMMAS, f"{key}.gamma", f"must be one of {GAMMAS}, got {self.gamma!r}")
         _check(self.scale > 0, f"{key}.scale", "must be > 0")
-        _check(self.init in ("official", "lecun"), f"{key}.init", f"must be official or lecun, got {self.init!r}")
+        _check(self.init in INITS, f"{key}.init", f"must be one of {INITS}, got {self.init!r}")
         _check(self.init != "lecun" or self.mode == "none", f"{key}.init",
                "lecun init is the un-normalized baseline: it needs norm.mode: none")
         _check(self.mode != "none" or self.gamma == "none", f"{key}.gamma", "a learned gamma needs a normalization")
         _check(not self.clamp or self.mode == "sn_conv", f"{key}.clamp", "applies to mode sn_conv only")
-
-    def spec(self) -> NormSpec:
-        """The :class:`NormSpec` of the discriminator (for lecun, s is an init multiplier only)."""
-        scale = 1.0 if self.init == "lecun" else self.scale
-        return NormSpec(self.mode, scale, self.gamma, self.grad_through_uv, self.clamp)
 
 
 @dataclass(frozen=True)
@@ -87,7 +84,7 @@ class LossCfg:
     gp_weight: float = 10.0  # WGAN-GP λ (official d_gp_coe)
 
     def validate(self, key: str) -> None:
-        _check(self.name in ("hinge", "wgan_gp"), f"{key}.name", f"must be hinge or wgan_gp, got {self.name!r}")
+        _check(self.name in LOSSES, f"{key}.name", f"must be one of {LOSSES}, got {self.name!r}")
         _check(self.gp_weight >= 0, f"{key}.gp_weight", "must be >= 0")
 
 
@@ -118,16 +115,16 @@ class TrainCfg:
     def validate(self, key: str) -> None:
         for k in ("iterations", "n_dis", "d_batch", "g_batch"):
             _check(getattr(self, k) >= 1, f"{key}.{k}", "must be >= 1")
-        _check(self.z_reuse in ("auto", "reuse", "fresh"), f"{key}.z_reuse", "must be auto, reuse or fresh")
+        _check(self.z_reuse in Z_REUSE, f"{key}.z_reuse", f"must be one of {Z_REUSE}")
         _check(self.seed >= 0, f"{key}.seed", "must be >= 0")
-        _check(self.precision in ("fp32", "tf32"), f"{key}.precision", "must be fp32 or tf32")
+        _check(self.precision in PRECISIONS, f"{key}.precision", f"must be one of {PRECISIONS}")
 
 
 @dataclass(frozen=True)
 class LogCfg:
     every: int = 100  # train_log.csv row (losses, D outputs, σ's, input-gradient norms): the only host sync
     analysis_every: int = 1000  # analysis.csv rows (per-layer gradient norms, variances, σ_w vs σ_conv)
-    analysis_batch: int = 64  # fixed real batch for the analysis (official-code.md §6.2)
+    analysis_batch: int = 64  # fixed real batch for the analysis (docs/design.md#analysis-quantities)
     sample_every: int = 200  # sample grid from fixed latents (official vis_freq)
     n_samples: int = 100  # 10×10 grid
     progress: str = "auto"  # auto (tqdm on a terminal, plain lines otherwise) | bar | lines | none
@@ -138,7 +135,7 @@ class LogCfg:
             _check(getattr(self, k) >= 0, f"{key}.{k}", "must be >= 0 (0 disables)")
         _check(self.analysis_batch >= 1, f"{key}.analysis_batch", "must be >= 1")
         _check(self.n_samples >= 1, f"{key}.n_samples", "must be >= 1")
-        _check(self.progress in ("auto", "bar", "lines", "none"), f"{key}.progress", "must be auto, bar, lines or none")
+        _check(self.progress in PROGRESS, f"{key}.progress", f"must be one of {PROGRESS}")
         _check(self.progress_every >= 0, f"{key}.progress_every", "must be >= 0")
 
 
@@ -157,7 +154,7 @@ class EvalCfg:
     every: int = 10_000  # official metric_freq; 0 disables in-training evaluation
     protocol: str = "paper"  # paper | standard (see specnorm.metrics)
     selection: str = "fid"  # metric that picks the kept best generator: fid | is
-    extractor: str = "auto"  # auto (digits classifier on `digits`, else Inception) | inception | digits
+    extractor: str = "auto"  # auto (the dataset's own: specnorm.catalog.resolve_extractor) or a registered name
     n_gen: int | None = None  # override the protocol's sample counts (smoke runs)
     n_real: int | None = None
     n_is: int | None = None
@@ -167,9 +164,9 @@ class EvalCfg:
 
     def validate(self, key: str) -> None:
         _check(self.every >= 0, f"{key}.every", "must be >= 0 (0 disables)")
-        _check(self.protocol in ("paper", "standard"), f"{key}.protocol", f"must be paper or standard, got {self.protocol!r}")
+        _check(self.protocol in PROTOCOLS, f"{key}.protocol", f"must be one of {PROTOCOLS}, got {self.protocol!r}")
         _check(self.selection in ("fid", "is"), f"{key}.selection", "must be fid or is")
-        _check(self.extractor in ("auto", "inception", "digits"), f"{key}.extractor", "must be auto, inception or digits")
+        _check(self.extractor in EXTRACTOR_CHOICES, f"{key}.extractor", f"must be one of {EXTRACTOR_CHOICES}")
         for k in ("n_gen", "n_real", "n_is", "is_splits"):
             v = getattr(self, k)
             _check(v is None or v >= 1, f"{key}.{k}", "must be >= 1 or null")
@@ -205,7 +202,7 @@ class CellConfig:
 
     @property
     def z_reuse(self) -> str:
-        """Resolved z policy: official CNN reuses the last D step's z, ResNet draws fresh z (pitfall 6)."""
+        """Resolved z policy: official CNN reuses the last D step's z, ResNet draws fresh z (docs/design.md#z-reuse)."""
         if self.train.z_reuse != "auto":
             return self.train.z_reuse
         return "fresh" if self.model.arch == "resnet" else "reuse"
@@ -232,8 +229,8 @@ class CellConfig:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-# Keys that change how a run is executed or logged but not what it computes; a resumed run may differ in them.
-RESUME_TOLERANT = {"device", "log.progress", "log.progress_every", "eval.inception_path", "eval.batch_size", "dataset.root"}
+RESUME_TOLERANT = EXECUTION_KEYS
+"""Keys that change how a run is executed or logged but not what it computes; a resumed run may differ in them."""
 
 
 def diff_for_resume(old: CellConfig, new: CellConfig) -> list[str]:
@@ -297,13 +294,7 @@ def from_dict(data: dict[str, Any]) -> CellConfig:
 
 def load(path: str | Path) -> CellConfig:
     """Read a cell config file (YAML); errors name the file and the key."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"cell config {path} does not exist") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"cell config {path} is not valid YAML: {e}") from None
+    data = read_yaml(path, "cell config", ConfigError)
     try:
         return from_dict(data)
     except ConfigError as e:

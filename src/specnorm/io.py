@@ -1,4 +1,5 @@
-"""Atomic file writes: temp file in the same folder, fsync, rename, fsync the folder.
+"""Files: atomic writes (temp file in the same folder, fsync, rename, fsync the folder) and the one
+YAML reader. Torch-free.
 
 A reader never sees a half-written file under the final name (non-negotiable 5: nothing lost).
 """
@@ -64,3 +65,23 @@ def atomic_torch_save(path: str | Path, obj: Any) -> Path:
     import torch
 
     return atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def read_yaml(path: str | Path, what: str, error: type[Exception] = ValueError) -> Any:
+    """The YAML document in ``path`` (``yaml.safe_load``); a missing or malformed file raises
+    ``error`` naming ``what`` and the file (e.g. ``cell config x.yaml is not valid YAML: …``)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise error(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise error(f"{what} {path} is a folder, not a file") from None
+    except UnicodeDecodeError:
+        raise error(f"{what} {path} is not a text file") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise error(f"{what} {path} is not valid YAML: {e}") from None

@@ -1,4 +1,4 @@
-"""GAN losses of the official code (official-code.md §3.1): hinge (no_gamma) and WGAN-GP (γ variants).
+"""GAN losses of the official code (docs/design.md#losses): hinge (no_gamma) and WGAN-GP (γ variants).
 
 There is no non-saturating loss in the official code.
 """
@@ -11,8 +11,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-GP_WEIGHT = 10.0
-"""λ of WGAN-GP (official ``d_gp_coe``)."""
 GP_EPS = 1e-8
 """Inside the square root of the gradient norm: ``sqrt(sum g² + 1e-8)`` (official)."""
 
@@ -28,7 +26,7 @@ def hinge_g(d_fake: torch.Tensor) -> torch.Tensor:
 
 
 def wgan_d(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """``mean(D(G(z))) − mean(D(x))`` (the penalty is added by the caller, × :data:`GP_WEIGHT`)."""
+    """``mean(D(G(z))) − mean(D(x))`` (the penalty is added by the caller, × ``loss.gp_weight``)."""
     return d_fake.mean() - d_real.mean()
 
 

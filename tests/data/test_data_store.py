@@ -30,7 +30,7 @@ def test_prepare_is_idempotent(tmp_path, monkeypatch):
     def no_reading(*args, **kwargs):
         raise AssertionError("prepare re-read a dataset that was already prepared")
 
-    monkeypatch.setitem(sources.READERS, "digits", no_reading)
+    monkeypatch.setattr(sources, "read_digits", no_reading)  # the catalogue resolves readers by name
     assert prepare("digits", tmp_path) == folder
     assert ((folder / "images.npy").stat().st_mtime_ns, (folder / "manifest.json").read_text()) == stamp
 

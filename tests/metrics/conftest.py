@@ -4,7 +4,7 @@ forward signature and submodules, no real weights needed), accepted in place of 
 import hashlib
 from pathlib import Path
 
-import specnorm  # noqa: F401  (before torchvision)
+import specnorm.metrics  # noqa: F401  (before torchvision: the CPU shim)
 import pytest
 import torch
 import torch.nn.functional as F

@@ -1,6 +1,6 @@
 """Helpers shared by the metrics tests (imported by name; fixtures live in conftest.py)."""
 
-import specnorm  # noqa: F401  (before torchvision)
+import specnorm.metrics  # noqa: F401  (before torchvision: the CPU shim)
 
 from specnorm import config
 

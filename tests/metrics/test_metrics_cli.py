@@ -3,14 +3,15 @@
 import copy
 import json
 
-import specnorm  # noqa: F401  (before torchvision)
+import specnorm.metrics  # noqa: F401  (before torchvision: the CPU shim)
 import pytest
 import torch
+
+from specnorm.models import build_cell
 
 from metrics_helpers import digits_cfg
 from specnorm.cli import main as specnorm_main
 from specnorm.metrics import Evaluator, inception
-from specnorm.metrics.cli import build_generator
 
 SMALL = ["--n-gen", "80", "--n-real", "150", "--n-is", "80", "--is-splits", "2", "--batch-size", "40"]
 
@@ -23,7 +24,7 @@ def make_run(tmp_path, status="completed", which=("best", "final"), same=False):
     (run / "config.yaml").write_text(cfg.to_yaml())
     (run / "summary.json").write_text(json.dumps({"status": status, "config_digest": cfg.digest()}))
     gens = {}
-    G = build_generator(cfg)
+    G, _ = build_cell(cfg)
     for i, w in enumerate(which):
         if not same:
             with torch.no_grad():

@@ -2,7 +2,7 @@
 
 import hashlib
 
-import specnorm  # noqa: F401  (before torchvision)
+import specnorm.metrics  # noqa: F401  (before torchvision: the CPU shim)
 import pytest
 import torch
 

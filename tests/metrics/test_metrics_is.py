@@ -1,8 +1,8 @@
-"""Inception Score arithmetic on hand-computed cases (official-code.md §4.1)."""
+"""Inception Score arithmetic on hand-computed cases (docs/design.md#metric-protocol)."""
 
 import math
 
-import specnorm  # noqa: F401  (before torchvision)
+import specnorm.metrics  # noqa: F401  (before torchvision: the CPU shim)
 import pytest
 import torch
 

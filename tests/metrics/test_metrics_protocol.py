@@ -1,6 +1,6 @@
 """Protocols: defaults, overrides recorded as actual numbers, the seeded real subset and latents."""
 
-import specnorm  # noqa: F401  (before torchvision)
+import specnorm.metrics  # noqa: F401  (before torchvision: the CPU shim)
 import pytest
 import torch
 

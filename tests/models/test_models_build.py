@@ -106,7 +106,7 @@ def test_same_generator_seed_gives_identical_models(arch):
 
 def test_lecun_init_std_is_s_over_sqrt_fan_in():
     s = 0.5
-    _, D = build_models("cnn", NormSpec("none"), mg=4, d_init="lecun", lecun_s=s,
+    _, D = build_models("cnn", NormSpec("none", scale=s, init="lecun"), mg=4,
                         generator=torch.Generator().manual_seed(0))
     for name, layer, _ in D.weighted_layers():
         w = layer.weight
@@ -118,8 +118,16 @@ def test_lecun_init_std_is_s_over_sqrt_fan_in():
         assert torch.count_nonzero(layer.bias) == 0
 
 
-def test_lecun_init_before_normalization():
-    """Weights are initialised first, then normalized: the raw weight keeps the LeCun statistics."""
-    _, D = build_models("mlp", NormSpec("sn"), d_init="lecun", lecun_s=2.0, img_channels=1)
-    w = D.layer1.parametrizations.weight.original
-    assert w.std().item() == pytest.approx(2.0 / math.sqrt(512), rel=0.05)
+def test_lecun_scale_is_one_number_from_config_to_layer():
+    """LeCun×s (Fig. 8): ``norm.scale`` is the init multiplier of an un-normalized D, the same number
+    from the cell config to the layer; LeCun init with a normalization is refused, not reinterpreted."""
+    from specnorm.config import from_dict
+    from specnorm.models import build_cell, norm_spec
+
+    cfg = from_dict({"dataset": {"name": "mnist"}, "model": {"arch": "mlp"},
+                     "norm": {"mode": "none", "init": "lecun", "scale": 2.0}})
+    assert norm_spec(cfg) == NormSpec("none", scale=2.0, init="lecun")
+    _, D = build_cell(cfg, generator=torch.Generator().manual_seed(0))
+    assert D.layer1.weight.std().item() == pytest.approx(2.0 / math.sqrt(512), rel=0.05)
+    with pytest.raises(ValueError, match="lecun"):
+        NormSpec("sn", init="lecun")

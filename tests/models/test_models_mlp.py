@@ -47,4 +47,4 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError):
         build_models("vgg", NormSpec("sn"))
     with pytest.raises(ValueError):
-        build_models("mlp", NormSpec("sn"), d_init="kaiming")
+        build_models("mlp", NormSpec("sn", init="kaiming"))

@@ -3,45 +3,7 @@ import json
 import yaml
 from report_fixtures import cell_config, make_run
 
-from specnorm.report.runs import Run, Unreadable, collect, read_complete_csv, read_json, read_run
-
-
-def test_partial_last_line_is_dropped(tmp_path):
-    p = tmp_path / "metrics.csv"
-    p.write_text("iteration,metric,value\n500,fid,12.5\n1000,fi")
-    df, note = read_complete_csv(p)
-    assert df["iteration"].tolist() == [500] and df["value"].tolist() == [12.5]
-    assert "partial" in note
-
-
-def test_header_only_being_written_gives_empty_frame(tmp_path):
-    p = tmp_path / "train_log.csv"
-    p.write_text("iteration,wall_ti")
-    df, _ = read_complete_csv(p)
-    assert df.empty
-
-
-def test_numeric_columns_coerced_text_columns_kept(tmp_path):
-    p = tmp_path / "analysis.csv"
-    p.write_text("iteration,layer,kind,var_eff\n0,layer0,conv,0.5\n100,layer0,conv,oops\n")
-    df, _ = read_complete_csv(p)
-    assert df["layer"].tolist() == ["layer0", "layer0"]
-    assert df["var_eff"].iloc[0] == 0.5 and df["var_eff"].isna().iloc[1]
-
-
-def test_unknown_csv_keeps_text_columns(tmp_path):
-    p = tmp_path / "theory.csv"
-    p.write_text("check,ratio\nthm2,0.5\n")
-    df, _ = read_complete_csv(p)
-    assert df["check"].tolist() == ["thm2"] and df["ratio"].tolist() == [0.5]
-
-
-def test_read_json_tolerates_missing_and_half_written(tmp_path):
-    assert read_json(tmp_path / "none.json") == (None, None)
-    p = tmp_path / "scores.json"
-    p.write_text('{"scores": [{"which": "be')
-    obj, note = read_json(p)
-    assert obj is None and "not parseable" in note
+from specnorm.report.runs import Run, Unreadable, collect, read_run
 
 
 def test_states_from_summary(tmp_path):

@@ -1,5 +1,7 @@
 # The grid and the helpers every rule uses. The science lives in the specnorm package; this file
-# only expands config.yaml (specnorm.grid), sizes jobs and finds the specnorm command.
+# validates and expands config.yaml (specnorm.grid), sizes jobs and finds the specnorm command. Names
+# come from the package's torch-free ground floor: specnorm.catalog (datasets, extractors) and
+# specnorm.rundir (the files of a run), so parsing the workflow imports no torch.
 
 import os
 import sys
@@ -7,15 +9,18 @@ from shlex import quote as shell_quote
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
+from snakemake.utils import validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 import specnorm.grid as grid
+from specnorm import catalog, rundir
 from specnorm.config import ConfigError
 
 # `--config report=false` arrives as a string (Snakemake reads only True/False as booleans)
 for key in ("score", "report"):
     if str(config.get(key)).lower() in ("true", "false"):
         config[key] = str(config[key]).lower() == "true"
+validate(config, schema=str(grid.SCHEMA))
 RESOURCES = config.get("resources", "resources")
 # the prepared datasets live under the resources folder (not part of a cell's identity)
 config.setdefault("execution", {}).setdefault("dataset.root", f"{RESOURCES}/data")
@@ -29,8 +34,7 @@ CELLS = list(GRID.cells)
 if workflow.is_main_process:
     logger.info(f"specnorm grid, set {config['set']!r}: {grid.summary(GRID)}. "
                 "Iterations and GPU-hours: snakemake plan (or specnorm plan).")
-BUILTIN_DATASETS = {"digits"}  # no download, no prepare (specnorm.data: built in)
-INCEPTION = f"{RESOURCES}/inception/inception-2015-12-05.pt"  # specnorm.metrics.inception.default_path
+INCEPTION = f"{RESOURCES}/{catalog.get_extractor('inception').weights_file}"  # rule fetch_inception
 
 # The specnorm command and the resources folder are used as globals in the rules' shell commands,
 # not as params: a different interpreter path or resources folder must not rerun finished cells.
@@ -62,26 +66,24 @@ def run_dir(cell):
     return f"results/runs/{cell}"
 
 
-def uses_inception(cfg):
-    """Whether a cell is evaluated with the Inception network (else the built-in digits classifier)."""
-    extractor = cfg.eval.extractor
-    if extractor == "auto":
-        extractor = "digits" if cfg.dataset.name in BUILTIN_DATASETS else "inception"
-    return extractor == "inception"
+def run_file(cell, name):
+    """A file of a cell's run directory, by its specnorm.rundir name."""
+    return f"{run_dir(cell)}/{name}"
 
 
 def data_input(wildcards):
-    """A cell's prepared dataset (none for the built-in one); ancient: re-preparing never retrains."""
+    """A cell's prepared dataset (none for a built-in one); ancient: re-preparing never retrains."""
     name = cell_config(wildcards).dataset.name
-    return [] if name in BUILTIN_DATASETS else [ancient(f"{RESOURCES}/data/{name}/manifest.json")]
+    return [] if catalog.is_builtin(name) else [ancient(f"{RESOURCES}/data/{name}/manifest.json")]
 
 
-def inception_input(wildcards, scoring=False):
-    """The Inception weights, if the cell's in-training evaluation (or its scoring) needs them and
-    no execution-level eval.inception_path replaces the fetched copy."""
+def weights_input(wildcards, scoring=False):
+    """The extractor's fetched weights file (Inception), if the cell's in-training evaluation (or its
+    scoring) uses an extractor that has one and no execution-level eval.inception_path replaces it."""
     cfg = cell_config(wildcards)
-    needed = uses_inception(cfg) and (scoring or cfg.eval.every > 0)
-    return [ancient(INCEPTION)] if needed and not GRID.execution.get("eval.inception_path") else []
+    info = catalog.get_extractor(catalog.resolve_extractor(cfg.eval.extractor, cfg.dataset.name))
+    needed = info.weights_file is not None and (scoring or cfg.eval.every > 0)
+    return [ancient(f"{RESOURCES}/{info.weights_file}")] if needed and not GRID.execution.get("eval.inception_path") else []
 
 
 def job_mem(wildcards):
@@ -94,8 +96,8 @@ def train_runtime(wildcards, attempt):
 
 def run_targets():
     """Every selected cell's last file: scores.json (summary.json when scoring is off)."""
-    done = "scores.json" if config.get("score", True) else "summary.json"
-    return [f"{run_dir(c)}/{done}" for c in CELLS]
+    done = rundir.SCORES if config.get("score", True) else rundir.SUMMARY
+    return [run_file(c, done) for c in CELLS]
 
 
 def theory_target():

@@ -5,10 +5,10 @@
 rule score:
     """specnorm score under the cell's evaluation protocol (eval.protocol)."""
     input:
-        summary=f"{run_dir('{cell}')}/summary.json",
-        inception=lambda w: inception_input(w, scoring=True),
+        summary=rules.train.output[0],
+        weights=lambda w: weights_input(w, scoring=True),
     output:
-        f"{run_dir('{cell}')}/scores.json",
+        run_file("{cell}", rundir.SCORES),
     log:
         "results/logs/score/{cell}.log",
     params:

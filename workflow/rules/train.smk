@@ -20,9 +20,9 @@ rule train:
     input:
         cfg=lambda w: ancient(f"results/cells/{w.cell}.yaml"),
         data=data_input,
-        inception=inception_input,
+        weights=weights_input,
     output:
-        f"{run_dir('{cell}')}/summary.json",
+        run_file("{cell}", rundir.SUMMARY),
     log:
         "results/logs/train/{cell}.log",
     params:

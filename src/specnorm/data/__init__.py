@@ -1,5 +1,5 @@
 """Datasets of the benchmark, prepared once into checked uint8 NCHW arrays, and the real-batch
-sampler of the official trainer (official-code.md §2.5, §3.3, §3.5; pitfalls 10, 17).
+sampler of the official trainer (docs/design.md#datasets, docs/design.md#real-batches).
 
 ``DATASETS`` lists them (``digits`` is built in and the pipeline default); ``prepare`` downloads
 (checksummed, atomic) and preprocesses; ``load`` returns the checked array; ``BatchSampler``
@@ -8,7 +8,7 @@ draws i.i.d. batches with replacement on the training device; ``to_float`` maps 
 
 from specnorm.data.errors import ChecksumError, DataError, SourceMissingError, StoreError
 from specnorm.data.preparation import load, prepare
-from specnorm.data.registry import DATASETS, DatasetInfo
+from specnorm.catalog import DATASETS, DatasetInfo
 from specnorm.data.sampler import BatchSampler, to_float
 
 __all__ = [

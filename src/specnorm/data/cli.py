@@ -9,7 +9,7 @@ import sys
 
 from specnorm.data.errors import DataError
 from specnorm.data.preparation import prepare
-from specnorm.data.registry import DATASETS
+from specnorm.catalog import DATASETS
 from specnorm.data.store import read_manifest
 
 

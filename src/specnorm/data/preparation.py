@@ -1,5 +1,5 @@
 """``prepare`` (raw source → checked uint8 array + manifest, once) and ``load`` (checked array);
-the preprocessing itself is official-code.md §3.5 (see :mod:`specnorm.data.sources`).
+the preprocessing itself is docs/design.md#datasets (see :mod:`specnorm.data.sources`).
 
 Raw sources are looked for in this order: ``source=`` (a user-provided file or folder, air-gapped
 use), ``<root>/<name>/raw/<source_file>``, ``<root>/<name>/raw/<source_dir>/``, then a checksummed
@@ -21,8 +21,8 @@ import numpy as np
 from specnorm.data.download import download as fetch_file
 from specnorm.data.download import verify_md5
 from specnorm.data.errors import SourceMissingError, StoreError
-from specnorm.data.registry import DatasetInfo, get_info
-from specnorm.data.sources import READERS, digits_images, imagenet_files
+from specnorm.catalog import DatasetInfo, get_info
+from specnorm.data.sources import imagenet_files
 from specnorm.data.store import ARRAY_FILE, FORMAT, MANIFEST_FILE, check_array, open_images, read_manifest, write_images, write_manifest
 
 
@@ -100,18 +100,18 @@ def prepare(name: str, root: str | Path, *, download: bool = True, source: str |
     used instead of downloading (checked against the md5). ``workers``: JPEG decoding threads.
     """
     info = get_info(name)
-    if name == "digits" and source is not None:
-        raise SourceMissingError("digits is built in (scikit-learn); it takes no --source")
+    if info.builtin and source is not None:
+        raise SourceMissingError(f"{name} is built in; it takes no --source")
     folder = Path(root) / name
     if _is_prepared(folder, info):
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MANIFEST_FILE).unlink(missing_ok=True)  # a stale manifest must never vouch for the new array
-    if name == "digits":
-        raw_path, record = folder, _digits_record()
+    if info.builtin:
+        raw_path, record = folder, _builtin_record(info)
     else:
         raw_path, record = _resolve_source(info, folder / "raw", None if source is None else Path(source), download)
-    chunks = READERS[name](raw_path, info, workers or default_workers())
+    chunks = info.read(raw_path, info, workers or default_workers())
     written = write_images(folder / ARRAY_FILE, info.shape, chunks)
     write_manifest(folder, {
         "format": FORMAT,
@@ -132,11 +132,17 @@ def prepare(name: str, root: str | Path, *, download: bool = True, source: str |
     return folder
 
 
-def _digits_record() -> dict[str, Any]:
-    import sklearn
+def builtin_images(info: DatasetInfo) -> np.ndarray:
+    """A built-in dataset's whole uint8 array, built in memory by its reader (no files)."""
+    chunks = list(info.read(None, info))
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
-    return {"kind": "builtin", "path": "sklearn.datasets.load_digits", "scikit_learn": sklearn.__version__,
-            "sha256": hashlib.sha256(digits_images().tobytes()).hexdigest()}
+
+def _builtin_record(info: DatasetInfo) -> dict[str, Any]:
+    from importlib import metadata
+
+    return {"kind": "builtin", "path": info.reader, "scikit_learn": metadata.version("scikit-learn"),
+            "sha256": hashlib.sha256(builtin_images(info).tobytes()).hexdigest()}
 
 
 def _versions() -> dict[str, str]:
@@ -150,14 +156,14 @@ def _versions() -> dict[str, str]:
 def load(name: str, root: str | Path | None = None, *, verify: bool = False, mmap: bool = True) -> np.ndarray:
     """The prepared uint8 NCHW array of ``name``, checked against its manifest.
 
-    ``digits`` with ``root=None`` is built in memory (deterministic, read-only, no files). ``verify``
+    A built-in dataset with ``root=None`` is built in memory (deterministic, read-only, no files). ``verify``
     recomputes the array file's sha256. ``mmap``: a read-only memory map instead of a copy in RAM.
     """
     info = get_info(name)
     if root is None:
-        if name == "digits":
-            return digits_images()
-        raise StoreError(f"load({name!r}) needs the root folder it was prepared in (only 'digits' is built in)")
+        if info.builtin:
+            return builtin_images(info)
+        raise StoreError(f"load({name!r}) needs the root folder it was prepared in (it is not built in)")
     folder = Path(root) / name
     manifest = read_manifest(folder)
     if manifest["name"] != name or tuple(manifest["shape"]) != info.shape:

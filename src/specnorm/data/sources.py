@@ -1,4 +1,4 @@
-"""Readers of the raw datasets in their official formats (official-code.md §3.5).
+"""Readers of the raw datasets in their official formats (docs/design.md#datasets).
 
 Each reader takes the raw file or folder and the :class:`DatasetInfo` and yields uint8 NCHW
 chunks in the dataset's canonical order, already preprocessed to ``info.resolution``. Images are
@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from specnorm.data.errors import DataError
-from specnorm.data.registry import DatasetInfo
+from specnorm.catalog import DatasetInfo
 from specnorm.data.resize import center_crop, center_square, resize_linear
 
 T = TypeVar("T")
@@ -199,12 +199,3 @@ def read_digits(path: Path, info: DatasetInfo, workers: int = 1) -> Iterator[np.
         raise DataError(f"scikit-learn's digits have {len(images)} images, expected {info.n_images}")
     yield images
 
-
-READERS: dict[str, Reader] = {
-    "cifar10": read_cifar10,
-    "stl10": read_stl10,
-    "celeba": read_celeba,
-    "imagenet": read_imagenet,
-    "mnist": read_mnist,
-    "digits": read_digits,
-}

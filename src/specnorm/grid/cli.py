@@ -11,6 +11,7 @@ from specnorm.grid.expand import Grid, expand, load_experiments
 from specnorm.grid.jobs import job_settings
 from specnorm.grid.schema import GridError
 from specnorm.grid.throughput import Throughput
+from specnorm.io import atomic_write_text
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -27,13 +28,8 @@ def _grid(args: argparse.Namespace) -> tuple[dict, Grid]:
 
 def write_cell(grid: Grid, name: str, path: str | Path) -> Path:
     """Write a cell's run config (identity config + execution keys) as YAML."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"# grid cell {name} (blocks: {', '.join(grid.cells[name].blocks)})\n"
-                   + grid.run_config(name).to_yaml())
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, f"# grid cell {name} (blocks: {', '.join(grid.cells[name].blocks)})\n"
+                             + grid.run_config(name).to_yaml())
 
 
 def cells_main(argv: list[str]) -> int:

@@ -1,10 +1,10 @@
-"""Expand the experiment blocks of ``config.yaml`` into grid cells (official-code.md §5).
+"""Expand the experiment blocks of ``config.yaml`` into grid cells (docs/design.md#grid-dedup).
 
 A block is a cross product (``grid``: dotted cell-config keys → value lists; a list of such
 mappings is the union of their products) over fixed settings (``base`` presets, then
 ``override``). Every expanded setting is resolved into a full :class:`CellConfig`; a cell is
 identified by the digest of that resolved config, so a cell listed by two blocks runs once — the
-official ``GPUTaskScheduler`` skipped a config whose work dir existed (§0, §5.1: 480 → 450).
+official ``GPUTaskScheduler`` skipped a config whose work dir existed (480 → 450).
 
 Keys that change how a run executes but not what it computes (``RESUME_TOLERANT``: device,
 progress display, dataset root, Inception path, eval batch size) are reset to their defaults
@@ -22,6 +22,7 @@ from typing import Any
 
 from specnorm.config import RESUME_TOLERANT, CellConfig, ConfigError, from_dict
 from specnorm.grid.schema import GridError, validate_experiments
+from specnorm.io import read_yaml
 
 DIGEST_CHARS = 8
 
@@ -209,15 +210,7 @@ def expand(experiments: dict[str, Any], selection: str | list[str] | None = None
 
 def load_experiments(path: str | Path) -> dict[str, Any]:
     """Read a pipeline config file (YAML mapping)."""
-    import yaml
-
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise GridError(f"pipeline config {path} does not exist") from None
-    except yaml.YAMLError as e:
-        raise GridError(f"pipeline config {path} is not valid YAML: {e}") from None
+    data = read_yaml(path, "pipeline config", GridError)
     if not isinstance(data, dict):
         raise GridError(f"pipeline config {path}: top level must be a mapping")
     return data

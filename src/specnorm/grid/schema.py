@@ -1,14 +1,17 @@
-"""Validate a pipeline config against ``workflow/schemas/config.schema.yaml``; errors name the key."""
+"""Validate a pipeline config against the schema shipped in the package
+(``specnorm/schemas/config.schema.yaml``, also used by ``common.smk``); errors name the key."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
+from specnorm.io import read_yaml
 
-SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(str(resources.files("specnorm").joinpath("schemas", "config.schema.yaml")))
+"""The pipeline config's JSON schema (YAML), inside the installed package."""
 
 
 class GridError(ValueError):
@@ -19,9 +22,7 @@ class GridError(ValueError):
 def _validator(path: Path) -> Any:
     import jsonschema
 
-    if not path.is_file():
-        raise GridError(f"pipeline config schema {path} is missing (run from a checkout of the repository)")
-    schema = yaml.safe_load(path.read_text())
+    schema = read_yaml(path, "pipeline config schema", GridError)
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)

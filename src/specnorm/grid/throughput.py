@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from specnorm.config import CellConfig
+from specnorm.io import read_yaml
 
 ESTIMATES: dict[str, Any] = {
     "label": "estimate from the performance model (H100, eager PyTorch), not a measurement",
@@ -57,7 +56,7 @@ class Throughput:
         """The estimates, with the entries of the YAML file at ``path`` (if any) replacing them."""
         table = ESTIMATES
         if path:
-            table = _merge(ESTIMATES, yaml.safe_load(Path(path).read_text()) or {})
+            table = _merge(ESTIMATES, read_yaml(path, "throughput file") or {})
         return cls(table)
 
     @property

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import sys
 from pathlib import Path
@@ -12,9 +11,10 @@ from pathlib import Path
 import torch
 
 from specnorm import config as cfgmod
-from specnorm.io import atomic_write_json
 from specnorm.metrics import inception
 from specnorm.metrics.evaluator import Evaluator
+from specnorm.rundir import GENERATORS, RunDir
+from specnorm.vocab import PROTOCOLS
 
 
 class ScoreError(RuntimeError):
@@ -27,25 +27,15 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_generator(cfg: cfgmod.CellConfig) -> torch.nn.Module:
-    """G of a cell, built exactly as the trainer builds it (weights to be loaded afterwards)."""
-    from specnorm.data import DATASETS
-    from specnorm.models import build_models
-
-    info, m = DATASETS[cfg.dataset.name], cfg.model
-    G, _ = build_models(m.arch, cfg.norm.spec(), mg=m.mg, width=m.width, z_dim=m.z_dim, img_channels=info.channels,
-                        img_size=info.resolution if m.arch == "mlp" else None, hidden=m.hidden,
-                        d_init=cfg.norm.init, lecun_s=cfg.norm.scale)
-    return G
-
-
 def _load_generator(path: Path, cfg: cfgmod.CellConfig, device: torch.device) -> tuple[torch.nn.Module, dict]:
     payload = torch.load(path, map_location="cpu", weights_only=True)
     diffs = cfgmod.diff_for_resume(cfgmod.from_dict(payload["config"]), cfg)
     if diffs:
         raise ScoreError(f"{path} was written by another configuration than {path.parent / 'config.yaml'}: "
                          f"{'; '.join(diffs)}")
-    G = build_generator(cfg)
+    from specnorm.models import build_cell
+
+    G, _ = build_cell(cfg)  # the trainer's builder; the kept weights replace the init
     G.load_state_dict(payload["state_dict"])
     return G.to(device), payload
 
@@ -63,23 +53,27 @@ def score_run(run: Path, protocol: str | None, resources: str | Path, device: to
     """
     if not run.is_dir():
         raise ScoreError(f"run directory {run} does not exist")
-    cfg = cfgmod.load(run / "config.yaml")
-    summary_path = run / "summary.json"
+    rd = RunDir(run)
+    cfg = cfgmod.load(rd.config)
+    summary_path = rd.summary
     if not summary_path.is_file():
         raise ScoreError(f"{summary_path} not found: the run has not finished (run 'specnorm train' to completion)")
-    status = json.loads(summary_path.read_text()).get("status")
+    summary, note = rd.read_summary()
+    if summary is None:
+        raise ScoreError(f"{note}: {summary_path} is damaged; rerun 'specnorm train' with the same config and --out")
+    status = summary.get("status")
     counts: dict = {"n_gen": None, "n_real": None, "n_is": None, "is_splits": None, **overrides}
     ev_cfg = dataclasses.replace(cfg.eval, protocol=protocol or cfg.eval.protocol, **counts)
     eval_cfg = dataclasses.replace(cfg, eval=ev_cfg).validate()
     todo, notes = [], []
-    for which in ("best", "final"):
-        path = run / f"generator_{which}.pt"
+    for which in GENERATORS:
+        path = rd.generator(which)
         if path.is_file():
             todo.append((which, path))
         elif which == "final" and status == "completed":
             raise ScoreError(f"{path} not found, but {summary_path} says the run completed")
         else:
-            notes.append(f"no generator_{which}.pt (run status {status})")
+            notes.append(f"no {path.name} (run status {status})")
     out: dict = {"run": str(run), "config_digest": cfg.digest(), "protocol": None, "scores": [], "status": status,
                  "notes": notes}
     if not todo:
@@ -114,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                     "Uses the protocol's own sample counts (paper: FID 10k vs 5k, IS 50k; standard: 50k vs the "
                     "training set + KID) unless overridden here; the run's eval.n_* smoke settings are ignored.")
     p.add_argument("--run", required=True, type=Path, help="run directory (config.yaml, summary.json, generator_*.pt)")
-    p.add_argument("--protocol", choices=("paper", "standard"), help="default: the run's eval.protocol")
+    p.add_argument("--protocol", choices=PROTOCOLS, help="default: the run's eval.protocol")
     p.add_argument("--resources", default="resources", help="resources folder (Inception weights, fid_stats/)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     p.add_argument("--n-gen", type=int, help="generated images for FID/KID")
@@ -133,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ScoreError, cfgmod.ConfigError, inception.InceptionMissingError, inception.ChecksumMismatchError) as e:
         print(f"specnorm score: {e}", file=sys.stderr)
         return 2
-    dest = atomic_write_json(a.out or a.run / "scores.json", result)
+    dest = RunDir(a.run).write_scores(result, a.out)
     for s in result["scores"]:
         print(f"{s['which']:>5} it {s['iteration']:>7}  {s['label']:<14} {s['value']}")
     print(f"wrote {dest} (status {result['status']})")

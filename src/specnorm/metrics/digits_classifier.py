@@ -25,9 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from specnorm.catalog import EXTRACTORS
 from specnorm.io import atomic_write
 
-NAME = "digits"
+INFO = next(e for e in EXTRACTORS.values() if e.builder.startswith(f"{__name__}:"))
+NAME = INFO.name  # the registry's name of this extractor (specnorm.catalog)
 DIGITS_SHA256 = "bdf83a9d038c11042e29b71ad1d23f603a3edbb02afde61fc7ebdd790d666c44"
 SEED = 0
 EPOCHS = 30
@@ -69,7 +71,7 @@ def digits_data() -> tuple[torch.Tensor, torch.Tensor]:
 
     from specnorm.data import load, to_float
 
-    images = to_float(torch.from_numpy(load("digits").copy()))
+    images = to_float(torch.from_numpy(load(INFO.trained_on).copy()))
     labels = torch.from_numpy(load_digits().target).long()
     if len(images) != len(labels):
         raise ValueError(f"digits: {len(images)} images but {len(labels)} labels")
@@ -146,6 +148,12 @@ def load_classifier(device: torch.device | str = "cpu", path: str | Path | None 
     net = DigitsNet()
     net.load_state_dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
     return net.to(device).eval()
+
+
+def build_extractor(device: torch.device | None = None, **_: object) -> "DigitsExtractor":
+    """The registry's builder (``specnorm.catalog``): the shipped classifier, checked, on ``device``
+    (the protocol and weights-file arguments of other extractors do not apply)."""
+    return DigitsExtractor(load_classifier(device))
 
 
 class DigitsExtractor:

@@ -8,8 +8,8 @@ float NCHW images in [0, 255] with 3 channels, emulates ``tf.image.resize_biline
 the *softmax* over all 1008 classes (not logits). clean-fid ``clean`` mode bypasses the
 built-in resize and calls ``layers`` on its own 299×299 (v − 128)/128 input
 (``cleanfid/inception_torchscript.py``). For IS we apply the file's own head ``output``
-(Linear 2048 → 1008, with bias) to the features and keep logits ``[:, :1000]`` (official-code.md
-§4.1, pitfall 13), so one forward gives both features and logits.
+(Linear 2048 → 1008, with bias) to the features and keep logits ``[:, :1000]``
+(docs/design.md#metric-protocol), so one forward gives both features and logits.
 
 Weights: fetched once into ``<resources>/inception/`` (atomic, sha256-checked) or taken from a
 user path (air-gapped nodes); nothing here touches the network unless ``fetch`` is called.
@@ -26,12 +26,14 @@ from typing import IO
 import torch
 import torch.nn.functional as F
 
+from specnorm.catalog import EXTRACTORS
 from specnorm.io import atomic_write
 from specnorm.metrics.resize import CLEAN_SIZE, resize_clean
 
 INCEPTION_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
 """clean-fid 0.1.35's ``cleanfid.downloads_helper.inception_url``."""
-INCEPTION_FILE = "inception-2015-12-05.pt"
+_INFO = next(e for e in EXTRACTORS.values() if e.builder.startswith(f"{__name__}:"))  # specnorm.catalog
+INCEPTION_FILE = Path(_INFO.weights_file).name
 INCEPTION_SHA256 = "f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5cb504a16f19e958f4"
 """sha256 of the NVIDIA file (95,607,719 bytes) as pinned by independent users of the same URL,
 e.g. crowsonkb/k-diffusion ``k_diffusion/evaluation.py``; clean-fid itself checks no digest."""
@@ -48,7 +50,7 @@ class ChecksumMismatchError(ValueError):
 
 
 def default_path(resources: str | Path) -> Path:
-    return Path(resources) / "inception" / INCEPTION_FILE
+    return Path(resources) / _INFO.weights_file
 
 
 def sha256_file(path: str | Path) -> str:
@@ -145,6 +147,16 @@ def load(path: str | Path, device: torch.device) -> torch.jit.ScriptModule:
     if not (hasattr(net, "layers") and hasattr(net, "output")):
         raise ValueError(f"{path} is not the clean-fid Inception TorchScript file (no 'layers'/'output' submodules)")
     return net
+
+
+def build_extractor(device: torch.device, *, resources: str | Path = "resources", protocol: str = "paper",
+                    inception_path: str | None = None) -> "InceptionExtractor":
+    """The registry's builder (``specnorm.catalog``): locate and checksum the weights, load them on
+    ``device``; the ``paper`` protocol feeds float images through the file's own resize, any other
+    clean-fid's ``clean`` resize."""
+    path = locate(resources, inception_path)
+    sha = verify(path)
+    return InceptionExtractor(load(path, device), "paper" if protocol == "paper" else "clean", sha)
 
 
 class InceptionExtractor:

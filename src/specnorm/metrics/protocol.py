@@ -3,7 +3,7 @@
 A score means nothing without its protocol (anchors.md §1.2), so every score row carries the
 protocol, extractor, sample counts, reference set, resize and seed (see ``evaluator.py``).
 
-- ``paper``: the official BSN code (official-code.md §4, pitfalls 12-13). FID on 10k generated vs
+- ``paper``: the official BSN code (docs/design.md#metric-protocol). FID on 10k generated vs
   5k real training images (a subset fixed by the run seed; officially an unseeded permutation),
   IS on 50k other generated images in 10 splits; float images, no uint8 quantisation; Inception
   sees the TF1 bilinear resize of the 2015-12-05 graph.
@@ -17,12 +17,12 @@ generator reproduces its in-training value. The official code draws fresh latent
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import torch
 
 from specnorm.config import EvalCfg
+from specnorm.vocab import stream_seed
 
 
 @dataclass(frozen=True)
@@ -78,17 +78,17 @@ def resolve(ev: EvalCfg, n_dataset: int, seed: int) -> Protocol:
 LATENT_CHUNK = 4096
 
 
-def stream_seed(seed: int, stream: str) -> int:
-    """Independent, stable 63-bit seed of one named evaluation stream of a run."""
-    return int.from_bytes(hashlib.sha256(f"{seed}/eval/{stream}".encode()).digest()[:8], "little") >> 1
+def eval_seed(seed: int, stream: str) -> int:
+    """Seed of one named evaluation stream of a run: the run's ``eval/<stream>`` stream."""
+    return stream_seed(seed, f"eval/{stream}")
 
 
 def real_subset(n_dataset: int, n_real: int, seed: int) -> torch.Tensor:
     """Sorted indices of the real reference images: all of them, or a subset fixed by ``seed``
-    (the official code redraws its 5k subset per run, unseeded: pitfall 12)."""
+    (the official code redraws its 5k subset per run, unseeded: docs/deviations.md M2)."""
     if n_real >= n_dataset:
         return torch.arange(n_dataset)
-    g = torch.Generator().manual_seed(stream_seed(seed, "real_subset"))
+    g = torch.Generator().manual_seed(eval_seed(seed, "real_subset"))
     return torch.randperm(n_dataset, generator=g)[:n_real].sort().values
 
 
@@ -98,6 +98,6 @@ def latents(n: int, z_dim: int, seed: int, stream: str) -> torch.Tensor:
     of a longer one (scores with different ``n_gen`` share their first latents)."""
     chunks = []
     for k in range(-(-n // LATENT_CHUNK)):
-        g = torch.Generator().manual_seed(stream_seed(seed, f"{stream}/{k}"))
+        g = torch.Generator().manual_seed(eval_seed(seed, f"{stream}/{k}"))
         chunks.append(torch.randn(LATENT_CHUNK, z_dim, generator=g))
     return torch.cat(chunks)[:n] if chunks else torch.zeros(0, z_dim)

@@ -1,4 +1,4 @@
-"""Freeze generator BatchNorm running stats during D steps (ResNet, official-code.md §3.3, pitfall 7)."""
+"""Freeze generator BatchNorm running stats during D steps (ResNet, docs/design.md#bn-statistics)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ from contextlib import contextmanager
 from torch import nn
 
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
+def couples_batch(module: nn.Module) -> bool:
+    """Whether a layer of ``module`` couples the samples of a batch (BatchNorm in train mode): then
+    D(real) and D(fake) may not share one forward (docs/design.md#bn-statistics)."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
 @contextmanager

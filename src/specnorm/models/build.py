@@ -1,4 +1,5 @@
-"""``build_models``: one entry point for every (G, D) pair of the benchmark."""
+"""One model builder: ``build_models`` for every (G, D) pair of the benchmark, and ``build_cell``
+for the (G, D) of a cell config (used by the trainer and the scorer alike)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from specnorm.models.base import Discriminator, Generator
 from specnorm.models.cnn import CNNDiscriminator, CNNGenerator
 from specnorm.models.mlp import HIDDEN, IMG_SIZE, MLPDiscriminator, MLPGenerator
 from specnorm.models.resnet import ResNetDiscriminator, ResNetGenerator
+from specnorm.catalog import get_info
 from specnorm.nn import NormSpec, lecun_init_
-
-ARCHS = ("cnn", "resnet", "mlp")
-D_INITS = ("official", "lecun")
+from specnorm.vocab import ARCHS
 
 
 def build_models(
@@ -24,22 +24,18 @@ def build_models(
     img_channels: int = 3,
     img_size: int | None = None,
     hidden: int | None = None,
-    d_init: str = "official",
-    lecun_s: float = 1.0,
     generator: torch.Generator | None = None,
 ) -> tuple[Generator, Discriminator]:
     """Build and initialize ``(G, D)``; D is normalized per ``norm`` after its init.
 
     ``arch``: ``cnn`` (resolution 8·mg), ``resnet`` (32·mg; mg=4 → 128) or ``mlp`` (``img_size``,
     default 28; ``hidden``, default 512). ``width`` scales every channel count (tiny CPU runs).
-    ``d_init``: ``official`` (CNN/MLP: truncated N(0, 0.02²) convs, N(0, 0.02²) linears; ResNet:
-    Glorot) or ``lecun`` (N(0, (s/√fan_in)²), Fig. 8, §1.8; meant for ``norm.mode == 'none'``).
+    ``norm.init``: ``official`` (CNN/MLP: truncated N(0, 0.02²) convs, N(0, 0.02²) linears; ResNet:
+    Glorot) or ``lecun`` (N(0, (s/√fan_in)²) with s = ``norm.scale``, Fig. 8; mode ``none``).
     All init randomness — G, then D, then the u buffers — is drawn from ``generator`` when given.
     """
     if arch not in ARCHS:
         raise ValueError(f"arch {arch!r} is not one of {ARCHS}")
-    if d_init not in D_INITS:
-        raise ValueError(f"d_init {d_init!r} is not one of {D_INITS}")
     if arch == "mlp":
         size, h = img_size or IMG_SIZE, hidden or HIDDEN
         G: Generator = MLPGenerator(size, z_dim, img_channels, h, width)
@@ -50,9 +46,27 @@ def build_models(
         g_cls, d_cls = (CNNGenerator, CNNDiscriminator) if arch == "cnn" else (ResNetGenerator, ResNetDiscriminator)
         G, D = g_cls(mg, z_dim, img_channels, width), d_cls(mg, img_channels, width)
     G.init_(generator)
-    if d_init == "official":
-        D.init_(generator)
+    if norm.init == "lecun":
+        lecun_init_(D, norm.scale, generator=generator)
     else:
-        lecun_init_(D, lecun_s, generator=generator)
+        D.init_(generator)
     D.normalize_(norm, generator=generator)
     return G, D
+
+
+def norm_spec(cfg) -> NormSpec:
+    """The :class:`NormSpec` of a cell config's ``norm`` section (field for field)."""
+    n = cfg.norm
+    return NormSpec(n.mode, n.scale, n.gamma, n.grad_through_uv, n.clamp, n.init)
+
+
+def build_cell(cfg, generator: torch.Generator | None = None) -> tuple[Generator, Discriminator]:
+    """``(G, D)`` of a cell config (``specnorm.config.CellConfig``), shaped for its dataset's images.
+
+    The one place a config becomes models: the trainer builds a cell with its seeded init
+    ``generator``, the scorer builds the same G and loads the kept weights into it.
+    """
+    info, m = get_info(cfg.dataset.name), cfg.model
+    return build_models(m.arch, norm_spec(cfg), mg=m.mg, width=m.width, z_dim=m.z_dim, img_channels=info.channels,
+                        img_size=info.resolution if m.arch == "mlp" else None, hidden=m.hidden,
+                        generator=generator)

@@ -2,7 +2,7 @@
 
 Each normalization is a ``torch.nn.utils.parametrize`` parametrization on a layer's ``weight``
 (state in buffers, as in ``torch.nn.utils.parametrizations.spectral_norm``), but with the official
-TensorFlow semantics (``shared/reference/official-code.md`` §1.2–1.6, pitfalls 1–5, 26):
+TensorFlow semantics (docs/design.md#u-update and the sections after it):
 
 * ``forward`` runs **exactly one** power-iteration step from the stored ``u`` and does not store
   the result; gradients flow through ``u`` and ``v`` (official, no ``stop_gradient``) unless
@@ -32,13 +32,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-MODES = ("none", "sn", "bsn", "sn_conv")
-GAMMAS = ("none", "same", "diff")
+from specnorm.vocab import GAMMAS, INITS, MODES
+
 EPS = 1e-12
 
 
 def _normalize(x: torch.Tensor, eps: float = EPS) -> torch.Tensor:
-    """Official ``_l2normalize``: ``x / (sqrt(sum x²) + eps)`` (eps added to the norm, pitfall 3)."""
+    """Official ``_l2normalize``: ``x / (sqrt(sum x²) + eps)`` (eps added to the norm, docs/design.md#eps-in-the-norm)."""
     return x / (x.pow(2).sum().sqrt() + eps)
 
 
@@ -56,6 +56,8 @@ class NormSpec:
     ``mode``: ``none`` | ``sn`` | ``bsn`` | ``sn_conv``. ``scale``: the fixed s of SSN/BSSN/SN_Conv×s.
     ``gamma``: ``none`` | ``same`` (one trainable γ shared by all layers) | ``diff`` (one per layer).
     ``grad_through_uv``: official default True. ``clamp``: SN_Conv divides by ``max(σ, 1)``.
+    ``init``: ``official`` or ``lecun`` (the un-normalized baseline of Fig. 8, mode ``none``: there s
+    multiplies the LeCun init std instead of the normalized weight, so s stays one number).
     """
 
     mode: str = "sn"
@@ -63,6 +65,7 @@ class NormSpec:
     gamma: str = "none"
     grad_through_uv: bool = True
     clamp: bool = False
+    init: str = "official"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -75,6 +78,10 @@ class NormSpec:
             raise ValueError("a learned gamma needs a normalization mode other than 'none'")
         if self.clamp and self.mode != "sn_conv":
             raise ValueError("clamp (Farnia's max(sigma, 1)) applies to mode 'sn_conv' only")
+        if self.init not in INITS:
+            raise ValueError(f"init {self.init!r} is not one of {INITS}")
+        if self.init == "lecun" and self.mode != "none":
+            raise ValueError("lecun init is the un-normalized baseline: it needs mode 'none'")
 
 
 class _Gamma(nn.Module):

@@ -1,7 +1,7 @@
 """Tidy tables aggregated over seeds from every run (``results/tables/*.csv``).
 
 Seeds of one cell are the runs whose resolved configs differ only in ``train.seed``; statistics are
-mean ± s.e.m. across them (Table 1 caption). Table 1 follows official-code.md §4.4: SN and BSN are the
+mean ± s.e.m. across them (Table 1 caption). Table 1 follows docs/design.md#table1-scale-rule: SN and BSN are the
 s = 1 cells; SSN (BSSN) is the best scale of the SN (BSN) sweep, which includes s = 1, chosen by the
 best mean separately for every metric column and for each of the two variants, "best during
 training" and "final".
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from specnorm.catalog import resolve_extractor
 from specnorm.io import atomic_write_text
 from specnorm.report import paper
 from specnorm.report.runs import Run
@@ -93,7 +94,7 @@ def dataset_rank(dataset: str) -> tuple[int, str]:
 
 
 def table1_settings(runs: list[Run]) -> dict[str, str | None]:
-    """The setting of Table 1 per dataset: the paper's hyper-parameters (official-code.md §3.4) for its
+    """The setting of Table 1 per dataset: the paper's hyper-parameters (docs/design.md#table1-scale-rule) for its
     datasets (None when no SN/BSN cell has them), else the setting with the most SN/BSN cells."""
     out: dict[str, str | None] = {}
     for dataset in sorted({r.dataset for r in runs}, key=dataset_rank):
@@ -133,7 +134,7 @@ def table1(runs: list[Run], scores: pd.DataFrame, gscores: pd.DataFrame,
     """Long Table 1: one row per (column, variant best/final, row); plus the column descriptions.
 
     The Real-data row stays empty: specnorm.metrics computes no real-image IS or real-vs-real FID
-    (official-code.md §9.6), and the report does not invent one; the paper's value is shown beside it.
+    (docs/deviations.md P5), and the report does not invent one; the paper's value is shown beside it.
     """
     rows: list[dict] = []
     columns: list[Column] = []
@@ -158,9 +159,7 @@ def table1(runs: list[Run], scores: pd.DataFrame, gscores: pd.DataFrame,
 def _pending_column(runs: list[Run], dataset: str, setting: str, metric: str) -> Column:
     """A column whose cells have no scores yet: it shows the paper's numbers and the cells' progress."""
     cfg = next(r.config for r in runs if r.dataset == dataset and r.setting == setting)
-    extractor = cfg["eval.extractor"]
-    if extractor == "auto":  # specnorm.metrics: the digits classifier on digits, Inception otherwise
-        extractor = "digits" if dataset == "digits" else "inception"
+    extractor = resolve_extractor(cfg["eval.extractor"], dataset)
     return Column(dataset, metric, metric_label(metric, extractor), "no scores yet", "",
                   f"{metric_label(metric, extractor)}: no finished run has scores yet (protocol "
                   f"{cfg['eval.protocol']}).")
@@ -234,7 +233,7 @@ def curves(runs: list[Run]) -> pd.DataFrame:
     cols = [*KEYS, "metric", "label", "proto", "signature", "iteration", "mean", "sem", "n"]
     if not frames:
         return pd.DataFrame(columns=cols)
-    # one value per seed and iteration (the official code evaluates twice at 100k multiples: pitfall 14)
+    # one value per seed and iteration (the official code evaluates twice at 100k multiples: docs/deviations.md T4)
     keys = [*KEYS, "metric", "label", "proto", "signature", "iteration"]
     per_seed = pd.concat(frames).groupby([*keys, "seed"], as_index=False)["value"].mean()
     return grouped_mean_sem(per_seed, keys)[cols]
@@ -253,7 +252,7 @@ def _analysis_frame(run: Run) -> pd.DataFrame:
 
 
 def analysis(runs: list[Run], settings: dict[str, str | None]) -> pd.DataFrame:
-    """Per-layer analysis quantities (analysis.csv, official-code.md §6.2) of the Table 1 setting's
+    """Per-layer analysis quantities (analysis.csv, docs/design.md#analysis-quantities) of the Table 1 setting's
     finished runs, long format, mean ± s.e.m. over seeds, at ≤ MAX_POINTS iterations per cell."""
     frames = [_analysis_frame(r) for r in runs if r.done and settings.get(r.dataset) == r.setting]
     frames = [f for f in frames if not f.empty]

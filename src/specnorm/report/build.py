@@ -9,18 +9,15 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import math
-import platform
-import subprocess
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pandas as pd
 
-import specnorm
 from specnorm.io import atomic_write_text
+from specnorm.provenance import git_commit, versions
 from specnorm.report import aggregate as agg
 from specnorm.report import claims as cl
 from specnorm.report import figures as fg
@@ -54,29 +51,6 @@ class Built:
     claims: list[cl.Claim] = field(default_factory=list)
 
 
-def _git_commit() -> str:
-    src = Path(specnorm.__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        if out.returncode != 0:
-            return "unknown (not a git checkout)"
-        dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (git not available)"
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("specnorm-bench", "torch", "numpy", "scipy", "pandas", "matplotlib", "jinja2", "clean-fid"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
 def _sample(runs: list[Run], dataset: str, setting: str | None, fam: str, scale: float) -> dict | None:
     """The newest decodable sample grid of the lowest-seed run of a variant (finished runs first)."""
     cands = sorted((r for r in runs if r.dataset == dataset and r.setting == setting and r.family == fam
@@ -102,7 +76,7 @@ def _provenance(inv: pd.DataFrame) -> dict[str, Any]:
     wall = pd.to_numeric(started.get("wall_time_s", pd.Series(dtype=float)), errors="coerce").fillna(0.0)
     on_gpu = started.get("device", pd.Series(dtype=str)).fillna("").str.startswith("cuda")
     return {
-        "report_commit": _git_commit(), "report_versions": _versions(),
+        "report_commit": git_commit(), "report_versions": versions("torch", "numpy", "scipy", "pandas", "matplotlib", "jinja2", "clean-fid"),
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "commits": counts("git_commit"), "versions": counts("versions"), "devices": counts("device"),
         "gpu_hours": float(wall[on_gpu].sum() / 3600) if len(wall) else 0.0,

@@ -1,8 +1,8 @@
 """The paper's numbers and settings that the report puts beside ours.
 
-Table 1 of Lin, Sekar & Fanti (NeurIPS 2021), transcribed from the main body (official-code.md §8):
+Table 1 of Lin, Sekar & Fanti (NeurIPS 2021), transcribed from the main body (docs/design.md#paper-targets):
 IS ↑ / FID ↓, mean ± standard error over 5 seeds (3 for SSN/BSN/BSSN on ILSVRC2012), FID on 10k
-generated vs 5k real training images and IS on 50k images (official-code.md §4). The paper omits
+generated vs 5k real training images and IS on 50k images (docs/design.md#metric-protocol). The paper omits
 IS on CelebA ("the inception network is pretrained on ImageNet").
 """
 
@@ -10,15 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-DATASET_LABELS: dict[str, str] = {
-    "cifar10": "CIFAR10",
-    "stl10": "STL10",
-    "celeba": "CelebA",
-    "imagenet": "ILSVRC2012",
-    "mnist": "MNIST",
-    "digits": "digits (built-in)",
-}
-"""Display names of the datasets of :mod:`specnorm.data`."""
+from specnorm.catalog import DATASETS
+
+DATASET_LABELS: dict[str, str] = {name: info.label for name, info in DATASETS.items()}
+"""Display names of the datasets (``specnorm.catalog``), as the paper writes them."""
 
 TABLE1_ROWS: tuple[str, ...] = ("Real data", "SN", "SSN", "BSN", "BSSN")
 """Row order of Table 1."""
@@ -50,19 +45,19 @@ TABLE1: dict[tuple[str, str], dict[str, tuple[float, float | None]]] = {
 """``TABLE1[(dataset, metric)][row] = (mean, s.e.m.)``; the Real-data row has no s.e.m."""
 
 TABLE1_SEEDS: dict[str, int] = {"cifar10": 5, "stl10": 5, "celeba": 5, "imagenet": 3}
-"""Seeds per Table 1 cell (ILSVRC2012: 3 in the official config; the caption says 5 for SN, pitfall 24)."""
+"""Seeds per Table 1 cell (ILSVRC2012: 3 in the official config; the caption says 5 for SN, docs/deviations.md P3)."""
 
 DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
     **{d: {"optim.g_lr": 1e-4, "optim.d_lr": 1e-4, "optim.beta1": 0.5, "optim.beta2": 0.999, "train.n_dis": 1}
        for d in ("cifar10", "stl10", "celeba")},
     "imagenet": {"optim.g_lr": 2e-4, "optim.d_lr": 2e-4, "optim.beta1": 0.0, "optim.beta2": 0.9, "train.n_dis": 5},
 }
-"""The hyper-parameters of Table 1 per dataset (official-code.md §3.4); other datasets use the
+"""The hyper-parameters of Table 1 per dataset (docs/design.md#table1-scale-rule); other datasets use the
 setting that has the most SN/BSN cells."""
 
 PAPER_PROTOCOL = {
-    "fid": "FID: 10k generated vs 5k real training images, Inception 2015-12-05 pool3 (official-code.md §4.2)",
-    "is": "IS: 50k generated images, 10 splits, softmax over the first 1000 logits (official-code.md §4.1)",
+    "fid": "FID: 10k generated vs 5k real training images, Inception 2015-12-05 pool3 (docs/design.md#metric-protocol)",
+    "is": "IS: 50k generated images, 10 splits, softmax over the first 1000 logits (docs/design.md#metric-protocol)",
 }
 """How the paper's numbers were obtained."""
 

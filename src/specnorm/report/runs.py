@@ -7,8 +7,6 @@ PNG only if it decodes, and a run without ``summary.json`` is ``running`` (not d
 
 from __future__ import annotations
 
-import io
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +17,9 @@ from PIL import Image
 
 from specnorm.config import ConfigError, load
 from specnorm.report.variants import family, group_key, setting_key, setting_label
+from specnorm.rundir import ANALYSIS, CONFIG, DONE_STATES, METRICS, SUMMARY, TRAIN_LOG, RunDir, read_complete_csv
 
-DONE_STATES = ("completed", "diverged")
-
-_TEXT_COLUMNS = {
-    "metrics.csv": {"metric", "protocol", "extractor", "extractor_sha256", "reference", "resize"},
-    "analysis.csv": {"layer", "kind"},
-    "train_log.csv": set(),
-}
+__all__ = ["DONE_STATES", "Run", "Unreadable", "collect", "read_cell", "read_complete_csv", "read_run"]
 
 
 @dataclass
@@ -107,72 +100,28 @@ class Unreadable:
     reason: str
 
 
-def read_complete_csv(path: Path) -> tuple[pd.DataFrame, str | None]:
-    """The rows of ``path`` up to its last newline (a trailing partial line is being written and is
-    dropped); the run files' numeric columns coerced (other CSVs: columns that are entirely numeric),
-    rows without an iteration dropped. Returns ``(frame, note)``."""
-    if not path.exists():
-        return pd.DataFrame(), None
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        return pd.DataFrame(), f"{path.name}: unreadable ({e})"
-    end = data.rfind(b"\n")
-    complete = data[: end + 1]
-    note = f"{path.name}: dropped a partial last line" if end + 1 < len(data) else None
-    if not complete.strip():
-        return pd.DataFrame(), note
-    try:
-        df = pd.read_csv(io.BytesIO(complete), on_bad_lines="skip")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        return pd.DataFrame(), f"{path.name}: not parseable ({e})"
-    text = _TEXT_COLUMNS.get(path.name)
-    for col in df.columns:
-        num = pd.to_numeric(df[col], errors="coerce")
-        if text is None:  # a CSV of unknown layout: convert only columns that are entirely numeric
-            if num.notna().sum() == df[col].notna().sum():
-                df[col] = num
-        elif col not in text:
-            df[col] = num
-    if "iteration" in df:
-        df = df[df["iteration"].notna()].reset_index(drop=True)
-    return df, note
-
-
-def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """``(object, note)``: the JSON mapping in ``path``, or None when absent or not (yet) parseable."""
-    if not path.exists():
-        return None, None
-    try:
-        obj = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        return None, f"{path.name}: not parseable ({e.__class__.__name__}); ignored"
-    if not isinstance(obj, dict):
-        return None, f"{path.name}: not a JSON object; ignored"
-    return obj, None
-
-
 def read_run(path: Path) -> Run | Unreadable:
     """Read one run directory (``config.yaml`` required; every other file optional)."""
+    rd = RunDir(path)
     try:
-        cfg = load(path / "config.yaml")
+        cfg = load(rd.config)
     except ConfigError as e:
         return Unreadable(path, str(e))
     run = Run(name=path.name, config=cfg.flat(), digest=cfg.digest(), state="running", path=path)
-    for fname, attr in (("metrics.csv", "metrics"), ("train_log.csv", "train_log"), ("analysis.csv", "analysis")):
-        df, note = read_complete_csv(path / fname)
+    for fname, attr in ((METRICS, "metrics"), (TRAIN_LOG, "train_log"), (ANALYSIS, "analysis")):
+        df, note = rd.read_csv(fname)
         setattr(run, attr, df)
         run.notes += [note] if note else []
-    for fname, attr in (("summary.json", "summary"), ("scores.json", "scores")):
-        obj, note = read_json(path / fname)
+    for read, attr in ((rd.read_summary, "summary"), (rd.read_scores, "scores")):
+        obj, note = read()
         setattr(run, attr, obj)
         run.notes += [note] if note else []
     if run.summary is not None:
         status = run.summary.get("status")
         run.state = status if status in DONE_STATES else "completed"
         if status not in DONE_STATES:
-            run.notes.append(f"summary.json: unknown status {status!r}, counted as completed")
-    run.samples = sorted((path / "samples").glob("iter_*.png"))
+            run.notes.append(f"{SUMMARY}: unknown status {status!r}, counted as completed")
+    run.samples = rd.sample_grids()
     return run
 
 
@@ -191,7 +140,7 @@ def collect(runs_dir: Path, cells_dir: Path | None = None) -> tuple[list[Run], l
     runs: list[Run] = []
     bad: list[Unreadable] = []
     if runs_dir.is_dir():
-        for cfg in sorted(runs_dir.rglob("config.yaml")):
+        for cfg in sorted(runs_dir.rglob(CONFIG)):
             r = read_run(cfg.parent)
             (runs if isinstance(r, Run) else bad).append(r)
     started = {r.digest for r in runs}

@@ -2,7 +2,7 @@
 
 Two sources (docs/outputs.md): ``scores.json`` (the best and the final generator rescored by
 ``specnorm score``) and ``metrics.csv`` (in-training evaluations: best = min FID / max IS over the
-evaluations, final = the last evaluation; official-code.md §4.4). A score's *signature* is its
+evaluations, final = the last evaluation; docs/design.md#table1-scale-rule). A score's *signature* is its
 protocol (protocol, extractor and weights' sha256, n_gen, n_real, reference set, resize): numbers are
 only compared or averaged within one signature. Within a signature, ``scores.json`` is preferred.
 """
@@ -17,9 +17,9 @@ from typing import Any
 import pandas as pd
 
 from specnorm.report.runs import Run
-from specnorm.report.stats import HIGHER_IS_BETTER
-
-METRICS = ("is", "fid", "kid")
+from specnorm.rundir import METRICS as METRICS_CSV
+from specnorm.rundir import SCORES
+from specnorm.vocab import HIGHER_IS_BETTER, METRICS, metric_label
 PROTOCOL_FIELDS = ("protocol", "extractor", "extractor_sha256", "n_gen", "n_real", "reference", "resize")
 RUN_COLUMNS = ("run", "dataset", "setting", "setting_label", "group", "family", "scale", "seed", "state")
 
@@ -63,14 +63,6 @@ def annotate(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def metric_label(metric: str, extractor: Any) -> str:
-    """``IS``/``FID`` for the Inception extractor, ``digits-IS``/``digits-FID`` for the digits
-    classifier (never called Inception), ``<extractor>-…`` otherwise."""
-    name = metric.upper()
-    ext = str(extractor or "").lower()
-    return name if ext.startswith("inception") else f"{extractor}-{name}"
-
-
 def short_protocol(metric: str, fields: dict[str, Any]) -> str:
     """A column-header tag of a protocol: ``paper, 10000 vs 5000`` (FID/KID) or ``paper, 50000 images`` (IS)."""
     n_gen, n_real = _int(fields.get("n_gen")), _int(fields.get("n_real"))
@@ -101,7 +93,7 @@ def from_metrics_csv(run: Run) -> list[dict]:
         best = sub.loc[sub["value"].idxmax() if HIGHER_IS_BETTER[metric] else sub["value"].idxmin()]
         final = sub.iloc[-1]
         for which, r in (("best", best), ("final", final)):
-            rows.append(_row(run, which, metric, r["value"], r["iteration"], "metrics.csv", r.to_dict()))
+            rows.append(_row(run, which, metric, r["value"], r["iteration"], METRICS_CSV, r.to_dict()))
     return rows
 
 
@@ -119,7 +111,7 @@ def from_scores_json(run: Run) -> list[dict]:
         except (KeyError, TypeError, ValueError):
             continue
         if math.isfinite(value):
-            rows.append(_row(run, e["which"], e["metric"], value, e.get("iteration"), "scores.json", e))
+            rows.append(_row(run, e["which"], e["metric"], value, e.get("iteration"), SCORES, e))
     return rows
 
 
@@ -132,9 +124,9 @@ def run_scores(runs: list[Run]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=cols)
     if df.empty:
         return df.assign(preferred=pd.Series(dtype=bool))
-    has_json = df[df["source"] == "scores.json"].groupby(["run", "which", "metric", "signature"]).size()
+    has_json = df[df["source"] == SCORES].groupby(["run", "which", "metric", "signature"]).size()
     key = list(zip(df["run"], df["which"], df["metric"], df["signature"]))
-    df["preferred"] = [(s == "scores.json") or (k not in has_json.index) for s, k in zip(df["source"], key)]
+    df["preferred"] = [(s == SCORES) or (k not in has_json.index) for s, k in zip(df["source"], key)]
     return df
 
 
@@ -143,10 +135,10 @@ def protocol_text(sig_rows: pd.DataFrame) -> str:
     first = sig_rows.iloc[0]
     sources = sig_rows.drop_duplicates("run")["source"].value_counts().to_dict()
     parts = []
-    if sources.get("scores.json"):
-        parts.append(f"{sources['scores.json']} run(s) from scores.json (best = the generator kept by the run's "
+    if sources.get(SCORES):
+        parts.append(f"{sources[SCORES]} run(s) from {SCORES} (best = the generator kept by the run's "
                      "selection metric during training, rescored; final = the last generator)")
-    if sources.get("metrics.csv"):
-        parts.append(f"{sources['metrics.csv']} run(s) from metrics.csv (best = best value over the in-training "
+    if sources.get(METRICS_CSV):
+        parts.append(f"{sources[METRICS_CSV]} run(s) from {METRICS_CSV} (best = best value over the in-training "
                      "evaluations; final = the last evaluation)")
     return f"{first['label']}: {first['signature']}. Sources: " + "; ".join(parts) + "."

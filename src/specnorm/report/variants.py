@@ -2,7 +2,7 @@
 
 Names follow the paper: SN (= SN_w), BSN, SN_Conv, their scale s (SSN / BSSN / SN_Conv×s are the
 same families at s ≠ 1), LeCun×s (un-normalized D, LeCun init × s, Fig. 8), no-SN (App. L.2) and
-SN with a learned γ (official ``same_gamma`` / ``diff_gamma``, official-code.md §1.6).
+SN with a learned γ (official ``same_gamma`` / ``diff_gamma``, docs/design.md#learned-gamma).
 """
 
 from __future__ import annotations
@@ -11,15 +11,9 @@ import hashlib
 import json
 from typing import Any
 
-from specnorm.config import RESUME_TOLERANT
+from specnorm.vocab import EXECUTION_KEYS, FAMILY_ORDER, MODE_LABELS, variant_label
 
-EXECUTION_KEYS = frozenset(RESUME_TOLERANT | {"log.progress", "log.progress_every"})
-"""Keys that change how a run executes but not what it computes; ignored when grouping."""
-
-FAMILY_ORDER = ("SN", "BSN", "SN_Conv", "LeCun", "no-SN", "SN+γ(same)", "SN+γ(diff)")
-"""Display order of the main families (ablation suffixes sort after their base)."""
-
-_BASE = {"sn": "SN", "bsn": "BSN", "sn_conv": "SN_Conv"}
+__all__ = ["FAMILY_ORDER", "family", "family_rank", "group_key", "setting_key", "setting_label", "variant_label"]
 
 
 def family(cfg: dict[str, Any]) -> str:
@@ -32,7 +26,7 @@ def family(cfg: dict[str, Any]) -> str:
     if mode == "none":
         name = "LeCun" if cfg["norm.init"] == "lecun" else "no-SN"
     else:
-        name = _BASE[mode]
+        name = MODE_LABELS[mode]
     if cfg["norm.gamma"] != "none":
         name += f"+γ({cfg['norm.gamma']})"
     if cfg["loss.name"] != "hinge" and cfg["norm.gamma"] == "none":
@@ -77,7 +71,3 @@ def setting_label(cfg: dict[str, Any]) -> str:
     return (f"α_g={_num(cfg['optim.g_lr'])}, α_d={_num(cfg['optim.d_lr'])}, "
             f"β=({_num(cfg['optim.beta1'])}, {_num(cfg['optim.beta2'])}), n_dis={cfg['train.n_dis']}, {its} it")
 
-
-def variant_label(fam: str, scale: float) -> str:
-    """``SN``, ``SN ×1.75``, ``LeCun ×0.2`` … (LeCun always shows its multiplier)."""
-    return fam if scale == 1.0 and fam != "LeCun" else f"{fam} ×{scale:g}"

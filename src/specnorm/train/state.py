@@ -6,20 +6,16 @@ graph later, and several cells (seeds, scales) share one GPU process.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from specnorm.catalog import is_builtin
 from specnorm.config import CellConfig
 from specnorm.data import BatchSampler, load, to_float
-from specnorm.models import build_models
-
-
-def stream_seed(seed: int, stream: str) -> int:
-    """Independent, stable 63-bit seed for one named random stream of a run."""
-    return int.from_bytes(hashlib.sha256(f"{seed}/{stream}".encode()).digest()[:8], "little") >> 1
+from specnorm.models import build_cell, couples_batch
+from specnorm.vocab import stream_seed
 
 
 def device_generator(device: torch.device, seed: int, stream: str) -> torch.Generator:
@@ -51,7 +47,7 @@ class RunState:
     z_gen: torch.Generator  # latents of the D and G steps (on device)
     gp_gen: torch.Generator  # WGAN-GP interpolation coefficients (on device)
     fixed_z: torch.Tensor  # latents of the sample grids
-    analysis_x: torch.Tensor  # fixed real batch of the analysis (official-code.md §6.2)
+    analysis_x: torch.Tensor  # fixed real batch of the analysis (docs/design.md#analysis-quantities)
     fuse_d: bool = True  # real and fake share one D forward (exactly equivalent: D has no BN)
     z_reuse: bool = True  # the G step reuses the last D step's z (official CNN)
     iteration: int = 0  # completed G steps
@@ -98,15 +94,11 @@ def build_state(cfg: CellConfig, device: torch.device) -> RunState:
     """Fresh state of a cell: models (official init, seeded), Adam optimizers, data on the device."""
     seed = cfg.train.seed
     init_gen = torch.Generator().manual_seed(stream_seed(seed, "init"))  # CPU: same init on every device
-    builtin = cfg.dataset.name == "digits"  # the built-in dataset needs no prepared files
-    images = load(cfg.dataset.name, None if builtin else cfg.dataset.root)
+    name = cfg.dataset.name
+    images = load(name, None if is_builtin(name) else cfg.dataset.root)  # a built-in dataset has no files
     n, c, h, w = images.shape
     m = cfg.model
-    G, D = build_models(
-        m.arch, cfg.norm.spec(), mg=m.mg, width=m.width, z_dim=m.z_dim, img_channels=c,
-        img_size=h if m.arch == "mlp" else None, hidden=m.hidden, d_init=cfg.norm.init,
-        lecun_s=cfg.norm.scale, generator=init_gen,
-    )
+    G, D = build_cell(cfg, generator=init_gen)
     if G.resolution != h or h != w:
         raise ValueError(
             f"dataset {cfg.dataset.name!r} has {h}x{w} images but model {m.arch} with mg={m.mg} "
@@ -115,7 +107,7 @@ def build_state(cfg: CellConfig, device: torch.device) -> RunState:
     G.to(device).train()
     D.to(device).train()
     o = cfg.optim
-    # Official: Adam(lr, beta1, beta2), eps 1e-8, constant lr, no weight decay (official-code.md §3.2)
+    # Official: Adam(lr, beta1, beta2), eps 1e-8, constant lr, no weight decay (docs/design.md#adam)
     opt_g = torch.optim.Adam(G.parameters(), lr=o.g_lr, betas=(o.beta1, o.beta2), eps=1e-8)
     opt_d = torch.optim.Adam(D.parameters(), lr=o.d_lr, betas=(o.beta1, o.beta2), eps=1e-8)
     sampler = BatchSampler(images, device, seed=stream_seed(seed, "data"))
@@ -123,11 +115,10 @@ def build_state(cfg: CellConfig, device: torch.device) -> RunState:
     fixed_z = torch.randn(cfg.log.n_samples, m.z_dim, generator=cpu).to(device)
     idx = torch.randint(0, n, (cfg.log.analysis_batch,), generator=cpu)
     analysis_x = to_float(torch.from_numpy(images[idx.numpy()])).to(device)
-    from specnorm.train.step import can_fuse_d
 
     return RunState(
         cfg=cfg, device=device, G=G, D=D, opt_g=opt_g, opt_d=opt_d, sampler=sampler,
         z_gen=device_generator(device, seed, "z"), gp_gen=device_generator(device, seed, "gp"),
         fixed_z=fixed_z, analysis_x=analysis_x, z_reuse=cfg.z_reuse == "reuse",
-        first_nonfinite=torch.zeros((), dtype=torch.long, device=device), fuse_d=can_fuse_d(D),
+        first_nonfinite=torch.zeros((), dtype=torch.long, device=device), fuse_d=not couples_batch(D),
     )

@@ -1,4 +1,4 @@
-"""One training iteration with the official loop semantics (official-code.md §3.3, pitfalls 1, 6, 7, 16).
+"""One training iteration with the official loop semantics (docs/design.md#training-loop).
 
 ``n_dis`` D steps, each on a fresh real batch and fresh z: G forward without gradient (BN running
 statistics updated for the CNN, frozen for the ResNet), D loss, Adam step, then ``update_u`` (u
@@ -11,20 +11,18 @@ is on the iteration number (logging steps), never on data.
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from specnorm.losses import GP_WEIGHT, LOSSES, gradient_penalty
+from specnorm.losses import LOSSES, gradient_penalty
 from specnorm.models import frozen_bn_stats
 from specnorm.nn import sigmas, update_u
-from specnorm.train.state import RunState
 
-
-def can_fuse_d(D: nn.Module) -> bool:
-    """Real and fake may share one D forward only if no layer couples samples of a batch (no BN)."""
-    return not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())
+if TYPE_CHECKING:  # the state module builds a RunState; the step only runs one
+    from specnorm.train.state import RunState
 
 
 def d_forward(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, fuse: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,7 +40,7 @@ def input_grad_norms(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return (g.pow(2).flatten(1).sum(1) + 1e-8).sqrt()
 
 
-def train_iteration(st: RunState, iteration: int, log: bool) -> None:
+def train_iteration(st: "RunState", iteration: int, log: bool) -> None:
     """Run iteration ``iteration`` (1-based) in place on ``st``; with ``log``, keep what train_log needs."""
     cfg, G, D = st.cfg, st.G, st.D
     d_loss_fn, g_loss_fn = LOSSES[cfg.loss.name]
@@ -76,8 +74,8 @@ def train_iteration(st: RunState, iteration: int, log: bool) -> None:
                     sigmas=sigmas(D),
                 )
         st.opt_d.step()
-        update_u(D)  # pitfall 1: once per D step, after the optimizer step
-    # G step (pitfall 6: CNN reuses the last D step's z)
+        update_u(D)  # docs/design.md#u-update: once per D step, after the optimizer step
+    # G step (docs/design.md#z-reuse: CNN reuses the last D step's z)
     if st.z_reuse:
         zg = z
     else:

@@ -9,32 +9,26 @@ back to rows ≤ k before continuing.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-import specnorm
 from specnorm import config as cfgmod
 from specnorm.config import CellConfig
-from specnorm.io import atomic_torch_save, atomic_write, atomic_write_json, atomic_write_text
+from specnorm.io import atomic_torch_save, atomic_write
 from specnorm.nn import gammas, normalized_layers
+from specnorm.provenance import git_commit, versions
+from specnorm.rundir import ANALYSIS_COLUMNS, METRIC_COLUMNS, TRAIN_LOG_FIXED, RunDir
 from specnorm.train import checkpoint as ckpt
 from specnorm.train.logs import CsvLog
 from specnorm.train.progress import Progress
-from specnorm.train.state import RunState, build_state, resolve_device, stream_seed
+from specnorm.train.state import RunState, build_state, resolve_device
 from specnorm.train.step import train_iteration
-
-METRIC_COLUMNS = ["iteration", "wall_time", "metric", "value", "protocol", "extractor", "extractor_sha256",
-                  "n_gen", "n_real", "reference", "resize", "seed"]
-ANALYSIS_COLUMNS = ["iteration", "layer", "kind", "m", "n", "grad_norm_raw", "grad_norm_eff", "var_eff",
-                    "bound_sn", "bound_bsn", "sigma_w", "sigma_conv", "sigma_used"]
-SLOPE_COLUMNS = [f"grad_x_{w}_{s}" for w in ("real", "fake") for s in ("mean", "min", "max")]
+from specnorm.vocab import stream_seed
 
 
 class ResumeRefused(RuntimeError):
@@ -42,7 +36,7 @@ class ResumeRefused(RuntimeError):
 
 
 def train_log_columns(st: RunState) -> list[str]:
-    cols = ["iteration", "wall_time", "loss_d", "loss_g", "d_real", "d_fake", "gp", *SLOPE_COLUMNS]
+    cols = list(TRAIN_LOG_FIXED)
     for name, _, sn in normalized_layers(st.D):
         cols.append(f"sigma/{name}")
         if sn.mode == "bsn":
@@ -54,30 +48,10 @@ def train_log_columns(st: RunState) -> list[str]:
     return cols
 
 
-def _git_commit() -> str:
-    if os.environ.get("SPECNORM_GIT_COMMIT"):
-        return os.environ["SPECNORM_GIT_COMMIT"]
-    try:
-        src = Path(specnorm.__file__).resolve().parent
-        out = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        if out.returncode == 0:
-            dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True, timeout=10).stdout.strip()
-            return out.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return "unknown"
-
-
 def device_description(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
     return f"cpu:{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
-
-
-def _versions() -> dict:
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-            "specnorm": specnorm.__version__}
 
 
 def _set_precision(cfg: CellConfig) -> None:
@@ -119,12 +93,13 @@ class Trainer:
     def __init__(self, cfg: CellConfig, out_dir: str | Path, *, resources: str | Path = "resources") -> None:
         self.cfg = cfg
         self.out = Path(out_dir)
+        self.run_dir = RunDir(self.out)
         self.resources = Path(resources)
-        self.ckpt_dir = self.out / "checkpoints"
+        self.ckpt_dir = self.run_dir.checkpoints
 
     # -- entry point -----------------------------------------------------------------------
     def run(self) -> dict:
-        cfg, out = self.cfg, self.out
+        cfg, out, rd = self.cfg, self.out, self.run_dir
         out.mkdir(parents=True, exist_ok=True)
         done = self._check_existing()
         if done is not None:
@@ -137,22 +112,22 @@ class Trainer:
         st = build_state(cfg, device)
         resumed = self._restore(st)
         self.logs = {
-            "train": CsvLog(out / "train_log.csv", train_log_columns(st)),
-            "analysis": CsvLog(out / "analysis.csv", ANALYSIS_COLUMNS),
-            "metrics": CsvLog(out / "metrics.csv", METRIC_COLUMNS),
+            "train": CsvLog(rd.train_log, train_log_columns(st)),
+            "analysis": CsvLog(rd.analysis, list(ANALYSIS_COLUMNS)),
+            "metrics": CsvLog(rd.metrics, list(METRIC_COLUMNS)),
         }
         for log in self.logs.values():
             log.rollback(st.iteration if resumed else -1)
         self.evaluator = self._evaluator(device)
         if not resumed:
-            atomic_write_text(out / "config.yaml", cfg.to_yaml())
+            rd.write_config(cfg.to_yaml())
             if cfg.log.analysis_every:
                 self._analysis(st, 0)
         return self._loop(st, device)
 
     def _check_existing(self) -> dict | None:
         """Refuse a directory of another config; return the summary of a finished run."""
-        cfg_path = self.out / "config.yaml"
+        cfg_path = self.run_dir.config
         if cfg_path.exists():
             try:
                 old = cfgmod.load(cfg_path)
@@ -164,11 +139,9 @@ class Trainer:
                     f"{self.out} holds a run of a different configuration; refusing to resume. "
                     f"Differing keys: {'; '.join(diffs)}. Use another --out, or delete the directory to start over."
                 )
-        summary = self.out / "summary.json"
-        if summary.exists():
-            s = json.loads(summary.read_text())
-            if s.get("status") in ("completed", "diverged") and s.get("config_digest") == self.cfg.digest():
-                return s
+        s = self.run_dir.finished()
+        if s is not None and s.get("config_digest") == self.cfg.digest():
+            return s
         return None
 
     def _restore(self, st: RunState) -> bool:
@@ -222,7 +195,7 @@ class Trainer:
                 if ev and it % ev == 0:
                     self._evaluate(st, it)
                 if sm and it % sm == 0:
-                    save_sample_grid(st.G, st.fixed_z, self.out / "samples" / f"iter_{it:07d}.png")
+                    save_sample_grid(st.G, st.fixed_z, self.run_dir.sample(it))
                 if it % ck == 0 or it == total:
                     self._checkpoint(st)
         finally:
@@ -273,10 +246,10 @@ class Trainer:
         value = next((float(r["value"]) for r in rows if r["metric"] == sel), None)
         if value is not None and np.isfinite(value) and self.evaluator.is_better(value, (st.best or {}).get("value")):
             st.best = {"iteration": it, "metric": sel, "value": value}
-            self._save_generator(st, "generator_best.pt", st.best)
+            self._save_generator(st, "best", st.best)
 
-    def _save_generator(self, st: RunState, name: str, selection: dict | None) -> None:
-        atomic_torch_save(self.out / name, {
+    def _save_generator(self, st: RunState, which: str, selection: dict | None) -> None:
+        atomic_torch_save(self.run_dir.generator(which), {
             "state_dict": st.G.state_dict(), "iteration": st.iteration, "selection": selection,
             "config": self.cfg.to_dict(),
         })
@@ -291,8 +264,8 @@ class Trainer:
     def _finish(self, st, device, status, diverged_at, reason, start_it, session_s) -> dict:
         cfg = self.cfg
         if status == "completed":
-            self._save_generator(st, "generator_final.pt", None)
-            save_sample_grid(st.G, st.fixed_z, self.out / "samples" / f"iter_{st.iteration:07d}.png")
+            self._save_generator(st, "final", None)
+            save_sample_grid(st.G, st.fixed_z, self.run_dir.sample(st.iteration))
         done_now = st.iteration - start_it
         summary = {
             "status": status,
@@ -305,11 +278,11 @@ class Trainer:
             "best": st.best,
             "final": {"iteration": st.iteration} if status == "completed" else None,
             "config_digest": cfg.digest(),
-            "versions": _versions(),
-            "git_commit": _git_commit(),
+            "versions": versions("torch", "numpy"),
+            "git_commit": git_commit(),
             "device": device_description(device),
         }
-        atomic_write_json(self.out / "summary.json", summary)
+        self.run_dir.write_summary(summary)
         msg = f"run {status} at iteration {summary['iterations_done']}"
         print(msg + (f" ({reason})" if reason else ""), flush=True)
         return summary

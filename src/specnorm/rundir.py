@@ -1,0 +1,182 @@
+"""The run-directory contract (docs/outputs.md): every file a cell's run writes, by one name each,
+and how to read each one safely while a trainer may still be writing it. Torch-free.
+
+The trainer and the scorer write through :class:`RunDir` (atomically, so a reader never sees a
+half-written file under its final name); the report and the workflow read through it: a CSV only up
+to its last complete line, a JSON file only if it parses, a sample PNG only if it decodes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from specnorm.io import atomic_write_json, atomic_write_text
+
+CONFIG = "config.yaml"
+SUMMARY = "summary.json"
+SCORES = "scores.json"
+METRICS = "metrics.csv"
+TRAIN_LOG = "train_log.csv"
+ANALYSIS = "analysis.csv"
+SAMPLES = "samples"
+CHECKPOINTS = "checkpoints"
+GENERATORS = ("best", "final")
+"""Kept generators: ``generator_<which>.pt``."""
+
+DONE_STATES = ("completed", "diverged")
+"""``summary.json`` statuses of a finished run (a diverged GAN is a result, not a failure)."""
+
+METRIC_COLUMNS = ("iteration", "wall_time", "metric", "value", "protocol", "extractor", "extractor_sha256",
+                  "n_gen", "n_real", "reference", "resize", "seed")
+"""Columns of ``metrics.csv``: one row per in-training evaluation and metric, with its protocol."""
+ANALYSIS_LAYER_COLUMNS = ("layer", "kind", "m", "n", "grad_norm_raw", "grad_norm_eff", "var_eff", "bound_sn",
+                          "bound_bsn", "sigma_w", "sigma_conv", "sigma_used")
+"""Per-layer quantities of the analysis (``specnorm.analysis.layer_analysis``), in column order."""
+ANALYSIS_COLUMNS = ("iteration", *ANALYSIS_LAYER_COLUMNS)
+"""Columns of ``analysis.csv``."""
+SLOPE_COLUMNS = tuple(f"grad_x_{w}_{s}" for w in ("real", "fake") for s in ("mean", "min", "max"))
+TRAIN_LOG_FIXED = ("iteration", "wall_time", "loss_d", "loss_g", "d_real", "d_fake", "gp", *SLOPE_COLUMNS)
+"""The first columns of ``train_log.csv``; per-layer σ (and γ) columns follow."""
+
+TEXT_COLUMNS = {
+    METRICS: {"metric", "protocol", "extractor", "extractor_sha256", "reference", "resize"},
+    ANALYSIS: {"layer", "kind"},
+    TRAIN_LOG: set(),
+}
+"""Non-numeric columns of the run CSVs (every other column is read as a number)."""
+
+
+def read_complete_csv(path: Path) -> tuple[Any, str | None]:
+    """``(frame, note)``: the rows of ``path`` up to its last newline (a trailing partial line is being
+    written and is dropped); the run files' numeric columns coerced (other CSVs: columns that are
+    entirely numeric), rows without an iteration dropped. Imports pandas."""
+    import pandas as pd
+
+    if not path.exists():
+        return pd.DataFrame(), None
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        return pd.DataFrame(), f"{path.name}: unreadable ({e})"
+    end = data.rfind(b"\n")
+    complete = data[: end + 1]
+    note = f"{path.name}: dropped a partial last line" if end + 1 < len(data) else None
+    if not complete.strip():
+        return pd.DataFrame(), note
+    try:
+        df = pd.read_csv(io.BytesIO(complete), on_bad_lines="skip")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        return pd.DataFrame(), f"{path.name}: not parseable ({e})"
+    text = TEXT_COLUMNS.get(path.name)
+    for col in df.columns:
+        num = pd.to_numeric(df[col], errors="coerce")
+        if text is None:  # a CSV of unknown layout: convert only columns that are entirely numeric
+            if num.notna().sum() == df[col].notna().sum():
+                df[col] = num
+        elif col not in text:
+            df[col] = num
+    if "iteration" in df:
+        df = df[df["iteration"].notna()].reset_index(drop=True)
+    return df, note
+
+
+def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """``(object, note)``: the JSON mapping in ``path``, or None when absent or not (yet) parseable."""
+    if not path.exists():
+        return None, None
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        return None, f"{path.name}: not parseable ({e.__class__.__name__}); ignored"
+    if not isinstance(obj, dict):
+        return None, f"{path.name}: not a JSON object; ignored"
+    return obj, None
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """One run directory; owns the name of every file in it (docs/outputs.md)."""
+
+    path: Path
+
+    def __init__(self, path: str | Path) -> None:
+        object.__setattr__(self, "path", Path(path))
+
+    # -- where things are ------------------------------------------------------------------------
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def summary(self) -> Path:
+        return self.path / SUMMARY
+
+    @property
+    def scores(self) -> Path:
+        return self.path / SCORES
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS
+
+    @property
+    def train_log(self) -> Path:
+        return self.path / TRAIN_LOG
+
+    @property
+    def analysis(self) -> Path:
+        return self.path / ANALYSIS
+
+    @property
+    def samples(self) -> Path:
+        return self.path / SAMPLES
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    def generator(self, which: str) -> Path:
+        """``generator_best.pt`` / ``generator_final.pt``."""
+        if which not in GENERATORS:
+            raise ValueError(f"unknown generator {which!r}; one of {GENERATORS}")
+        return self.path / f"generator_{which}.pt"
+
+    def sample(self, iteration: int) -> Path:
+        """The sample grid of ``iteration``."""
+        return self.samples / f"iter_{iteration:07d}.png"
+
+    def sample_grids(self) -> list[Path]:
+        """Every sample grid, oldest first (a grid being written has a temp name and is not listed)."""
+        return sorted(self.samples.glob("iter_*.png"))
+
+    # -- reading (never fails on a half-written file) -------------------------------------------
+    def read_summary(self) -> tuple[dict[str, Any] | None, str | None]:
+        return read_json(self.summary)
+
+    def read_scores(self) -> tuple[dict[str, Any] | None, str | None]:
+        return read_json(self.scores)
+
+    def read_csv(self, name: str) -> tuple[Any, str | None]:
+        """One of the run CSVs (``METRICS``, ``TRAIN_LOG``, ``ANALYSIS``), complete rows only."""
+        if name not in TEXT_COLUMNS:
+            raise ValueError(f"{name!r} is not a run CSV; one of {sorted(TEXT_COLUMNS)}")
+        return read_complete_csv(self.path / name)
+
+    def finished(self) -> dict[str, Any] | None:
+        """The summary of a finished run (completed or diverged), else None."""
+        summary, _ = self.read_summary()
+        return summary if summary is not None and summary.get("status") in DONE_STATES else None
+
+    # -- writing (atomic) ----------------------------------------------------------------------------
+    def write_config(self, text: str) -> Path:
+        return atomic_write_text(self.config, text)
+
+    def write_summary(self, summary: dict[str, Any]) -> Path:
+        return atomic_write_json(self.summary, summary)
+
+    def write_scores(self, scores: dict[str, Any], path: str | Path | None = None) -> Path:
+        return atomic_write_json(path or self.scores, scores)

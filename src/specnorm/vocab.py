@@ -1,0 +1,65 @@
+"""The cell's vocabulary: every word a cell config, the grid, the workflow and the report share.
+
+Torch-free ground floor (docs/design.md#vocabulary): the modes and options of a cell, the metric
+and variant display names, and the derivation of a run's random streams. Registries of things with
+more to them (datasets, feature extractors) are in :mod:`specnorm.catalog`; the files of a run
+directory in :mod:`specnorm.rundir`. Each word is said here once; the modules that implement a word
+(``specnorm.nn``, ``models``, ``losses``, ``train``, ``metrics``) import it from here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+# -- what a cell is ------------------------------------------------------------------------------
+MODES = ("none", "sn", "bsn", "sn_conv")
+"""Normalizations of D (paper §2, §4): none, SN (= SN_w), BSN, SN_Conv; a scale s ≠ 1 makes SSN/BSSN."""
+GAMMAS = ("none", "same", "diff")
+"""Learned γ (docs/design.md#learned-gamma): none, one shared by all layers, one per layer."""
+INITS = ("official", "lecun")
+"""D initialisation: the official one, or LeCun × s for the un-normalized baseline (Fig. 8)."""
+ARCHS = ("cnn", "resnet", "mlp")
+LOSSES = ("hinge", "wgan_gp")
+Z_REUSE = ("auto", "reuse", "fresh")
+"""G-step latents: auto (CNN/MLP reuse the last D step's z, ResNet draws fresh; docs/design.md#z-reuse)."""
+PRECISIONS = ("fp32", "tf32")
+"""Training numerics: fp32 (TF32 off, the official numerics) or tf32 (faster convs/matmuls on Ampere+)."""
+PROTOCOLS = ("paper", "standard")
+"""Metric protocols (docs/design.md#metric-protocol)."""
+PROGRESS = ("auto", "bar", "lines", "none")
+
+EXECUTION_KEYS = frozenset({"device", "log.progress", "log.progress_every", "eval.inception_path",
+                            "eval.batch_size", "dataset.root"})
+"""Dotted keys that change how a run executes or is displayed, not what it computes: a resumed run
+may differ in them, and they are not part of a cell's identity (docs/design.md#grid-dedup)."""
+
+# -- metrics -------------------------------------------------------------------------------------
+METRICS = ("is", "fid", "kid")
+HIGHER_IS_BETTER = {"is": True, "fid": False, "kid": False}
+_METRIC_NAMES = {"is": "IS", "fid": "FID", "kid": "KID", "is_std": "IS std"}
+
+
+def metric_label(metric: str, extractor: object) -> str:
+    """``IS``/``FID`` for the Inception extractor, ``digits-IS``/``digits-FID`` for another extractor
+    (a score of another network is never called an Inception score)."""
+    name = _METRIC_NAMES.get(metric, metric.upper())
+    ext = str(extractor or "").lower()
+    return name if ext.startswith("inception") else f"{extractor}-{name}"
+
+
+# -- variants (paper names) ----------------------------------------------------------------------
+MODE_LABELS = {"sn": "SN", "bsn": "BSN", "sn_conv": "SN_Conv"}
+FAMILY_ORDER = ("SN", "BSN", "SN_Conv", "LeCun", "no-SN", "SN+γ(same)", "SN+γ(diff)")
+"""Display order of the variant families (ablation suffixes sort after their base)."""
+
+
+def variant_label(family: str, scale: float) -> str:
+    """``SN``, ``SN ×1.75``, ``LeCun ×0.2`` … (LeCun always shows its multiplier)."""
+    return family if scale == 1.0 and family != "LeCun" else f"{family} ×{scale:g}"
+
+
+# -- random streams ------------------------------------------------------------------------------
+def stream_seed(seed: int, stream: str) -> int:
+    """Independent, stable 63-bit seed of one named random stream of a run (``init``, ``data``,
+    ``z``, ``eval/kid`` …): the same cell draws the same numbers on every machine and resume."""
+    return int.from_bytes(hashlib.sha256(f"{seed}/{stream}".encode()).digest()[:8], "little") >> 1
