@@ -1,9 +1,9 @@
 """Throughput figures behind ``specnorm plan``'s GPU-hours: one table, replaceable by measurements.
 
-There are no GPU measurements yet, so every figure below is an **estimate from the performance
-model** (``shared/reference/performance-model.md`` §4 and §7: one H100, eager PyTorch, the middle
-of the 5–10 µs-per-kernel launch-bound range; evaluation 30 s per BSN-protocol evaluation). They
-are not measurements. A YAML file with the same shape (``specnorm plan --throughput FILE``, or
+There are no GPU measurements yet, so every figure of the shipped table
+(``specnorm/resources/throughput-estimates.yaml``) is an **estimate from the performance model**
+(one H100, eager PyTorch, the middle of the 5–10 µs-per-kernel launch-bound range; evaluation 30 s
+per paper-protocol evaluation), not a measurement. A YAML file with the same shape (``specnorm plan --throughput FILE``, or
 ``jobs.throughput`` in ``config.yaml``) replaces any entry, e.g. with figures from
 ``docs/performance.md`` once measured.
 """
@@ -11,31 +11,16 @@ are not measurements. A YAML file with the same shape (``specnorm plan --through
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from specnorm.config import CellConfig
 from specnorm.io import read_yaml
 
-ESTIMATES: dict[str, Any] = {
-    "label": "estimate from the performance model (H100, eager PyTorch), not a measurement",
-    # training iterations (G steps) per second for n_dis = 1 and n_dis = 5, by dataset and family
-    # (sn: SN/SSN; bsn: BSN/BSSN). Other n_dis: time per iteration linear in n_dis.
-    "it_per_s": {
-        "cifar10": {"sn": [215.0, 56.0], "bsn": [130.0, 35.0]},
-        "stl10": {"sn": [180.0, 50.0], "bsn": [130.0, 35.0]},
-        "celeba": {"sn": [140.0, 40.0], "bsn": [105.0, 30.0]},
-        "imagenet": {"sn": [55.0, 11.0], "bsn": [50.0, 11.0]},  # §3: ≈12.6 h per 500k run, n_dis 5
-        "mnist": {"sn": [400.0, 100.0], "bsn": [300.0, 80.0]},  # assumed: MLP, launch-bound
-        "digits": {"sn": [400.0, 100.0], "bsn": [300.0, 80.0]},  # assumed: tiny CNN, launch-bound
-    },
-    # families of modes the model does not cover
-    "family": {"none": "sn", "sn": "sn", "bsn": "bsn", "sn_conv": "bsn"},  # sn_conv assumed ≈ BSN
-    # slow-down factors on top of the family's figure
-    "factor": {"wgan_gp": 1.75},  # §7: learned-γ runs with gradient penalty ≈ 1.5–2× SN
-    # seconds per evaluation (in-training and in `specnorm score`), by dataset
-    "eval_s": {"cifar10": 30.0, "stl10": 30.0, "celeba": 30.0, "imagenet": 60.0, "mnist": 30.0, "digits": 5.0},
-}
+ESTIMATE_FILE = Path(str(resources.files("specnorm").joinpath("resources", "throughput-estimates.yaml")))
+ESTIMATES: dict[str, Any] = read_yaml(ESTIMATE_FILE, "throughput table")
+"""The performance-model estimates (a data file in the package, the same shape as a user's file)."""
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
