@@ -1,4 +1,4 @@
-"""Per-layer analysis quantities the trainer logs (official-code.md §6.2; Figs. 2, 5, 7; App. L.3).
+"""Per-layer analysis quantities the trainer logs (docs/design.md#analysis-quantities; Figs. 2, 5, 7; App. L.3).
 
 For each weighted layer of a discriminator (``D.weighted_layers()``, forward order):
 
@@ -8,16 +8,19 @@ For each weighted layer of a discriminator (``D.weighted_layers()``, forward ord
   ``torch.func.vmap`` of ``grad`` (see :func:`raw_grad_norms`, :func:`eff_grad_norms`).
 * ``var_eff``: variance (ddof 0) over all entries of w′ (Fig. 7); ``bound_sn`` = 1/max(m, n)
   (Thm. 2); ``bound_bsn`` = 2/(c_in·k_h·k_w + c_out·k_h·k_w) (Thm. 3) for convs and, for a linear
-  layer, the SN bound, because BSN is plain SN on linear layers (official-code.md §1.4).
+  layer, the SN bound, because BSN is plain SN on linear layers (docs/design.md#bsn).
 * ``sigma_w``: exact σ of the raw kernel as a c_out × c_in·k_h·k_w matrix (SN_w's ‖ŵ‖);
   ``sigma_conv``: σ of the convolution operator at the layer's input size (‖w̃‖, App. L.3;
-  ``conv_operator_sigma``: Lanczos from a seeded start, exact to solver tolerance; NaN for linear
-  layers or an unknown input size); ``sigma_used``: the σ the
-  layer's parametrization divides by now (one step from the stored u, ``specnorm.nn.sigmas``; BSN:
-  (σ₁+σ₂)/2; without Farnia's optional clamp), NaN for an un-normalized layer.
+  :func:`specnorm.analysis.linalg.conv_operator_norm`: Lanczos on the device, relative error ≤
+  ``tol`` = 1e-5 by its residual bound; NaN for linear layers or an unknown input size);
+  ``sigma_used``: the σ the layer's parametrization divides by now (one step from the stored u, as
+  ``specnorm.nn.sigmas``; BSN: (σ₁+σ₂)/2; without Farnia's optional clamp), NaN for an un-normalized
+  layer.
 
-Nothing of the training state changes: no parameter, buffer or u is written, no ``.grad`` is set, the
-global RNG is not used, and every module's train/eval flag is restored.
+Everything is computed on D's device; the only host transfers are Lanczos' convergence checks and
+one transfer of all the other numbers at the end. Nothing of the training state changes: no
+parameter, buffer or u is written, no ``.grad`` is set, the global RNG is not used, and every
+module's train/eval flag is restored.
 """
 
 from __future__ import annotations
@@ -30,15 +33,18 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 from torch.nn.utils import parametrize
 
-from specnorm.analysis.linalg import exact_sigma
+from specnorm.analysis.linalg import DEFAULT_TOL, ConvSigmaCache, conv_operator_norm, exact_sigma
 from specnorm.analysis.variance import bsn_bound, sn_bound
-from specnorm.nn import conv_operator_sigma, raw_weight, sigmas
+from specnorm.nn import normalized_layers, raw_weight
 
 ANALYSIS_COLUMNS = (
     "layer", "kind", "m", "n", "grad_norm_raw", "grad_norm_eff", "var_eff", "bound_sn", "bound_bsn", "sigma_w",
     "sigma_conv", "sigma_used",
 )
 """Keys of every dict :func:`layer_analysis` returns, in CSV column order."""
+
+SIGMA_CONV_CACHE = ConvSigmaCache()
+"""Warm starts of ``sigma_conv``: the last singular vector of every analysed conv layer."""
 
 
 def _per_sample_norms(d_of, weights: dict[str, torch.Tensor], x: torch.Tensor, chunk_size: int) -> torch.Tensor:
@@ -102,44 +108,75 @@ def eff_grad_norms(D: nn.Module, layers: list[nn.Module], x: torch.Tensor, chunk
 
 
 def _sigma_conv(
-    layer: nn.Conv2d, w: torch.Tensor, input_size: int | tuple[int, int] | None, n_iter: int, seed: int,
+    layer: nn.Conv2d, w: torch.Tensor, input_size: int | tuple[int, int] | None, *, tol: float, max_iter: int,
+    seed: int, cache: ConvSigmaCache | None,
 ) -> float:
     if input_size is None:
         return math.nan
-    size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
-    return conv_operator_sigma(w, size, layer.stride, layer.padding, layer.dilation, n_iter, seed)
+    if cache is not None:
+        return cache.sigma(layer, w, input_size, tol=tol, max_iter=max_iter, seed=seed).sigma
+    return conv_operator_norm(w, input_size, layer.stride, layer.padding, layer.dilation, tol=tol,
+                              max_iter=max_iter, seed=seed).sigma
+
+
+def _used_sigmas(D: nn.Module) -> dict[str, torch.Tensor]:
+    """The σ each normalized layer divides by now, as tensors on the device (``specnorm.nn.sigmas``'
+    default path without its per-layer ``float``)."""
+    return {name: sn.sigmas(layer.parametrizations.weight.original.float(), detach=True)["sigma"]
+            for name, layer, sn in normalized_layers(D)}
+
+
+_DEVICE_KEYS = ("var_eff", "sigma_w", "sigma_used")
 
 
 @torch.no_grad()
-def _static_quantities(D: nn.Module, layers: list[tuple], n_iter: int, seed: int) -> list[dict]:
-    """Everything but the gradient norms, for ``D.weighted_layers()`` entries ``(name, layer, input_size)``."""
+def _static_quantities(
+    D: nn.Module, layers: list[tuple], *, tol: float, max_iter: int, seed: int, cache: ConvSigmaCache | None,
+) -> tuple[list[dict], torch.Tensor]:
+    """Everything but the gradient norms, for ``D.weighted_layers()`` entries ``(name, layer, input_size)``:
+    the host-side rows and a float64 ``[L, 3]`` device tensor of ``var_eff``, ``sigma_w``, ``sigma_used``."""
     paths = {id(mod): path for path, mod in D.named_modules()}
-    used = {s.name: s.sigma for s in sigmas(D)}
-    rows = []
+    used = _used_sigmas(D)
+    rows, on_device = [], []
     for name, layer, input_size in layers:
-        raw, eff = raw_weight(layer), layer.weight
+        raw, eff = raw_weight(layer).detach(), layer.weight
         conv = isinstance(layer, nn.Conv2d)
         m, n = raw.shape[0], raw[0].numel()
         area = raw[0, 0].numel()
+        nan = torch.full((), math.nan, dtype=torch.float64, device=raw.device)
+        on_device.append(torch.stack([
+            eff.double().var(unbiased=False),
+            exact_sigma(raw.reshape(m, -1)),
+            used[paths[id(layer)]].double() if paths[id(layer)] in used else nan,
+        ]))
         rows.append(dict(
             layer=name, kind="conv" if conv else "linear", m=m, n=n,
-            var_eff=float(eff.double().var(unbiased=False)),
             bound_sn=sn_bound(m, n),
             bound_bsn=bsn_bound(m, raw.shape[1], area) if conv else sn_bound(m, n),
-            sigma_w=float(exact_sigma(raw.reshape(m, -1))),
-            sigma_conv=_sigma_conv(layer, raw, input_size, n_iter, seed) if conv else math.nan,
-            sigma_used=used.get(paths[id(layer)], math.nan),
+            sigma_conv=_sigma_conv(layer, raw, input_size, tol=tol, max_iter=max_iter, seed=seed, cache=cache)
+            if conv else math.nan,
         ))
-    return rows
+    return rows, torch.stack(on_device)
 
 
 def layer_analysis(
-    D: nn.Module, x_real: torch.Tensor, *, n_iter: int = 200, seed: int = 0, chunk_size: int = 16,
+    D: nn.Module, x_real: torch.Tensor, *, tol: float = DEFAULT_TOL, max_iter: int = 3000, seed: int = 0,
+    chunk_size: int = 16, warm_start: bool | None = None,
 ) -> list[dict]:
     """One dict per weighted layer of ``D`` (keys ``ANALYSIS_COLUMNS``), from the samples ``x_real``
-    (official cadence: a fixed batch of 64 real images). ``n_iter``/``seed``: power iterations and
-    start vector of ``sigma_conv``. ``chunk_size``: samples per vectorized gradient batch (memory).
+    (official cadence: a fixed batch of 64 real images). ``tol``/``max_iter``/``seed``: relative
+    tolerance, cap on operator applications and cold-start vector of ``sigma_conv``. ``chunk_size``:
+    samples per vectorized gradient batch (memory).
+
+    ``warm_start``: start ``sigma_conv`` from the layer's vector of the previous analysis
+    (:data:`SIGMA_CONV_CACHE`). Default: on accelerators only. On the CPU a killed run resumes
+    bit-identically (README), which needs every analysis to depend on the checkpointed state alone;
+    a warm-started value differs from a cold one within ``tol``.
+
     D runs in eval mode; every module's train/eval flag is restored afterwards."""
+    if warm_start is None:
+        p = next(D.parameters(), None)
+        warm_start = p is not None and p.device.type != "cpu"
     modes = [(mod, mod.training) for mod in D.modules()]
     D.eval()
     try:
@@ -147,11 +184,13 @@ def layer_analysis(
         modules = [layer for _, layer, _ in layers]
         raw = raw_grad_norms(D, modules, x_real, chunk_size)
         eff = eff_grad_norms(D, modules, x_real, chunk_size)
-        rows = _static_quantities(D, layers, n_iter, seed)
+        rows, static = _static_quantities(D, layers, tol=tol, max_iter=max_iter, seed=seed,
+                                          cache=SIGMA_CONV_CACHE if warm_start else None)
     finally:
         for mod, training in modes:
             mod.training = training
-    for i, row in enumerate(rows):
-        row["grad_norm_raw"] = float(raw[:, i].mean())
-        row["grad_norm_eff"] = float(eff[:, i].mean())
+    grads = torch.stack([raw.mean(0), eff.mean(0)], dim=1).to(static)
+    values = torch.cat([grads, static], dim=1).tolist()  # the one transfer of the device quantities
+    for row, vals in zip(rows, values):
+        row.update(zip(("grad_norm_raw", "grad_norm_eff", *_DEVICE_KEYS), vals))
     return [{c: row[c] for c in ANALYSIS_COLUMNS} for row in rows]
