@@ -172,7 +172,7 @@ class Evaluator:
         finite_f, finite_l = bool(torch.isfinite(feats).all()), bool(torch.isfinite(logits).all())
         values = {"fid": self._fid(feats) if finite_f else math.nan}
         if p.kid:
-            values["kid"] = kid(feats.float().cpu().numpy(), self.reference.feats, stream_seed(p.seed, "kid")) \
+            values["kid"] = kid(feats.float(), self.reference.feats, stream_seed(p.seed, "kid")) \
                 if finite_f else math.nan
         values["is"], values["is_std"] = inception_score(logits, p.is_splits) if finite_l else (math.nan, math.nan)
         base = {"iteration": iteration, "wall_time": wall_time, **self._fields()}
@@ -189,7 +189,7 @@ class Evaluator:
     def _fid(self, feats: torch.Tensor) -> float:
         try:
             return fid(feature_stats(feats), self.reference.stats)
-        except (ValueError, np.linalg.LinAlgError) as e:  # clean-fid's "Imaginary component" on degenerate sets
+        except (ValueError, torch.linalg.LinAlgError) as e:  # eigh did not converge
             warnings.warn(f"FID undefined for these samples ({e}); recorded as NaN", RuntimeWarning, stacklevel=2)
             return math.nan
 

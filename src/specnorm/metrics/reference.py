@@ -6,7 +6,8 @@ used). It holds ``mu``, ``sigma`` (float64), ``feats`` (float32, a seeded subset
 :data:`KID_REF_MAX` reference features, KID protocols only), ``meta`` (JSON: everything the file
 depends on, including a fingerprint of the image array) and ``checksum`` (sha256 of the rest).
 Writes are atomic. A file that does not load, fails its checksum or describes other inputs is
-reported with a warning and rebuilt.
+reported with a warning and rebuilt. The loaded :class:`~specnorm.metrics.fid.Stats` caches its
+device copy and √Σ, so a run computes the reference's square root for FID once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from specnorm.io import atomic_write
 from specnorm.metrics.fid import Stats
@@ -52,11 +54,19 @@ def _checksum(meta_json: str, mu: np.ndarray, sigma: np.ndarray, feats: np.ndarr
     return h.hexdigest()
 
 
+def _host(a) -> np.ndarray:
+    """A float64 NumPy copy of statistics held as an array or a (device) tensor."""
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a, dtype=np.float64)
+
+
 def save(path: Path, meta: dict, stats: Stats, feats: np.ndarray | None) -> None:
-    feats = np.zeros((0, stats.mu.shape[0]), np.float32) if feats is None else feats.astype(np.float32)
+    mu, sigma = _host(stats.mu), _host(stats.sigma)
+    feats = np.zeros((0, mu.shape[0]), np.float32) if feats is None else feats.astype(np.float32)
     meta_json = json.dumps(meta, sort_keys=True)
-    checksum = _checksum(meta_json, stats.mu, stats.sigma, feats)
-    atomic_write(path, lambda f: np.savez(f, mu=stats.mu, sigma=stats.sigma, feats=feats,
+    checksum = _checksum(meta_json, mu, sigma, feats)
+    atomic_write(path, lambda f: np.savez(f, mu=mu, sigma=sigma, feats=feats,
                                           meta=np.array(meta_json), checksum=np.array(checksum)))
 
 
