@@ -152,3 +152,12 @@ def test_layer_analysis_warm_starts_only_when_asked_on_the_cpu():
     assert math.isnan(warm[2]["sigma_conv"])
     assert warm[2]["sigma_w"] == pytest.approx(exact_sigma(D.fc.weight.detach()).item(), rel=1e-12)
     quantities.SIGMA_CONV_CACHE.clear()
+
+
+def test_non_finite_weights_give_nan_and_zero_weights_give_zero():
+    w = _weight(4, 3, 3, 3)
+    w[0, 0, 0, 0] = float("nan")
+    r = conv_operator_norm(w, (8, 8), 1, 1)
+    assert math.isnan(r.sigma) and not r.converged
+    z = conv_operator_norm(torch.zeros(4, 3, 3, 3), (8, 8), 1, 1)
+    assert z.sigma == 0.0 and z.converged

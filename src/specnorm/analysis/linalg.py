@@ -144,7 +144,8 @@ def lanczos_top_eig(
     Runs on ``v0``'s device and dtype; restarts from the top Ritz vector every ``krylov_dim`` steps.
     Stops when the relative error bound of √θ, r/(2θ), is ≤ ``tol`` (tested at Krylov sizes 1, 2, 4, …,
     16, 32, 48, …: one small host transfer each; an invariant subspace gives r ≈ 0), when the Krylov
-    space is the whole space, or after ``max_iter`` operator applications. Returns ``(θ, unit Ritz vector, applications, r/(2θ))``.
+    space is the whole space, or after ``max_iter`` operator applications. Returns ``(θ, unit Ritz
+    vector, applications, r/(2θ))``; θ and the bound are NaN if the operator gave non-finite values.
     """
     n = v0.numel()
     q = v0.reshape(-1)
@@ -172,6 +173,8 @@ def lanczos_top_eig(
             if j + 1 not in pts:
                 continue
             ab = torch.stack(alphas + betas).double().cpu().tolist()  # the one sync of this check
+            if not all(map(math.isfinite, ab)):  # non-finite weights (a diverged D): σ undefined
+                return math.nan, basis[0], done, math.nan
             a, b = ab[: j + 1], ab[j + 1:]
             theta, s, res = _ritz_top(a, b)
             rel = res / (2 * theta) if theta > 0 else (0.0 if res == 0 else math.inf)
