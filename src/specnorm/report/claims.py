@@ -1,8 +1,14 @@
-"""The paper's qualitative claims (docs/design.md#paper-targets), each judged from our data by a stated rule.
+"""The paper's qualitative claims (docs/design.md#paper-targets), each judged from our data by a stated rule
+(docs/deviations.md P6).
 
-Every verdict is ``reproduced``, ``not reproduced`` or ``not run`` (the data the rule needs do not
-exist yet, e.g. too few seeds); the evidence gives the numbers that decided it. Claims are judged per
-dataset, in the Table 1 setting, on the protocol signature with the most cells.
+Every verdict is one of four. ``reproduced``: the rule's evidence for the claim is significant
+(two-sided Welch p < ``ALPHA``, every cell with ≥ ``MIN_SEEDS`` seeds, ≥ ``MIN_SCALES`` scales for a
+sweep). ``not reproduced``: the evidence is significant *against* the claim under the same gates.
+``inconclusive``: data exist but neither holds (too few seeds or scales, p ≥ α), or the dataset is not
+one the paper states the claim for. ``not run``: the data the rule needs do not exist yet. A verdict
+on the built-in dataset is a *demo analogue*: the same rule applied to a toy problem, never the
+paper's claim. Claims are judged per dataset, in the Table 1 setting, on the protocol signature with
+the most cells.
 """
 
 from __future__ import annotations
@@ -13,58 +19,91 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from specnorm.catalog import is_builtin
 from specnorm.report import paper
 from specnorm.report.runs import Run
+from specnorm.report.stats import ALPHA, MIN_SEEDS, significant, welch_p, welch_p_from_stats
 
-REPRODUCED, NOT_REPRODUCED, NOT_RUN = "reproduced", "not reproduced", "not run"
-MIN_SEEDS = 2
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN = "reproduced", "not reproduced", "inconclusive", "not run"
+STATUSES = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN)
+MIN_SCALES = 4
 VARIANCE_TOLERANCE = 1.05
+ANALOGUE = "demo analogue"
 
+_GATE = f"α = {ALPHA:g} (two-sided Welch), ≥ {MIN_SEEDS} seeds per cell"
+CRITERIA: dict[str, str] = {
+    "bsn_vs_sn": _GATE, "curves": _GATE + ", ≥ 3 evaluations", "sn_conv": _GATE,
+    "modes_SN": _GATE + f", ≥ {MIN_SCALES} scales", "modes_LeCun": _GATE + f", ≥ {MIN_SCALES} scales",
+    "variance": f"≥ {MIN_SEEDS} runs; a bound (tolerance ×{VARIANCE_TOLERANCE:g}), no p-value", "imagenet": _GATE,
+}
+"""The decision rule's parameters per claim, printed beside its verdict."""
+
+CLAIM_DATASETS: dict[str, tuple[str, ...]] = {
+    "bsn_vs_sn": ("cifar10", "stl10", "celeba"),  # §5.3, App. N (ILSVRC2012 excluded by the paper)
+    "curves": ("cifar10", "stl10", "celeba"),  # Fig. 9 (CIFAR10), Apps. P–R
+    "sn_conv": ("cifar10",),  # Figs. 4–6
+    "modes_SN": ("cifar10",),  # Fig. 8
+    "modes_LeCun": ("cifar10",),  # Fig. 8
+    "variance": ("cifar10",),  # Fig. 7
+    "imagenet": ("imagenet",),  # Table 1
+}
+"""The datasets on which the paper states each claim; elsewhere a verdict is only indicative."""
+
+_SEEDS = f"every cell ≥ {MIN_SEEDS} seeds, else inconclusive"
 CLAIMS: dict[str, tuple[str, str, str]] = {
     "bsn_vs_sn": (
         "BSN beats SN on CIFAR10/STL10/CelebA across the App. N hyper-parameter settings.", "§5.3, App. N",
-        f"For every setting and metric column where SN and BSN (s = 1) each have ≥ {MIN_SEEDS} finished seeds, "
-        "compare the means of the best-during-training score. Reproduced when BSN is better in more than half of "
-        "these comparisons (the paper: \"BSN consistently outperforms SN in most of the cases\"). ILSVRC2012 is "
-        "excluded, as in the paper."),
+        "Every setting × metric column (best during training) where SN and BSN (s = 1) both have ≥ "
+        f"{MIN_SEEDS} seeds is one comparison, won by a side only at Welch p < {ALPHA:g}. Reproduced when BSN "
+        "wins more than half of the comparisons (\"BSN consistently outperforms SN in most of the cases\"); not "
+        "reproduced when SN wins at least half (BSN then cannot win most); else inconclusive."),
     "curves": (
         "SN's IS drops late in training while BSN's rises monotonically.", "§5.3, Fig. 9",
-        f"IS curves (mean over ≥ {MIN_SEEDS} seeds, Table 1 setting, s = 1, ≥ 3 evaluations): SN \"drops\" when its "
-        "last value is more than 2 s.e.m. (of the last value) below its peak; BSN \"rises monotonically\" when its "
-        "last value is within 2 s.e.m. of its peak. Reproduced when both hold."),
+        f"IS curves (mean ± s.e.m. over seeds, Table 1 setting, s = 1, ≥ 3 evaluations; {_SEEDS}). A curve drops "
+        f"when its last value is below its peak at Welch p < {ALPHA:g} (peak and last treated as independent; "
+        "the peak is the maximum, so this p is optimistic). Reproduced when SN drops and BSN does not; not "
+        "reproduced when BSN drops; else inconclusive (an SN ending at its peak is not significant evidence "
+        "against a drop too small to detect)."),
     "sn_conv": (
         "SN_Conv has vanishing gradients and low IS; a fixed scale s ≈ 1.75 fixes both.", "§4, Figs. 4–6",
-        f"Best-during-training IS, cells with ≥ {MIN_SEEDS} seeds. (a) SN_Conv's mean IS is below SN's; (b) SN_Conv's "
-        "gradient norm w.r.t. the effective weight (geometric mean over layers and the second half of training, "
-        "analysis.csv) is below SN's; (c) SN_Conv×s, s the swept scale closest to 1.75, has a mean IS above SN_Conv's "
-        "and no more than 2 combined s.e.m. below SN's. Reproduced when (a), (b) and (c) hold."),
+        f"Best-during-training IS ({_SEEDS}) and the per-seed gradient norm w.r.t. the effective weight "
+        "(geometric mean over layers and the second half of training, analysis.csv). (a) SN_Conv's IS is below "
+        "SN's; (b) SN_Conv's gradient norm is below SN's; (c) SN_Conv×s, s the swept scale closest to 1.75, "
+        f"has an IS above SN_Conv's and not significantly below SN's. Each comparison is a Welch test at "
+        f"α = {ALPHA:g}. Reproduced when (a), (b) and (c) hold; not reproduced when any of them is significantly "
+        "reversed; else inconclusive."),
     "modes_SN": (
         "SSN has two good modes of the scale s.", "§5.2, Fig. 8",
-        f"Best-during-training IS over s (cells with ≥ {MIN_SEEDS} seeds, ≥ 4 scales). A mode is a local maximum of "
-        "the mean; two maxima are separate modes only when the curve between them falls more than 2 s.e.m. (at the "
-        "dip) below the lower of the two. Reproduced when there are ≥ 2 modes."),
+        f"Best-during-training IS over s (scales with ≥ {MIN_SEEDS} seeds; ≥ {MIN_SCALES} such scales, else "
+        "inconclusive). A mode is a local maximum of the mean; two maxima are separate modes only when the "
+        f"lowest point between them is below the lower of the two at Welch p < {ALPHA:g}. Reproduced when "
+        "there are ≥ 2 modes; not reproduced when the mean has one local maximum and every step away from it "
+        "descends significantly (one mode at the swept resolution); else inconclusive."),
     "modes_LeCun": (
         "Scaled LeCun initialization (no SN) has two good modes of s, at ≈ 0.2 and ≈ 1.2 on CIFAR10.", "§5.2, Fig. 8",
-        "As for SSN, on the LeCun×s sweep. Reproduced when there are ≥ 2 modes; their locations are reported (the "
-        "paper's are for CIFAR10)."),
+        "As for SSN, on the LeCun×s sweep; the modes' locations are reported (the paper's are for CIFAR10)."),
     "variance": (
         "Under SN, each layer's parameter variance stays at or below 1/max(m, n) throughout training.", "§4, Fig. 7",
         "Over every analysis row (run, iteration > 0, layer) of the finished SN runs at s = 1: the variance of the "
-        f"effective weight's entries divided by 1/max(m, n). Reproduced when the maximum is ≤ {VARIANCE_TOLERANCE} "
-        "(5% allowance for the one-step power-iteration σ the layer divides by). Iteration 0 is reported but not "
-        "judged: before the first D step the stored u is still its random initial draw, so the σ the layer divides "
-        "by (one power step from noise, as in the official code) can be far below ‖W‖."),
+        "effective weight's entries divided by 1/max(m, n). With ≥ "
+        f"{MIN_SEEDS} runs: reproduced when the maximum is ≤ {VARIANCE_TOLERANCE} (5% allowance for the one-step "
+        "power-iteration σ the layer divides by), not reproduced when it is above; fewer runs: inconclusive. "
+        "Iteration 0 is reported but not judged: before the first D step the stored u is still its random "
+        "initial draw, so the σ the layer divides by (one power step from noise, as in the official code) can "
+        "be far below ‖W‖."),
     "imagenet": (
         "BSN without scaling collapses on ILSVRC2012 (IS 1.77) and BSSN fixes it.", "§5.3, Table 1",
-        f"ILSVRC2012 Table 1 IS column (best during training, ≥ {MIN_SEEDS} seeds): BSN's mean is below half of SN's, "
-        "and BSSN's (best s of the BSN sweep) is no more than 2 combined s.e.m. below SN's."),
+        f"ILSVRC2012 Table 1 IS column (best during training; {_SEEDS}). Collapse: BSN's IS below half of SN's "
+        f"(Welch test of BSN against 0.5 × SN's seeds, α = {ALPHA:g}); fixed: BSSN (best s of the BSN sweep, "
+        "a selected maximum) not significantly below SN. Reproduced when both hold; not reproduced when BSN is "
+        "significantly above half of SN or BSSN significantly below SN; else inconclusive."),
 }
 """``key → (claim, where in the paper, rule)``."""
 
 
 @dataclass
 class Claim:
-    """One row of the checklist."""
+    """One row of the checklist; ``verdict`` is ``status`` as shown (``… (demo analogue)``)."""
 
     key: str
     claim: str
@@ -73,19 +112,55 @@ class Claim:
     status: str
     evidence: str
     rule: str
+    criteria: str = ""
+    analogue: bool = False
+    verdict: str = ""
+
+
+def builtin_dataset(dataset: str) -> bool:
+    """Whether ``dataset`` is the package's built-in demo dataset (the dataset catalogue says)."""
+    return is_builtin(dataset)
 
 
 def _claim(key: str, dataset: str, status: str, evidence: str) -> Claim:
+    """A verdict of the rule on ``dataset``, relabelled when the dataset is not the claim's: the built-in
+    dataset gives a demo analogue; another dataset makes a decided verdict inconclusive."""
     text, source, rule = CLAIMS[key]
-    return Claim(key, text, source, paper.DATASET_LABELS.get(dataset, dataset), status, evidence, rule)
+    analogue = builtin_dataset(dataset)
+    if not analogue and dataset not in CLAIM_DATASETS[key] and status in (REPRODUCED, NOT_REPRODUCED):
+        claimed = ", ".join(paper.DATASET_LABELS.get(d, d) for d in CLAIM_DATASETS[key])
+        evidence = (f"the paper states this claim for {claimed}; here the rule alone would say \"{status}\", "
+                    f"which is not evidence about the paper's claim. " + evidence)
+        status = INCONCLUSIVE
+    verdict = f"{status} ({ANALOGUE})" if analogue and status != NOT_RUN else status
+    return Claim(key, text, source, paper.DATASET_LABELS.get(dataset, dataset), status, evidence, rule,
+                 CRITERIA[key], analogue, verdict)
+
+
+def counts(claims: list[Claim]) -> dict[str, int]:
+    """How many claims have each of the four statuses (the page header)."""
+    return {s: sum(c.status == s for c in claims) for s in STATUSES}
 
 
 def _fmt(m: float, s: float) -> str:
     return f"{m:.4g} ± {s:.2g}" if math.isfinite(s) else f"{m:.4g}"
 
 
-def _combined(a: pd.Series, b: pd.Series) -> float:
-    return float(math.hypot(np.nan_to_num(a["sem"]), np.nan_to_num(b["sem"])))
+def _pnum(p: float) -> str:
+    return "undefined" if not math.isfinite(p) else ("< 0.001" if p < 0.001 else f"{p:.2g}")
+
+
+def _p(p: float) -> str:
+    return f"p {_pnum(p)}" if not math.isfinite(p) or p < 0.001 else f"p = {_pnum(p)}"
+
+
+def _values(row: pd.Series) -> list[float]:
+    """The per-seed values of an aggregated score row (``values``: ``;``-separated)."""
+    return [float(v) for v in str(row["values"]).split(";") if v and v != "nan"]
+
+
+def _sign(a: float, b: float) -> int:
+    return int(np.sign(a - b)) if math.isfinite(a) and math.isfinite(b) else 0
 
 
 def _cell(g: pd.DataFrame, fam: str, scale: float) -> pd.Series | None:
@@ -121,33 +196,54 @@ def _best_is(gs: pd.DataFrame, dataset: str, settings: dict[str, str | None]) ->
     return _main_signature(g, "is")
 
 
+def _few(named: dict[str, pd.Series]) -> str:
+    """"SN n=2, BSN n=1": the cells below MIN_SEEDS ("" when none is)."""
+    return ", ".join(f"{k} n={int(r['n'])}" for k, r in named.items() if r["n"] < MIN_SEEDS)
+
+
 # -- judgements -----------------------------------------------------------------------------------
 def bsn_beats_sn(hp: pd.DataFrame, runs: list[Run]) -> list[Claim]:
     out = []
     for dataset in [d for d in _scope(runs, ("SN", "BSN"), 1.0) if d != "imagenet"]:
-        d = hp[(hp["dataset"] == dataset) & (hp["which"] == "best") & (hp["sn_n"] >= MIN_SEEDS)
-               & (hp["bsn_n"] >= MIN_SEEDS)]
+        d = hp[(hp["dataset"] == dataset) & (hp["which"] == "best") & (hp["sn_n"] >= 1) & (hp["bsn_n"] >= 1)]
         if d.empty:
-            out.append(_claim("bsn_vs_sn", dataset, NOT_RUN,
-                              f"no setting has ≥ {MIN_SEEDS} finished seeds of both SN and BSN with scores "
+            out.append(_claim("bsn_vs_sn", dataset, NOT_RUN, "no setting has finished scores of both SN and BSN "
                               f"({_progress(runs, dataset, ('SN', 'BSN'), 1.0)})"))
             continue
-        wins = d["bsn_better"].astype(bool)
-        sig = int((wins & (d["welch_p"] < 0.05)).sum())
-        evidence = (f"BSN better in {int(wins.sum())} of {len(d)} comparisons ({d['setting_label'].nunique()} "
-                    f"setting(s), {d.groupby(['label', 'proto']).ngroups} metric column(s)); {sig} of these with "
-                    "Welch p < 0.05")
-        out.append(_claim("bsn_vs_sn", dataset, REPRODUCED if wins.sum() > len(d) / 2 else NOT_REPRODUCED, evidence))
+        ok = d[(d["sn_n"] >= MIN_SEEDS) & (d["bsn_n"] >= MIN_SEEDS)]
+        left = len(d) - len(ok)
+        if ok.empty:
+            out.append(_claim("bsn_vs_sn", dataset, INCONCLUSIVE,
+                              f"too few seeds: {len(d)} comparison(s), none with ≥ {MIN_SEEDS} seeds of both SN and "
+                              f"BSN (at most n = {int(d[['sn_n', 'bsn_n']].min(axis=1).max())})"))
+            continue
+        sig = ok["welch_p"].map(significant)
+        bsn_up = ok["bsn_better"].astype(bool)
+        bsn_wins, sn_wins = int((sig & bsn_up).sum()), int((sig & ~bsn_up).sum())
+        k = len(ok)
+        evidence = (f"{k} comparison(s) with ≥ {MIN_SEEDS} seeds ({ok['setting_label'].nunique()} setting(s), "
+                    f"{ok.groupby(['label', 'proto']).ngroups} metric column(s)): BSN significantly better in "
+                    f"{bsn_wins}, SN significantly better in {sn_wins}, no significant difference in "
+                    f"{k - bsn_wins - sn_wins} (Welch p: " + ", ".join(_pnum(p) for p in ok["welch_p"])
+                    + f"); BSN's mean higher in {int(bsn_up.sum())} of {k}"
+                    + (f"; {left} comparison(s) with fewer seeds left out" if left else ""))
+        status = REPRODUCED if bsn_wins > k / 2 else NOT_REPRODUCED if sn_wins >= k / 2 else INCONCLUSIVE
+        out.append(_claim("bsn_vs_sn", dataset, status, evidence))
     return out
 
 
 def _curve_summary(c: pd.DataFrame) -> dict | None:
+    """Peak and last evaluation of a mean curve, the Welch p of last vs peak and whether it drops."""
     c = c.sort_values("iteration")
-    if len(c) < 3 or c["n"].iloc[-1] < MIN_SEEDS:
+    if c.empty:
         return None
     peak, last = c.loc[c["mean"].idxmax()], c.iloc[-1]
+    at_peak = int(peak["iteration"]) == int(last["iteration"])
+    p = 1.0 if at_peak else welch_p_from_stats(last["mean"], last["sem"], int(last["n"]), peak["mean"], peak["sem"],
+                                               int(peak["n"]))
     return {"peak": float(peak["mean"]), "peak_it": int(peak["iteration"]), "last": float(last["mean"]),
-            "sem": float(last["sem"]), "last_it": int(last["iteration"])}
+            "sem": float(last["sem"]), "last_it": int(last["iteration"]), "n": int(c["n"].min()), "evals": len(c),
+            "p": p, "drops": not at_peak and significant(p)}
 
 
 def curves_claim(cv: pd.DataFrame, runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
@@ -157,63 +253,96 @@ def curves_claim(cv: pd.DataFrame, runs: list[Run], settings: dict[str, str | No
         c = _main_signature(c, "is")
         sn, bsn = _curve_summary(c[c["family"] == "SN"]), _curve_summary(c[c["family"] == "BSN"])
         if sn is None or bsn is None:
-            out.append(_claim("curves", dataset, NOT_RUN,
-                              f"needs IS curves of SN and BSN with ≥ 3 evaluations and ≥ {MIN_SEEDS} seeds "
+            out.append(_claim("curves", dataset, NOT_RUN, "needs IS curves of SN and BSN "
                               f"({_progress(runs, dataset, ('SN', 'BSN'), 1.0)})"))
             continue
-        drop = sn["peak"] - sn["last"] > 2 * sn["sem"]
-        rise = bsn["peak"] - bsn["last"] <= 2 * bsn["sem"]
         evidence = "; ".join(
-            f"{name}: peak {x['peak']:.4g} at it {x['peak_it']}, last {_fmt(x['last'], x['sem'])} at it {x['last_it']}"
+            f"{name}: peak {x['peak']:.4g} at it {x['peak_it']}, last {_fmt(x['last'], x['sem'])} at it "
+            f"{x['last_it']} (n = {x['n']}, {x['evals']} evaluations; last vs peak {_p(x['p'])})"
             for name, x in (("SN", sn), ("BSN", bsn)))
-        evidence += (f" → SN {'drops' if drop else 'does not drop significantly'}, "
-                     f"BSN {'ends at its peak' if rise else 'ends below its peak'}")
-        out.append(_claim("curves", dataset, REPRODUCED if drop and rise else NOT_REPRODUCED, evidence))
+        short = [f"{name} has {x['evals']} evaluation(s) and n = {x['n']}" for name, x in (("SN", sn), ("BSN", bsn))
+                 if x["evals"] < 3 or x["n"] < MIN_SEEDS]
+        if short:
+            out.append(_claim("curves", dataset, INCONCLUSIVE, f"too few seeds or evaluations ({'; '.join(short)}). "
+                              + evidence))
+            continue
+        evidence += (f" → SN {'drops' if sn['drops'] else 'does not drop significantly'}, "
+                     f"BSN {'drops' if bsn['drops'] else 'does not drop significantly'}")
+        status = NOT_REPRODUCED if bsn["drops"] else REPRODUCED if sn["drops"] else INCONCLUSIVE
+        out.append(_claim("curves", dataset, status, evidence))
     return out
 
 
-def _log_grad(an: pd.DataFrame, fam: str, scale: float) -> float:
-    a = an[(an["family"] == fam) & (an["scale"] == scale) & (an["quantity"] == "grad_norm_eff") & (an["mean"] > 0)]
-    if a.empty:
-        return math.nan
-    a = a[a["iteration"] >= a["iteration"].max() / 2]
-    return float(np.mean(np.log10(a["mean"].astype(float))))
+def _seed_log_grads(runs: list[Run], dataset: str, setting: str | None, fam: str, scale: float) -> list[float]:
+    """Per finished run of a cell: log10 of the geometric mean of ``grad_norm_eff`` over layers and the
+    second half of its analysis iterations (analysis.csv)."""
+    out = []
+    for r in runs:
+        if not (r.done and r.dataset == dataset and r.setting == setting and r.family == fam and r.scale == scale):
+            continue
+        a = r.analysis
+        if a.empty or not {"iteration", "grad_norm_eff"} <= set(a.columns):
+            continue
+        a = a[a["grad_norm_eff"] > 0]
+        a = a[a["iteration"] >= a["iteration"].max() / 2]
+        if len(a):
+            out.append(float(np.mean(np.log10(a["grad_norm_eff"].astype(float)))))
+    return out
 
 
-def sn_conv_claim(gs: pd.DataFrame, an: pd.DataFrame, runs: list[Run],
-                  settings: dict[str, str | None]) -> list[Claim]:
+def sn_conv_claim(gs: pd.DataFrame, runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
     out = []
     for dataset in _scope(runs, ("SN_Conv",), settings=settings):
+        setting = settings.get(dataset)
         g = _best_is(gs, dataset, settings)
-        g = g[g["n"] >= MIN_SEEDS]
         sn, conv = _cell(g, "SN", 1.0), _cell(g, "SN_Conv", 1.0)
         scales = sorted(s for s in g[g["family"] == "SN_Conv"]["scale"] if s != 1.0)
-        a = an[an["dataset"] == dataset]
-        lg_sn, lg_conv = _log_grad(a, "SN", 1.0), _log_grad(a, "SN_Conv", 1.0)
+        lg_sn, lg_conv = (_seed_log_grads(runs, dataset, setting, f, 1.0) for f in ("SN", "SN_Conv"))
         missing = [name for name, ok in (("SN", sn is not None), ("SN_Conv", conv is not None),
                                          ("SN_Conv×s with s ≠ 1", bool(scales)),
-                                         ("gradient norms", math.isfinite(lg_sn) and math.isfinite(lg_conv))) if not ok]
+                                         ("gradient norms", bool(lg_sn) and bool(lg_conv))) if not ok]
         if missing:
-            out.append(_claim("sn_conv", dataset, NOT_RUN,
-                              f"missing (IS with ≥ {MIN_SEEDS} seeds, analysis.csv): " + ", ".join(missing)
+            out.append(_claim("sn_conv", dataset, NOT_RUN, "missing (IS scores, analysis.csv): " + ", ".join(missing)
                               + f" ({_progress(runs, dataset, ('SN', 'SN_Conv'))})"))
             continue
         s = min(scales, key=lambda x: (abs(x - paper.SN_CONV_FIX_SCALE), x))
         fix = _cell(g, "SN_Conv", s)
-        low, vanish = conv["mean"] < sn["mean"], lg_conv < lg_sn
-        fixed = fix["mean"] > conv["mean"] and fix["mean"] >= sn["mean"] - 2 * _combined(fix, sn)
-        evidence = (f"IS: SN {_fmt(sn['mean'], sn['sem'])}, SN_Conv {_fmt(conv['mean'], conv['sem'])}, "
-                    f"SN_Conv×{s:g} {_fmt(fix['mean'], fix['sem'])}; gradient norm (geometric mean): SN "
-                    f"{10 ** lg_sn:.3g}, SN_Conv {10 ** lg_conv:.3g} → (a) {'yes' if low else 'no'}, "
-                    f"(b) {'yes' if vanish else 'no'}, (c) {'yes' if fixed else 'no'}")
-        out.append(_claim("sn_conv", dataset, REPRODUCED if low and vanish and fixed else NOT_REPRODUCED, evidence))
+        v_sn, v_conv, v_fix = _values(sn), _values(conv), _values(fix)
+        p_a, p_b = welch_p(v_conv, v_sn), welch_p(lg_conv, lg_sn)
+        p_c1, p_c2 = welch_p(v_fix, v_conv), welch_p(v_fix, v_sn)
+        d_a, d_b = _sign(conv["mean"], sn["mean"]), _sign(float(np.mean(lg_conv)), float(np.mean(lg_sn)))
+        d_c1, d_c2 = _sign(fix["mean"], conv["mean"]), _sign(fix["mean"], sn["mean"])
+        evidence = (f"IS: SN {_fmt(sn['mean'], sn['sem'])} (n={int(sn['n'])}), SN_Conv "
+                    f"{_fmt(conv['mean'], conv['sem'])} (n={int(conv['n'])}), SN_Conv×{s:g} "
+                    f"{_fmt(fix['mean'], fix['sem'])} (n={int(fix['n'])}); gradient norm (geometric mean): SN "
+                    f"{10 ** np.mean(lg_sn):.3g} (n={len(lg_sn)}), SN_Conv {10 ** np.mean(lg_conv):.3g} "
+                    f"(n={len(lg_conv)}). (a) SN_Conv IS {'<' if d_a < 0 else '≥'} SN, {_p(p_a)}; (b) SN_Conv "
+                    f"gradient {'<' if d_b < 0 else '≥'} SN, {_p(p_b)}; (c) ×{s:g} vs SN_Conv {_p(p_c1)}, "
+                    f"vs SN {_p(p_c2)}")
+        few = _few({"SN": sn, "SN_Conv": conv, f"SN_Conv×{s:g}": fix})
+        if few or min(len(lg_sn), len(lg_conv)) < MIN_SEEDS:
+            out.append(_claim("sn_conv", dataset, INCONCLUSIVE, f"too few seeds ({few or 'gradient norms'}). "
+                              + evidence))
+            continue
+        yes = (significant(p_a) and d_a < 0, significant(p_b) and d_b < 0,
+               significant(p_c1) and d_c1 > 0 and not (significant(p_c2) and d_c2 < 0))
+        against = ((significant(p_a) and d_a > 0) or (significant(p_b) and d_b > 0)
+                   or (significant(p_c1) and d_c1 < 0) or (significant(p_c2) and d_c2 < 0))
+        status = NOT_REPRODUCED if against else REPRODUCED if all(yes) else INCONCLUSIVE
+        out.append(_claim("sn_conv", dataset, status, evidence))
     return out
 
 
-def modes(scales: list[float], means: list[float], sems: list[float]) -> list[float]:
-    """The scales of the distinct modes of a mean curve over sorted ``scales`` (rule of ``modes_SN``)."""
-    m = np.asarray(means, dtype=float)
-    e = np.nan_to_num(np.asarray(sems, dtype=float))
+def _dip_p(m: np.ndarray, e: np.ndarray, n: np.ndarray, i: int, j: int) -> float:
+    """Welch p of point ``i`` against point ``j`` of a mean curve (NaN when undefined)."""
+    return welch_p_from_stats(m[i], e[i], int(n[i]), m[j], e[j], int(n[j]))
+
+
+def modes(scales: list[float], means: list[float], sems: list[float], ns: list[int]) -> list[float]:
+    """The scales of the distinct modes of a mean curve over sorted ``scales`` (rule of ``modes_SN``):
+    local maxima, two of them merged (keeping the higher) unless the lowest point between them is below
+    the lower one at Welch p < ALPHA."""
+    m, e, n = (np.asarray(x, dtype=float) for x in (means, sems, ns))
     k = len(m)
     peaks = [i for i in range(k) if (i == 0 or m[i] > m[i - 1]) and (i == k - 1 or m[i] >= m[i + 1])]
     kept: list[int] = []
@@ -221,12 +350,22 @@ def modes(scales: list[float], means: list[float], sems: list[float]) -> list[fl
         if kept:
             q = kept[-1]
             dip = q + int(np.argmin(m[q:p + 1]))
-            if m[dip] >= min(m[q], m[p]) - 2 * e[dip]:  # no real valley: one mode, keep the higher peak
+            low = q if m[q] <= m[p] else p
+            if dip in (q, p) or not significant(_dip_p(m, e, n, dip, low)):  # no real valley: one mode
                 if m[p] > m[q]:
                     kept[-1] = p
                 continue
         kept.append(p)
     return [scales[i] for i in kept]
+
+
+def single_mode(means: list[float], sems: list[float], ns: list[int]) -> bool:
+    """Whether a mean curve is significantly unimodal at its resolution: one local maximum, and every
+    step away from it descends at Welch p < ALPHA."""
+    m, e, n = (np.asarray(x, dtype=float) for x in (means, sems, ns))
+    top = int(np.argmax(m))
+    steps = [(i, i + 1) for i in range(top, len(m) - 1)] + [(i, i - 1) for i in range(top, 0, -1)]
+    return all(m[b] < m[a] and significant(_dip_p(m, e, n, b, a)) for a, b in steps)
 
 
 def modes_claim(gs: pd.DataFrame, runs: list[Run], settings: dict[str, str | None], fam: str) -> list[Claim]:
@@ -236,15 +375,26 @@ def modes_claim(gs: pd.DataFrame, runs: list[Run], settings: dict[str, str | Non
              if len({r.scale for r in runs if r.dataset == d and r.family == fam}) > 1}
     for dataset in sorted(swept):
         g = _best_is(gs, dataset, settings)
-        g = g[(g["family"] == fam) & (g["n"] >= MIN_SEEDS)].sort_values("scale")
-        if len(g) < 4:
-            out.append(_claim(key, dataset, NOT_RUN, f"{name}: {len(g)} scale(s) with IS from ≥ {MIN_SEEDS} seeds; "
-                                                     f"needs ≥ 4 ({_progress(runs, dataset, (fam,))})"))
+        g = g[(g["family"] == fam) & (g["n"] >= 1)].sort_values("scale")
+        ok = g[g["n"] >= MIN_SEEDS]
+        if len(g) < 2:
+            out.append(_claim(key, dataset, NOT_RUN, f"{name}: {len(g)} scale(s) with IS scores "
+                                                     f"({_progress(runs, dataset, (fam,))})"))
             continue
-        found = modes(g["scale"].tolist(), g["mean"].tolist(), g["sem"].tolist())
-        evidence = (f"{name}: {len(g)} scales in [{g['scale'].min():g}, {g['scale'].max():g}]; "
-                    f"{len(found)} mode(s) at s = " + ", ".join(f"{s:g}" for s in found))
-        out.append(_claim(key, dataset, REPRODUCED if len(found) >= 2 else NOT_REPRODUCED, evidence))
+        if len(ok) < MIN_SCALES:
+            out.append(_claim(key, dataset, INCONCLUSIVE,
+                              f"{name}: {len(ok)} scale(s) with IS from ≥ {MIN_SEEDS} seeds, needs ≥ {MIN_SCALES} "
+                              f"({len(g)} scale(s) with any seed, n = {int(g['n'].min())}–{int(g['n'].max())})"))
+            continue
+        args = (ok["mean"].tolist(), ok["sem"].tolist(), ok["n"].astype(int).tolist())
+        found = modes(ok["scale"].tolist(), *args)
+        one = len(found) < 2 and single_mode(*args)
+        evidence = (f"{name}: {len(ok)} scales in [{ok['scale'].min():g}, {ok['scale'].max():g}] "
+                    f"(n = {int(ok['n'].min())}–{int(ok['n'].max())}); {len(found)} significant mode(s) at s = "
+                    + ", ".join(f"{s:g}" for s in found)
+                    + ("; one local maximum with every step away from it significant" if one else ""))
+        status = REPRODUCED if len(found) >= 2 else NOT_REPRODUCED if one else INCONCLUSIVE
+        out.append(_claim(key, dataset, status, evidence))
     return out
 
 
@@ -253,7 +403,8 @@ def variance_claim(runs: list[Run], settings: dict[str, str | None]) -> list[Cla
     for dataset in _scope(runs, ("SN",), 1.0, settings):
         sel = [r for r in runs if r.dataset == dataset and r.done and r.family == "SN" and r.scale == 1.0
                and r.setting == settings.get(dataset) and {"var_eff", "bound_sn"} <= set(r.analysis.columns)]
-        df = pd.concat([r.analysis for r in sel], ignore_index=True) if sel else pd.DataFrame(columns=["iteration"])
+        df = pd.concat([r.analysis.assign(run=r.name) for r in sel], ignore_index=True) if sel \
+            else pd.DataFrame(columns=["iteration", "run"])
         all_ratios = (df["var_eff"] / df["bound_sn"]).dropna() if len(df) else pd.Series(dtype=float)
         ratio = all_ratios[df.loc[all_ratios.index, "iteration"] > 0]
         if ratio.empty:
@@ -262,45 +413,66 @@ def variance_claim(runs: list[Run], settings: dict[str, str | None]) -> list[Cla
             continue
         worst = df.loc[ratio.idxmax()]
         at0 = all_ratios[df.loc[all_ratios.index, "iteration"] == 0]
-        evidence = (f"{len(sel)} run(s), {len(ratio)} rows after iteration 0: max ratio {ratio.max():.3g} (layer "
+        judged = df.loc[ratio.index, "run"].nunique()
+        bad = df.loc[ratio[ratio > VARIANCE_TOLERANCE].index, "run"].nunique()
+        evidence = (f"{judged} run(s), {len(ratio)} rows after iteration 0: max ratio {ratio.max():.3g} (layer "
                     f"{worst['layer']}, iteration {int(worst['iteration'])}), median {ratio.median():.3g}, "
-                    f"{(ratio <= 1).mean():.0%} of rows ≤ 1"
+                    f"{(ratio <= 1).mean():.0%} of rows ≤ 1; {bad} run(s) above the tolerance"
                     + (f"; at iteration 0 (not judged) max {at0.max():.3g}" if len(at0) else ""))
-        out.append(_claim("variance", dataset, REPRODUCED if ratio.max() <= VARIANCE_TOLERANCE else NOT_REPRODUCED,
-                          evidence))
+        if judged < MIN_SEEDS:
+            status = INCONCLUSIVE
+            evidence = f"too few runs ({judged} < {MIN_SEEDS}). " + evidence
+        else:
+            status = REPRODUCED if ratio.max() <= VARIANCE_TOLERANCE else NOT_REPRODUCED
+        out.append(_claim("variance", dataset, status, evidence))
     return out
 
 
-def imagenet_claim(t1: pd.DataFrame, runs: list[Run]) -> list[Claim]:
+def imagenet_claim(t1: pd.DataFrame, gs: pd.DataFrame, runs: list[Run],
+                   settings: dict[str, str | None]) -> list[Claim]:
     if "imagenet" not in _scope(runs, ("SN", "BSN")):
         return []
     d = t1[(t1["dataset"] == "imagenet") & (t1["metric"] == "is") & (t1["which"] == "best")]
+    d = d[d["signature"] == d["signature"].value_counts().idxmax()] if len(d) else d
     rows = {r: d[d["row"] == r] for r in ("SN", "BSN", "BSSN")}
-    if not all(len(v) and v["n"].iloc[0] >= MIN_SEEDS for v in rows.values()):
-        return [_claim("imagenet", "imagenet", NOT_RUN, f"needs SN, BSN and the BSN sweep with ≥ {MIN_SEEDS} seeds "
+    if not all(len(v) and v["n"].iloc[0] >= 1 for v in rows.values()):
+        return [_claim("imagenet", "imagenet", NOT_RUN, "needs IS scores of SN, BSN and the BSN sweep "
                                                         f"({_progress(runs, 'imagenet', ('SN', 'BSN'))})")]
     sn, bsn, bssn = (rows[k].iloc[0] for k in ("SN", "BSN", "BSSN"))
-    collapse = bsn["mean"] < 0.5 * sn["mean"]
-    fixed = bssn["mean"] >= sn["mean"] - 2 * _combined(bssn, sn)
-    evidence = (f"IS: SN {_fmt(sn['mean'], sn['sem'])}, BSN {_fmt(bsn['mean'], bsn['sem'])}, "
-                f"BSSN (s = {bssn['scale']:g}) {_fmt(bssn['mean'], bssn['sem'])}")
-    return [_claim("imagenet", "imagenet", REPRODUCED if collapse and fixed else NOT_REPRODUCED, evidence)]
+    g = gs[(gs["dataset"] == "imagenet") & (gs["setting"] == settings.get("imagenet")) & (gs["which"] == "best")
+           & (gs["metric"] == "is") & (gs["signature"] == sn["signature"])]
+    v_sn, v_bsn = _values(_cell(g, "SN", 1.0)), _values(_cell(g, "BSN", 1.0))
+    v_bssn = _values(_cell(g, "BSN", float(bssn["scale"])))
+    p_half, p_fix = welch_p(v_bsn, [0.5 * v for v in v_sn]), welch_p(v_bssn, v_sn)
+    d_half, d_fix = _sign(bsn["mean"], 0.5 * sn["mean"]), _sign(bssn["mean"], sn["mean"])
+    evidence = (f"IS: SN {_fmt(sn['mean'], sn['sem'])} (n={int(sn['n'])}), BSN {_fmt(bsn['mean'], bsn['sem'])} "
+                f"(n={int(bsn['n'])}), BSSN (s = {bssn['scale']:g}) {_fmt(bssn['mean'], bssn['sem'])} "
+                f"(n={int(bssn['n'])}); BSN vs half of SN {_p(p_half)}, BSSN vs SN {_p(p_fix)}")
+    few = _few({"SN": sn, "BSN": bsn, "BSSN": bssn})
+    if few:
+        return [_claim("imagenet", "imagenet", INCONCLUSIVE, f"too few seeds ({few}). " + evidence)]
+    collapse = significant(p_half) and d_half < 0
+    against = (significant(p_half) and d_half > 0) or (significant(p_fix) and d_fix < 0)
+    status = NOT_REPRODUCED if against else REPRODUCED if collapse else INCONCLUSIVE
+    return [_claim("imagenet", "imagenet", status, evidence)]
 
 
 def checklist(runs: list[Run], gs: pd.DataFrame, t1: pd.DataFrame, hp: pd.DataFrame, cv: pd.DataFrame,
               an: pd.DataFrame, settings: dict[str, str | None]) -> list[Claim]:
-    """Every claim of docs/design.md#paper-targets in the paper's order; one with no data anywhere is ``not run``."""
+    """Every claim of docs/design.md#paper-targets in the paper's order; one with no data anywhere is
+    ``not run``. (``an``, the aggregated analysis table, is accepted for the caller's convenience; the
+    per-seed tests read the runs.)"""
     judged = {
         "bsn_vs_sn": bsn_beats_sn(hp, runs), "curves": curves_claim(cv, runs, settings),
-        "sn_conv": sn_conv_claim(gs, an, runs, settings), "modes_SN": modes_claim(gs, runs, settings, "SN"),
+        "sn_conv": sn_conv_claim(gs, runs, settings), "modes_SN": modes_claim(gs, runs, settings, "SN"),
         "modes_LeCun": modes_claim(gs, runs, settings, "LeCun"), "variance": variance_claim(runs, settings),
-        "imagenet": imagenet_claim(t1, runs),
+        "imagenet": imagenet_claim(t1, gs, runs, settings),
     }
     out = []
     for key, rows in judged.items():
         text, source, rule = CLAIMS[key]
         out += rows or [Claim(key, text, source, "any dataset", NOT_RUN, "no cell of this experiment in the results",
-                              rule)]
+                              rule, CRITERIA[key], False, NOT_RUN)]
     return out
 
 

@@ -1,7 +1,10 @@
 """The report's figures (matplotlib): written as PNG and SVG to ``report/figures/`` and embedded as PNG.
 
 Every figure has labelled axes with units, a legend and, where seeds are averaged, error bars or
-bands of ± one standard error of the mean.
+bands of ± one standard error of the mean; the marker says how many seeds a line averages (× one, ▲ two,
+● three or more), so a single-seed line never passes for a mean. PNGs are rendered at ``DPI`` and shown
+at ``CSS_DPI`` (capped at ``PAGE_PX``), and :func:`save` enlarges any text that would be displayed
+smaller than ``MIN_TEXT_PX``. Axis labels use matplotlib mathtext; captions are HTML, so plain Unicode.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker as mticker  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -28,19 +33,29 @@ from specnorm.report.variants import FAMILY_ORDER, family_rank, variant_label  #
 COLORS = dict(zip(FAMILY_ORDER, ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f", "#9467bd", "#8c564b")))
 WHICH = {"best": "best during training", "final": "final"}
 ITERATION = "iteration (generator steps)"
-BOUND_NAMES = {("bound_sn", "bound_bsn"): ("1/max(m,n)", "BSN bound")}
-DPI = 90
+BOUND_NAMES = {("bound_sn", "bound_bsn"): (r"Thm. 2 bound $s^2/\max(m,n)$",
+                                          r"Thm. 3 (BSN) bound $2s^2/(c_{in}k^2+c_{out}k^2)$")}
+NORMALIZED = ("SN", "BSN", "SN_Conv")
+"""Families whose effective weight is s·W/σ: their variance bounds carry the factor s² (:func:`bound_for_scale`)."""
+DPI = 150
+CSS_DPI = 96  # CSS px per inch: a figure is displayed at its physical size, the PNG has DPI/CSS_DPI × the pixels
+PAGE_PX = 1100  # the widest a figure is displayed (the page's figure column)
+MIN_TEXT_PX = 9.0  # the smallest text height, in displayed CSS px, that save() allows
+N_MARKERS = {1: "x", 2: "^"}  # seeds averaged → marker; 3 or more: "o"
 MAX_SCATTER = 20_000  # points per Fig. 3 panel (a fixed random subset beyond that)
 
 
 @dataclass
 class Figure:
-    """A rendered figure: ``key`` names its files ``figures/<key>.png|svg``."""
+    """A rendered figure: ``key`` names its files ``figures/<key>.png|svg``; ``width`` is the CSS width
+    (px) it is displayed at and ``min_text_px`` its smallest text there."""
 
     key: str
     title: str
     caption: str
     png_b64: str
+    width: int = 0
+    min_text_px: float = 0.0
 
 
 def color(fam: str, k: int = 0) -> str:
@@ -48,26 +63,80 @@ def color(fam: str, k: int = 0) -> str:
     return COLORS.get(fam.split(" [")[0], f"C{(k + 7) % 10}")
 
 
+def n_marker(n: int) -> str:
+    """The marker of a line or point that averages ``n`` seeds (× 1, ▲ 2, ● ≥ 3)."""
+    return N_MARKERS.get(int(n), "o")
+
+
+def n_handles(ns: object) -> list[Line2D]:
+    """Legend entries explaining the seed markers present in ``ns``."""
+    kinds = sorted({min(int(n), 3) for n in ns if n and n > 0})
+    text = {1: "n = 1 seed (no s.e.m.)", 2: "n = 2 seeds", 3: "n ≥ 3 seeds"}
+    return [Line2D([], [], color="0.3", ls="none", marker=n_marker(k), label=text[k]) for k in kinds]
+
+
+def display_ppi(width_in: float) -> float:
+    """CSS px per inch of a figure ``width_in`` inches wide as displayed (physical size, ≤ PAGE_PX)."""
+    return min(width_in * CSS_DPI, PAGE_PX) / width_in
+
+
+def min_font_pt(width_in: float) -> float:
+    """The smallest font size (pt) displayed at ≥ MIN_TEXT_PX in a figure ``width_in`` inches wide."""
+    return math.ceil(10 * MIN_TEXT_PX * 72 / display_ppi(width_in)) / 10
+
+
+def _texts(fig: plt.Figure) -> list[Text]:
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def _render(fig: plt.Figure, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=DPI, bbox_inches="tight", pad_inches=0.05,
+                metadata={"Date": None} if fmt == "svg" else None)
+    return buf.getvalue()
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG's IHDR chunk."""
+    return struct.unpack(">II", png[16:24])
+
+
 def save(fig: plt.Figure, key: str, title: str, caption: str, out_dir: Path) -> Figure:
-    """Write ``fig`` as PNG and SVG under ``out_dir`` (atomically) and return it embedded."""
+    """Write ``fig`` as PNG and SVG under ``out_dir`` (atomically) and return it embedded; text that
+    would be displayed below MIN_TEXT_PX at the PNG's final width is enlarged first."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for ax in fig.axes:
         _log_ticks(ax)
-    fig.tight_layout()
-    blobs = {}
-    for fmt in ("png", "svg"):
-        buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=DPI, metadata={"Date": None} if fmt == "svg" else None)
-        blobs[fmt] = buf.getvalue()
-        atomic_write(out_dir / f"{key}.{fmt}", lambda f, b=blobs[fmt]: f.write(b))
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
+    png = _render(fig, "png")
+    for _ in range(3):  # enlarging text can widen the tight bounding box: re-check at the new width
+        need = min_font_pt(png_size(png)[0] / DPI)
+        small = [t for t in _texts(fig) if t.get_fontsize() < need]
+        if not small:
+            break
+        for ax in fig.axes:
+            if any(t.get_fontsize() < need for t in ax.get_xticklabels() + ax.get_yticklabels()):
+                ax.tick_params(which="both", labelsize=need)
+        for t in small:
+            t.set_fontsize(need)
+        if fig.get_layout_engine() is None:
+            fig.tight_layout()
+        png = _render(fig, "png")
+    width_in = png_size(png)[0] / DPI
+    smallest = min((t.get_fontsize() for t in _texts(fig)), default=need)
+    blobs = {"png": png, "svg": _render(fig, "svg")}
+    for fmt, blob in blobs.items():
+        atomic_write(out_dir / f"{key}.{fmt}", lambda f, b=blob: f.write(b))
     plt.close(fig)
-    return Figure(key, title, caption, base64.b64encode(blobs["png"]).decode("ascii"))
+    return Figure(key, title, caption, base64.b64encode(png).decode("ascii"),
+                  width=round(width_in * display_ppi(width_in)), min_text_px=smallest / 72 * display_ppi(width_in))
 
 
 def _grid(n: int, ncols: int, w: float = 4.2, h: float = 3.2) -> tuple[plt.Figure, list[plt.Axes]]:
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows), squeeze=False, layout="constrained")
     flat = list(axes.ravel())
     for ax in flat[n:]:
         ax.set_visible(False)
@@ -136,7 +205,7 @@ def sweep(gs: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
         return None
     cols = [(m, sig) for m, sig in columns(g)
             if g[(g["metric"] == m) & (g["signature"] == sig)].groupby("family")["scale"].nunique().max() >= 2]
-    fig, axes = plt.subplots(2, len(cols), figsize=(4.8 * len(cols), 6.6), squeeze=False)
+    fig, axes = plt.subplots(2, len(cols), figsize=(5.4 * len(cols), 7.0), squeeze=False, layout="constrained")
     for j, (metric, sig) in enumerate(cols):
         for i, which in enumerate(("best", "final")):
             ax = axes[i][j]
@@ -144,8 +213,10 @@ def sweep(gs: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
             for k, fam in enumerate(fams):
                 f = sub[sub["family"] == fam].sort_values("scale")
                 if len(f):
-                    ax.errorbar(f["scale"], f["mean"], yerr=_err(f["sem"]), marker="o", ms=4, capsize=3,
-                                color=color(fam, k), label=fam)
+                    ax.errorbar(f["scale"], f["mean"], yerr=_err(f["sem"]), capsize=3, color=color(fam, k),
+                                label=fam)
+                    for n, pts in f.groupby(f["n"].clip(upper=3)):
+                        ax.plot(pts["scale"], pts["mean"], ls="none", marker=n_marker(n), ms=6, color=color(fam, k))
             label, proto = (sub["label"].iloc[0], sub["proto"].iloc[0]) if len(sub) else ("", "")
             if g["scale"].max() >= 10 * g["scale"].min():  # e.g. LeCun's 0.05–2 beside SN's 0.7–4
                 log_axis(ax, "x")
@@ -153,12 +224,14 @@ def sweep(gs: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
             else:
                 ax.set_xlabel("scale s")
             ax.set_ylabel(f"{label} ({'↑' if metric == 'is' else '↓'})")
-            ax.set_title(f"{label} ({proto}), {WHICH[which]}", fontsize=9)
+            ax.set_title(f"{label} ({proto}), {WHICH[which]}", fontsize=10)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
+    handles = [Line2D([], [], color=color(f, k), label=f) for k, f in enumerate(fams)] + n_handles(g["n"])
+    fig.legend(handles=handles, loc="outside right upper")
     caption = (f"{_ds(dataset)}, Table 1 setting: score against the fixed scale s, mean ± s.e.m. over seeds. SN's "
                "curve is the SSN sweep and BSN's the BSSN sweep (Fig. 8's SSN curve), SN_Conv's is Fig. 6's and "
-               "LeCun's is Fig. 8's scaled-LeCun curve (there s multiplies the init std of an un-normalized D).")
+               "LeCun's is Fig. 8's scaled-LeCun curve (there s multiplies the init std of an un-normalized D). The "
+               "marker gives the seeds behind each point (× one seed: no error bar; ▲ two; ● three or more).")
     return save(fig, f"sweep_{dataset}", f"Scale sweeps — {_ds(dataset)}", caption, out_dir)
 
 
@@ -170,7 +243,8 @@ def curves(cv: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], ou
     if c.empty:
         return None
     cols = columns(c)
-    fig, axes = _grid(len(cols), 2, 6.4, 3.8)
+    fig, axes = _grid(len(cols), 2, 5.2, 3.6)
+    handles: dict[str, Line2D] = {}
     for ax, (metric, sig) in zip(axes, cols):
         sub = c[(c["metric"] == metric) & (c["signature"] == sig)]
         for k, (fam, s) in enumerate(variants):
@@ -178,51 +252,62 @@ def curves(cv: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], ou
             if v.empty:
                 continue
             col = color(fam, k)
-            ls = "-" if s == 1.0 else "--"
-            ax.plot(v["iteration"], v["mean"], ls, marker=".", color=col,
-                    label=f"{variant_label(fam, s)} (n={v['n'].max()})")
+            lo, hi = int(v["n"].min()), int(v["n"].max())
+            label = f"{variant_label(fam, s)} (n={lo}{'' if lo == hi else f'–{hi}'})"
+            (line,) = ax.plot(v["iteration"], v["mean"], "-" if s == 1.0 else "--", marker=n_marker(lo), ms=5,
+                              color=col, label=label)
+            handles.setdefault(label, line)
             band(ax, v, col)
         label = sub["label"].iloc[0]
         iteration_axis(ax)
         ax.set_ylabel(f"{label} ({'↑' if metric == 'is' else '↓'})")
         ax.set_title(f"{label} ({sub['proto'].iloc[0]})", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.legend(handles=[*handles.values(), *n_handles(c["n"])], loc="outside right upper")
     caption = (f"{_ds(dataset)}, Table 1 setting: in-training evaluations (metrics.csv) of finished runs, mean ± "
-               "s.e.m. over seeds (n = seeds). Dashed: scaled variants (SSN/BSSN at Table 1's chosen s, SN_Conv×s).")
+               "s.e.m. over seeds (n = seeds; marker × one seed, no band; ▲ two; ● three or more). Dashed: scaled "
+               "variants (SSN/BSSN at Table 1's chosen s, SN_Conv×s).")
     return save(fig, f"curves_{dataset}", f"Training curves — {_ds(dataset)}", caption, out_dir)
 
 
 # -- per-layer analysis (Figs. 2, 5, 7; App. L.3) ----------------------------------------------------
 def _per_layer(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], quantity: str,
                bounds: tuple[str, ...] = (), log: bool = True) -> tuple[plt.Figure, list[plt.Axes]] | None:
-    """One panel per variant, one line (± s.e.m. band) per layer of ``quantity``; ``bounds`` dashed/dotted."""
+    """One panel per variant, one line (± s.e.m. band) per layer of ``quantity``; ``bounds`` dashed/dotted.
+    The panel title gives the seeds (n) and the line marker says it too (:func:`n_marker`)."""
     a = an[(an["dataset"] == dataset) & (an["quantity"].isin([quantity, *bounds]))]
     shown = [(f, s) for f, s in variants if "+γ" not in f
              and len(a[(a["family"] == f) & (a["scale"] == s) & (a["quantity"] == quantity) & a["mean"].notna()])]
     if not shown:
         return None
-    fig, axes = _grid(len(shown), 4, 4.2, 3.3)
+    fig, axes = _grid(len(shown), 3, 3.9, 3.1)
     layers = a.drop_duplicates("layer").sort_values("layer_index")["layer"].tolist()
     cmap = plt.get_cmap("viridis", max(len(layers), 2))
+    ns = []
     for ax, (fam, s) in zip(axes, shown):
         v = a[(a["family"] == fam) & (a["scale"] == s)]
+        n = int(v.loc[v["quantity"] == quantity, "n"].min())
+        ns.append(n)
         if log:
             log_axis(ax)
         for i, layer in enumerate(layers):
             for q, ls in ((quantity, "-"), *zip(bounds, ("--", ":"))):
                 lv = v[(v["layer"] == layer) & (v["quantity"] == q)].sort_values("iteration")
                 if len(lv) and lv["mean"].notna().any():
-                    ax.plot(lv["iteration"], lv["mean"], ls, color=cmap(i), lw=1.2,
-                            label=layer if q == quantity else None)
+                    mark = {"marker": n_marker(n), "ms": 4, "markevery": max(1, len(lv) // 6)} if q == quantity else {}
+                    ax.plot(lv["iteration"], lv["mean"], ls, color=cmap(i), lw=1.2, **mark)
                     if q == quantity:
                         band(ax, lv, cmap(i))
-        ax.set_title(variant_label(fam, s), fontsize=10)
+        factor = bound_for_scale(1.0, fam, s)
+        note = f"\nbounds × s² = {factor:.3g}" if bounds and factor != 1.0 else ""
+        ax.set_title(f"{variant_label(fam, s)} (n={n}){note}", fontsize=10)
         iteration_axis(ax)
         ax.grid(alpha=0.3)
-        styles = [Line2D([], [], color="k", ls=ls, label=name)
-                  for name, ls in zip(BOUND_NAMES.get(bounds, ()), ("--", ":"))]
-        ax.legend(handles=ax.get_legend_handles_labels()[0] + styles, fontsize=6, ncol=2)
+    handles = [Line2D([], [], color=cmap(i), lw=1.5, label=layer) for i, layer in enumerate(layers)]
+    handles += [Line2D([], [], color="k", ls=ls, label=name)
+                for name, ls in zip(BOUND_NAMES.get(bounds, ()), ("--", ":"))]
+    handles += n_handles(ns)
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4))
     return fig, axes
 
 
@@ -236,7 +321,7 @@ def grad_norms(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]]
     wrt = ("effective weight W·s·γ/σ (Prop. 1's w′)" if quantity == "grad_norm_eff"
            else "raw weight W (what Adam updates)")
     for ax in axes:
-        ax.set_ylabel("‖∇_W D(x)‖_F (log)")
+        ax.set_ylabel(r"$\|\nabla_W D(x)\|_F$ (log)")
     caption = (f"{_ds(dataset)}, Table 1 setting: Frobenius norm of each layer's gradient of D(x) w.r.t. the {wrt}, "
                "per-sample gradients averaged over the fixed analysis batch of real images (docs/design.md#analysis-quantities), "
                "mean ± s.e.m. over seeds (band). One panel per variant, one line per layer (layer0 = input).")
@@ -245,9 +330,27 @@ def grad_norms(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]]
                 caption, out_dir)
 
 
+def bound_for_scale(bound: float, family: str, scale: float) -> float:
+    """Theorem 2/3's bound on the variance of the entries of the effective weight s·W/σ: the s = 1 bound
+    (1/max(m, n), or 2/(c_in k² + c_out k²) for BSN) times s², since Var(s·x) = s²·Var(x), for a
+    normalized family; unchanged for LeCun×s and no-SN, where s is not a factor of the weight (it
+    scales the initialization only) and the bounds are a reference, not a theorem."""
+    return bound * scale ** 2 if family.split(" [")[0] in NORMALIZED else bound
+
+
+def scale_bounds(an: pd.DataFrame, bounds: tuple[str, ...] = ("bound_sn", "bound_bsn")) -> pd.DataFrame:
+    """``an`` (long analysis table) with the ``bounds`` rows' mean and s.e.m. put through
+    :func:`bound_for_scale` for their cell's family and scale."""
+    rows = an["quantity"].isin(bounds).to_numpy()
+    factor = np.array([bound_for_scale(1.0, f, s) if r else 1.0
+                       for f, s, r in zip(an["family"], an["scale"], rows)], dtype=float)
+    return an.assign(mean=an["mean"].astype(float) * factor, sem=an["sem"].astype(float) * factor)
+
+
 def variances(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path) -> Figure | None:
-    """Variance of the effective weight's entries vs the SN bound 1/max(m,n) and the BSN bound (Fig. 7)."""
-    made = _per_layer(an, dataset, variants, "var_eff", ("bound_sn", "bound_bsn"))
+    """Variance of the effective weight's entries vs the SN bound s²/max(m,n) and the BSN bound (Fig. 7),
+    the bounds scaled by s² for scaled normalized variants (:func:`bound_for_scale`)."""
+    made = _per_layer(scale_bounds(an), dataset, variants, "var_eff", ("bound_sn", "bound_bsn"))
     if made is None:
         return None
     fig, axes = made
@@ -255,8 +358,11 @@ def variances(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]],
         ax.set_ylabel("Var of effective weight entries (log)")
     caption = (f"{_ds(dataset)}, Table 1 setting: solid, the variance of each layer's effective weight entries "
                "(W·s·γ/σ; the raw W without normalization) over training, mean ± s.e.m. over seeds; dashed, "
-               "Theorem 2's SN bound 1/max(m, n); dotted, Theorem 3's BSN bound 2/(c_in k² + c_out k²) "
-               "(convolutions). Scaled variants' variances carry a factor s².")
+               "Theorem 2's SN bound; dotted, Theorem 3's BSN bound (convolutions). The effective weight of SN, BSN "
+               "and SN_Conv at scale s is s·W/σ, so its variance carries a factor s² and so do the bounds drawn in "
+               "its panel: s²/max(m, n) and 2s²/(cᵢₙk² + cₒᵤₜk²) (the panel title gives s²). LeCun×s and "
+               "no-SN panels show the s = 1 bounds as a reference only: there s scales the initialization, not "
+               "the weight, and the theorems do not apply.")
     return save(fig, f"variance_{dataset}", f"Parameter variances vs bounds — {_ds(dataset)}", caption, out_dir)
 
 
@@ -268,7 +374,7 @@ def sigma_ratio(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]
     fig, axes = made
     for ax in axes:
         ax.axhline(1.0, color="k", lw=0.8)
-        ax.set_ylabel("σ_conv / σ_w  (‖w̃‖ / ‖ŵ‖)")
+        ax.set_ylabel(r"$\sigma_{conv}/\sigma_w$  ($\|\tilde{w}\| / \|\hat{w}\|$)")
     caption = (f"{_ds(dataset)}, Table 1 setting: ratio of the convolution operator's spectral norm ‖w̃‖ to the "
                "reshaped kernel's ‖ŵ‖ (both accurate, analysis.csv), per conv layer, mean ± s.e.m. over seeds. "
                "App. L.3 claims ‖ŵ‖ ≤ ‖w̃‖ throughout training (ratio ≥ 1, black line).")
@@ -292,15 +398,16 @@ def grad_ratio(pairs: pd.DataFrame, out_dir: Path) -> Figure | None:
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="y = x")
         log_axis(ax, "x")
         log_axis(ax, "y")
-        ax.set_xlabel("‖w_j‖_sp / ‖w_i‖_sp (effective weights)")
-        ax.set_ylabel("‖∇_{w_i} D‖ / ‖∇_{w_j} D‖")
+        ax.set_xlabel(r"$\|w_j\|_{sp} / \|w_i\|_{sp}$ (effective weights)")
+        ax.set_ylabel(r"$\|\nabla_{w_i} D\| / \|\nabla_{w_j} D\|$")
         ax.set_title(_ds(dataset), fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(markerscale=2)
     caption = ("Every pair of layers i < j of every finished run (Table 1 setting, ≤ 20 analysis iterations per run; "
                f"at most {MAX_SCATTER} points per panel, a fixed random subset): "
                "ratio of the gradient norms w.r.t. the effective weights (averaged over the analysis batch) against "
-               "the inverse ratio of the effective weights' spectral norms (σ_w/σ_used; s cancels). Thm. 1's set 𝒟 "
+               "the inverse ratio of the effective weights' spectral norms (the analysis.csv columns sigma_w / "
+               "sigma_used; s cancels). Thm. 1's set 𝒟 "
                "lies on the diagonal. Learned-γ runs are left out.")
     return save(fig, "grad_ratio", "Gradient-norm ratio vs inverse spectral-norm ratio (Fig. 3)", caption, out_dir)
 
@@ -311,20 +418,25 @@ def input_grads(tl: pd.DataFrame, dataset: str, variants: list[tuple[str, float]
     shown = [(f, s) for f, s in variants if len(t[(t["family"] == f) & (t["scale"] == s)])]
     if not shown:
         return None
-    fig, axes = _grid(2, 2, 5.0, 3.6)
+    fig, axes = _grid(2, 2, 4.6, 3.4)
+    handles: dict[str, Line2D] = {}
     for ax, (q, name) in zip(axes, (("grad_x_real_mean", "real"), ("grad_x_fake_mean", "generated"))):
         log_axis(ax)
         for k, (fam, s) in enumerate(shown):
             v = t[(t["family"] == fam) & (t["scale"] == s) & (t["quantity"] == q)].sort_values("iteration")
             if len(v):
-                ax.plot(v["iteration"], v["mean"], "-" if s == 1.0 else "--", color=color(fam, k),
-                        label=variant_label(fam, s))
+                n = int(v["n"].min())
+                label = f"{variant_label(fam, s)} (n={n})"
+                (line,) = ax.plot(v["iteration"], v["mean"], "-" if s == 1.0 else "--", color=color(fam, k),
+                                  marker=n_marker(n), ms=4, markevery=max(1, len(v) // 8), label=label)
+                handles.setdefault(label, line)
                 band(ax, v, color(fam, k))
         iteration_axis(ax)
-        ax.set_ylabel(f"mean ‖∇ₓD(x)‖₂, {name} x (log)")
+        ax.set_ylabel(rf"mean $\|\nabla_x D(x)\|_2$, {name} x (log)")
         ax.set_title(f"input gradient, {name} images", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.legend(handles=[*handles.values(), *n_handles(t["n"])], loc="outside right upper")
     caption = (f"{_ds(dataset)}, Table 1 setting: mean per-sample ‖∇ₓD(x)‖₂ over the last D batch (official "
-               "d/mean_*_slopes, train_log.csv), mean ± s.e.m. over seeds.")
+               "d/mean_*_slopes, train_log.csv), mean ± s.e.m. over seeds (marker × one seed, ▲ two, ● three or "
+               "more).")
     return save(fig, f"input_grad_{dataset}", f"Discriminator input gradients — {_ds(dataset)}", caption, out_dir)

@@ -1,4 +1,9 @@
-"""Across-seed statistics of the report: mean ± standard error and Welch's t-test (Table 1 caption)."""
+"""Across-seed statistics of the report: mean ± standard error and Welch's t-test (Table 1 caption).
+
+``ALPHA`` and ``MIN_SEEDS`` are the report's one significance rule (docs/deviations.md P6): a difference
+is called (a "better", a bold best, a claim verdict) only at two-sided Welch p < ``ALPHA`` between
+cells of at least ``MIN_SEEDS`` seeds.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-HIGHER_IS_BETTER: dict[str, bool] = {"is": True, "fid": False, "kid": False}
+from specnorm.vocab import HIGHER_IS_BETTER  # re-exported for the report's modules
 """Direction of each metric (IS ↑, FID ↓, KID ↓)."""
+
+ALPHA = 0.05
+"""Significance level of every test the report states (two-sided)."""
+
+MIN_SEEDS = 3
+"""Seeds a cell needs before a claim verdict rests on it: the fewest the paper uses for a Table 1 cell
+(3 for SSN/BSN/BSSN on ILSVRC2012; 5 elsewhere)."""
 
 
 def mean_sem(values: Sequence[float]) -> tuple[float, float, int]:
@@ -43,6 +55,23 @@ def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return float(stats.ttest_ind(x, y, equal_var=False).pvalue)
+
+
+def welch_p_from_stats(mean_a: float, sem_a: float, n_a: int, mean_b: float, sem_b: float, n_b: int) -> float:
+    """:func:`welch_p` from each side's mean, s.e.m. and n (Welch's test needs nothing else); NaN when a
+    side has n < 2 or an undefined s.e.m., or both s.e.m. are 0."""
+    vals = (mean_a, sem_a, mean_b, sem_b)
+    if n_a < 2 or n_b < 2 or not all(math.isfinite(float(v)) for v in vals) or (sem_a == 0 and sem_b == 0):
+        return math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind_from_stats(mean_a, sem_a * math.sqrt(n_a), n_a, mean_b, sem_b * math.sqrt(n_b),
+                                                n_b, equal_var=False).pvalue)
+
+
+def significant(p: float) -> bool:
+    """Whether a two-sided p-value is below :data:`ALPHA` (NaN, an undefined test, never is)."""
+    return math.isfinite(p) and p < ALPHA
 
 
 def better(metric: str, a: float, b: float) -> bool:

@@ -10,7 +10,7 @@ import pandas as pd
 from specnorm.report import paper
 from specnorm.report.aggregate import Column, dataset_rank, progress
 from specnorm.report.runs import Run
-from specnorm.report.stats import HIGHER_IS_BETTER
+from specnorm.report.stats import ALPHA, HIGHER_IS_BETTER, significant, welch_p_from_stats
 from specnorm.report.variants import family_rank, variant_label
 
 WHICH_TITLE = {"best": "best during training", "final": "final (end of training)"}
@@ -72,7 +72,7 @@ def table1_views(t1: pd.DataFrame, columns: list[Column]) -> list[dict]:
                    & (t1["which"] == which) & (t1["row"] == "BSN")]
             pvals.append(pvalue(r["welch_p_bsn_vs_sn"].iloc[0]) if len(r) else "—")
         views.append({"which": which, "title": WHICH_TITLE[which], "groups": groups, "columns": cols, "rows": rows,
-                      "pvalues": pvals, "protocols": [c.protocol for c in columns]})
+                      "pvalues": pvals, "protocols": [c.protocol for c in columns], "alpha": f"{ALPHA:g}"})
     return views
 
 
@@ -89,15 +89,46 @@ def _t1_cell(r: pd.Series, col: Column, t1: pd.DataFrame, which: str) -> dict:
         if r["diverged"]:
             cell["progress"] += f"{'; ' if cell['progress'] else ''}{int(r['diverged'])} diverged"
         same = t1[(t1["dataset"] == col.dataset) & (t1["metric"] == col.metric) & (t1["signature"] == col.signature)
-                  & (t1["which"] == which) & (t1["row"] != "Real data") & t1["mean"].notna()]
-        if len(same) and math.isfinite(r["mean"]):
-            best = same["mean"].max() if HIGHER_IS_BETTER[col.metric] else same["mean"].min()
-            cell["best"] = r["mean"] == best
+                  & (t1["which"] == which)]
+        cell["best"] = r["row"] in significant_best(same, col.metric)
     if math.isfinite(r["paper_mean"]):
         cell["paper"] = "paper " + pm(r["paper_mean"], r["paper_sem"])
         if math.isfinite(r["diff"]):
             cell["diff"] = f"Δ {r['diff']:+.3g}"
     return cell
+
+
+def _cell_key(row: pd.Series) -> tuple[str, float]:
+    """The cell a Table 1 row shows: SSN at its chosen s is the SN cell at that s (s = 1 is SN itself)."""
+    return ("BSN" if row["row"] in ("BSN", "BSSN") else "SN", float(row["scale"]))
+
+
+def significant_best(rows: pd.DataFrame, metric: str) -> set[str]:
+    """The Table 1 rows (of one column and variant) to bold: those showing the cell with the best mean,
+    only when it is better than every other distinct cell at Welch p < ALPHA; else none."""
+    cand = rows[(rows["row"] != "Real data") & rows["mean"].notna() & (rows["n"] > 0)]
+    if cand.empty:
+        return set()
+    top = cand.sort_values("mean", ascending=not HIGHER_IS_BETTER[metric]).iloc[0]
+    others = cand[[_cell_key(r) != _cell_key(top) for _, r in cand.iterrows()]]
+    if others.empty:
+        return set()
+    for _, o in others.iterrows():
+        p = welch_p_from_stats(top["mean"], top["sem"], int(top["n"]), o["mean"], o["sem"], int(o["n"]))
+        if not significant(p) or o["mean"] == top["mean"]:
+            return set()
+    return {r["row"] for _, r in cand.iterrows() if _cell_key(r) == _cell_key(top)}
+
+
+def winner(bsn_better: Any, p: float, both: bool) -> str:
+    """The "better" cell of an SN-vs-BSN row: a side only at Welch p < ALPHA."""
+    if not both:
+        return "—"
+    if not math.isfinite(p):
+        return "no test (a side has < 2 seeds)"
+    if significant(p):
+        return "BSN" if bsn_better else "SN"
+    return f"no significant difference (p = {pvalue(p)})"
 
 
 def _paper_cell(mean: float, sem: float | None) -> str:
@@ -151,7 +182,7 @@ def hparam_rows(hp: pd.DataFrame, dataset: str) -> list[dict]:
                      "bsn": f"{pm(r['bsn_mean'], r['bsn_sem'])} (n={r['bsn_n']})",
                      "diff": f"{r['bsn_mean'] - r['sn_mean']:+.3g}" if both else "—",
                      "p": pvalue(r["welch_p"]),
-                     "winner": ("BSN" if r["bsn_better"] else "SN") if both else "—"})
+                     "winner": winner(r["bsn_better"], r["welch_p"], both)})
     return rows
 
 
