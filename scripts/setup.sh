@@ -1,20 +1,34 @@
 #!/usr/bin/env bash
-# One-step setup: a .venv in the project root with the pinned stack (CPU torch here, CUDA torch on a GPU box).
+# One-step setup: a .venv in the project root with the pinned stack (pyproject.toml + constraints.txt).
+#   SPECNORM_TORCH=auto  (default) the torch build pip resolves (on this CPU box: the local CPU wheel)
+#   SPECNORM_TORCH=cuda  the CUDA build (PyPI's Linux wheel), also on a GPU-less SLURM login node
+#   SPECNORM_TORCH=cpu   the CPU build, from PyTorch's CPU index
+#   SPECNORM_SETUP_DRY_RUN=1  print the commands instead of running them
+# The decisions live in scripts/torch_build.py (tested in tests/scripts/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+MODE="${SPECNORM_TORCH:-auto}"
+DRY="${SPECNORM_SETUP_DRY_RUN:-}"
+HELPER=scripts/torch_build.py
 PY="$VENV/bin/python"
-# Skip the (slow) resolver when the installed tree already matches pyproject + constraints.
+run() { if [ -n "$DRY" ]; then echo "+ $*"; else "$@"; fi; }
+has_smi=0; command -v nvidia-smi >/dev/null 2>&1 && has_smi=1
+# Skip the (slow) resolver when the installed tree already matches pyproject + constraints + the build.
 stamp="$VENV/.specnorm-setup.sha"
-want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  "$PY" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
-  # On a CPU-only machine a stray unpinned dependency would drag in GBs of CUDA wheels: refuse that.
-  if ! command -v nvidia-smi >/dev/null 2>&1 && "$PY" -m pip list 2>/dev/null | grep -qiE '^nvidia-'; then
-    echo "ERROR: CUDA packages were installed on a machine without a GPU; a torch pin was bypassed" >&2
-    exit 1
-  fi
-  echo "$want" > "$stamp"
+want=$(python3 "$HELPER" stamp "$MODE" pyproject.toml constraints.txt)  # a bad SPECNORM_TORCH stops here
+if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  [ -z "$DRY" ] || { echo "up to date ($stamp matches SPECNORM_TORCH=$MODE): nothing to run"; exit 0; }
+else
+  [ -x "$PY" ] || run python3 -m venv "$VENV"
+  installed=absent; [ ! -x "$PY" ] || installed=$("$PY" "$HELPER" probe)
+  cmds=$(python3 "$HELPER" plan "$MODE" "$installed" constraints.txt)
+  [ -n "$DRY" ] || rm -f "$stamp"  # an interrupted install must not look finished next time
+  while read -r args; do
+    run "$PY" -m pip $args  # unquoted on purpose: one pip command per line, no argument has a space
+  done <<< "$cmds"
+  [ -z "$DRY" ] || { echo "dry run: nothing installed, $stamp not written"; exit 0; }
 fi
-"$PY" -c "import specnorm, torch; print('specnorm setup ok: torch', torch.__version__, '| torchvision shim', specnorm.TV_SHIMMED)"
+# The build, whether CUDA is usable; fails if the build is not the requested one (then no stamp).
+"$PY" "$HELPER" report "$MODE" "$has_smi"
+[ "$(cat "$stamp" 2>/dev/null)" = "$want" ] || echo "$want" > "$stamp"
