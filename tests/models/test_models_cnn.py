@@ -1,8 +1,8 @@
-"""CNN G/D (official-code.md §2.1–2.2): shapes, exact parameter counts, official init, Prop. 2."""
+"""CNN G/D (docs/design.md#cnn-models): shapes, exact parameter counts, official init, Prop. 2."""
 
 import math
 
-import specnorm  # noqa: F401  (before torchvision)
+import specnorm.metrics  # noqa: F401  (before torchvision: the CPU shim)
 import pytest
 import torch
 from torch import nn
@@ -15,7 +15,7 @@ G_DECONVS = [(512, 256, 4), (256, 128, 4), (128, 64, 4), (64, 3, 3)]
 
 
 def g_counts(mg: int, z: int = 128) -> tuple[int, int]:
-    """(all parameters, weight matrices only) of the official CNN G, from the §2.1 table."""
+    """(all parameters, weight matrices only) of the official CNN G (docs/design.md#cnn-models)."""
     flat = mg * mg * 512
     weights = z * flat + sum(cin * cout * k * k for cin, cout, k in G_DECONVS)
     biases = flat + sum(cout for _, cout, _ in G_DECONVS)
@@ -24,7 +24,7 @@ def g_counts(mg: int, z: int = 128) -> tuple[int, int]:
 
 
 def d_counts(mg: int) -> tuple[int, int]:
-    """(all parameters, weight matrices only) of the official CNN D, from the §2.2 table."""
+    """(all parameters, weight matrices only) of the official CNN D (docs/design.md#cnn-models)."""
     weights = sum(cin * cout * k * k for cin, cout, k in D_CONVS) + 512 * mg * mg
     biases = sum(cout for _, cout, _ in D_CONVS) + 1
     return weights + biases, weights
@@ -62,7 +62,7 @@ def test_shapes_and_range(mg):
 
 def test_generator_layers_follow_official_table():
     G = CNNGenerator(mg=4)
-    assert isinstance(G.bn0, nn.BatchNorm1d) and G.bn0.num_features == 4 * 4 * 512  # pitfall 8
+    assert isinstance(G.bn0, nn.BatchNorm1d) and G.bn0.num_features == 4 * 4 * 512  # docs/design.md#cnn-models
     bns = [m for m in G.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
     assert all(bn.eps == 1e-5 and bn.momentum == 0.1 and bn.affine for bn in bns)
     deconvs = [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]

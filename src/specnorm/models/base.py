@@ -8,10 +8,25 @@ from torch import nn
 from specnorm.nn import NormSpec, apply_norm
 
 LEAK = 0.1
-"""Leaky-ReLU slope of the CNN (and MLP) discriminator: official ``lrelu(…, leak=0.1)`` (§2.2)."""
+"""Leaky-ReLU slope of the CNN (and MLP) discriminator: official ``lrelu(…, leak=0.1)`` (docs/design.md#cnn-models)."""
+
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1
-"""Generator BatchNorm: TF ``batch_norm(decay=0.9, epsilon=1e-5, scale=True)`` (§2.1, §2.3)."""
+"""Generator BatchNorm: TF ``batch_norm(decay=0.9, epsilon=1e-5, scale=True)`` (docs/design.md#cnn-models)."""
+
+
+def lrelu(x: torch.Tensor) -> torch.Tensor:
+    """The official ``lrelu``, ``tf.maximum(x, 0.1·x)``, exactly: forward and gradient, also at x = 0
+    (docs/design.md#cnn-models). Every leaky ReLU of :mod:`specnorm.models` is this function.
+
+    The slope is 1 for ``x >= 0`` (on a tie TF's ``Maximum`` passes the gradient to its first argument)
+    and 0.1 below; ``F.leaky_relu`` has slope 0.1 at 0, ``torch.maximum`` splits a tie (0.55).
+    ``x · slope`` with the constant ``slope = clamp(sign(x) + 1, 0.1, 1)`` gives ``x`` / ``0.1·x`` and
+    the gradient ``g`` / ``0.1·g`` bit for bit as TF, with no host sync or branch on data, and runs
+    ~7x faster on CPU than ``torch.where(x >= 0, x, 0.1·x)`` (whose CPU kernel is not vectorized).
+    """
+    slope = x.detach().sign().add_(1).clamp(LEAK, 1.0)  # 1 where x >= 0 (sign(±0) = ±0), 0.1 where x < 0
+    return x * slope
 
 
 def channels(c: int, width: float) -> int:
@@ -20,10 +35,10 @@ def channels(c: int, width: float) -> int:
 
 
 class Generator(nn.Module):
-    """A generator ``G(z) -> images in [-1, 1]``; never normalized (official-code.md §1.5).
+    """A generator ``G(z) -> images in [-1, 1]``; never normalized (docs/design.md#scale).
 
     ``bn_stats_in_d_step``: whether BatchNorm running stats are updated by the train-mode G forwards
-    of the D step (CNN: True, ``updates_collections=None``; ResNet: False) — pitfall 7.
+    of the D step (CNN: True, ``updates_collections=None``; ResNet: False) — docs/design.md#bn-statistics.
     """
 
     bn_stats_in_d_step: bool
@@ -44,7 +59,7 @@ class Discriminator(nn.Module):
 
     Subclasses register each ``Conv2d``/``Linear`` with :meth:`_add_weighted` (or record its size in
     ``_input_sizes``) in forward order; :meth:`normalize_` then applies a :class:`NormSpec` to all of
-    them (convs, 1×1 shortcuts and the final linear — pitfall 5).
+    them (convs, 1×1 shortcuts and the final linear — docs/design.md#scale).
     """
 
     def __init__(self, resolution: int, img_channels: int) -> None:

@@ -1,4 +1,4 @@
-"""The standard CNN GAN of the official ``no_gamma-CNN`` code (CIFAR10 / STL10 / CelebA; §2.1–2.2).
+"""The standard CNN GAN of the official ``no_gamma-CNN`` code (CIFAR10 / STL10 / CelebA; docs/design.md#cnn-models).
 
 Resolution is ``8·mg`` (mg = 4 → 32, 6 → 48, 8 → 64; 2 → 16 for the built-in 16×16 dataset).
 TF ``padding='SAME'`` on even sizes equals symmetric ``padding=1`` for every k3/s1 and k4/s2 layer.
@@ -10,19 +10,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from specnorm.models.base import BN_EPS, BN_MOMENTUM, LEAK, Discriminator, Generator, channels
+from specnorm.models.base import BN_EPS, BN_MOMENTUM, Discriminator, Generator, channels, lrelu
 from specnorm.nn import normal_init_, official_d_init_
 
-# (c_out, kernel, stride) of the 7 discriminator convs (official-code.md §2.2), all padding 1.
+# (c_out, kernel, stride) of the 7 discriminator convs (docs/design.md#cnn-models), all padding 1.
 D_CONVS = ((64, 3, 1), (64, 4, 2), (128, 3, 1), (128, 4, 2), (256, 3, 1), (256, 4, 2), (512, 3, 1))
 
 
 class CNNGenerator(Generator):
-    """z → linear(mg·mg·512) → **BatchNorm1d on the flat vector** (pitfall 8) → ReLU → reshape →
+    """z → linear(mg·mg·512) → **BatchNorm1d on the flat vector** (docs/design.md#cnn-models) → ReLU → reshape →
     3 × [ConvTranspose k4 s2 p1 → BN → ReLU] (256, 128, 64) → ConvTranspose k3 s1 p1 → tanh.
 
     BN: eps 1e-5, momentum 0.1, affine. Official ``updates_collections=None``: running stats change
-    in every train-mode forward, D steps included (``bn_stats_in_d_step = True``, pitfall 7).
+    in every train-mode forward, D steps included (``bn_stats_in_d_step = True``, docs/design.md#bn-statistics).
     """
 
     bn_stats_in_d_step = True
@@ -42,7 +42,7 @@ class CNNGenerator(Generator):
         self.deconvs = nn.Sequential(*layers)
 
     def init_(self, generator: torch.Generator | None = None) -> None:
-        """Official G init: every weight N(0, 0.02²), biases 0, BN γ=1 β=0 (pitfall 9)."""
+        """Official G init: every weight N(0, 0.02²), biases 0, BN γ=1 β=0 (docs/design.md#weight-init)."""
         normal_init_(self, std=0.02, generator=generator)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -66,10 +66,10 @@ class CNNDiscriminator(Discriminator):
 
     def init_(self, generator: torch.Generator | None = None) -> None:
         """Official D init: conv W ~ N(0, 0.02²) truncated at ±0.04 (absolute), linear W ~ N(0, 0.02²),
-        biases 0 (pitfall 9)."""
+        biases 0 (docs/design.md#weight-init)."""
         official_d_init_(self, generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for i in range(self.n_convs):
-            x = F.leaky_relu(getattr(self, f"layer{i}")(x), LEAK)
+            x = lrelu(getattr(self, f"layer{i}")(x))
         return getattr(self, f"layer{self.n_convs}")(x.flatten(1)).squeeze(1)

@@ -1,6 +1,6 @@
 """MLP GAN for the paper's MNIST analysis (Figs. 2–3, "four hidden layers"; Apps. J/K unavailable).
 
-The architecture is **our documented choice** (official-code.md §6.2, §9.5), kept in the style of
+The architecture is **our documented choice** (docs/deviations.md A1), kept in the style of
 the official CNN code:
 
 * D: flatten → 4 × [Linear(hidden) → leaky ReLU 0.1] → Linear → 1 (``layer0``–``layer4``); no BN.
@@ -14,10 +14,9 @@ the official CNN code:
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from specnorm.models.base import BN_EPS, BN_MOMENTUM, LEAK, Discriminator, Generator, channels
+from specnorm.models.base import BN_EPS, BN_MOMENTUM, Discriminator, Generator, channels, lrelu
 from specnorm.nn import normal_init_, official_d_init_
 
 HIDDEN = 512
@@ -72,5 +71,5 @@ class MLPDiscriminator(Discriminator):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
         for i in range(N_HIDDEN):
-            x = F.leaky_relu(getattr(self, f"layer{i}")(x), LEAK)
+            x = lrelu(getattr(self, f"layer{i}")(x))
         return getattr(self, f"layer{N_HIDDEN}")(x).squeeze(1)
