@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -34,6 +36,21 @@ def _check(cond: bool, key: str, msg: str) -> None:
         raise ConfigError(f"config key '{key}': {msg}")
 
 
+MAX_BATCH = 65_536
+MAX_ITERATIONS = 1_000_000_000
+MAX_WIDTH = 64.0
+MAX_Z_DIM = 4096
+MAX_SAMPLES = 10_000
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+def _check_range(obj: Any, key: str, names: tuple[str, ...], low: float, high: float) -> None:
+    """Each of ``names`` lies in [low, high] (bounds stated in the message)."""
+    for k in names:
+        v = getattr(obj, k)
+        _check(low <= v <= high, f"{key}.{k}", f"must be between {low:,} and {high:,}, got {v!r}")
+
+
 @dataclass(frozen=True)
 class DatasetCfg:
     name: str = DEFAULT_DATASET
@@ -53,9 +70,11 @@ class ModelCfg:
 
     def validate(self, key: str) -> None:
         _check(self.arch in ARCHS, f"{key}.arch", f"must be one of {ARCHS}, got {self.arch!r}")
-        _check(self.mg >= 1, f"{key}.mg", "must be >= 1")
-        _check(self.width > 0, f"{key}.width", "must be > 0")
-        _check(self.z_dim >= 1, f"{key}.z_dim", "must be >= 1")
+        _check(1 <= self.mg <= 64, f"{key}.mg", f"must be between 1 and 64, got {self.mg!r}")
+        _check(0 < self.width <= MAX_WIDTH, f"{key}.width", f"must be > 0 and <= {MAX_WIDTH:g}, got {self.width!r}")
+        _check_range(self, key, ("z_dim",), 1, MAX_Z_DIM)
+        _check(self.hidden is None or 1 <= self.hidden <= MAX_BATCH, f"{key}.hidden",
+               f"must be between 1 and {MAX_BATCH} or null, got {self.hidden!r}")
 
 
 @dataclass(frozen=True)
@@ -113,8 +132,9 @@ class TrainCfg:
     precision: str = "fp32"  # fp32 (TF32 off: the official numerics) | tf32 (faster convs/matmuls on Ampere+)
 
     def validate(self, key: str) -> None:
-        for k in ("iterations", "n_dis", "d_batch", "g_batch"):
-            _check(getattr(self, k) >= 1, f"{key}.{k}", "must be >= 1")
+        _check_range(self, key, ("iterations",), 1, MAX_ITERATIONS)
+        _check_range(self, key, ("n_dis",), 1, 1000)
+        _check_range(self, key, ("d_batch", "g_batch"), 1, MAX_BATCH)
         _check(self.z_reuse in Z_REUSE, f"{key}.z_reuse", f"must be one of {Z_REUSE}")
         _check(self.seed >= 0, f"{key}.seed", "must be >= 0")
         _check(self.precision in PRECISIONS, f"{key}.precision", f"must be one of {PRECISIONS}")
@@ -133,8 +153,8 @@ class LogCfg:
     def validate(self, key: str) -> None:
         for k in ("every", "analysis_every", "sample_every"):
             _check(getattr(self, k) >= 0, f"{key}.{k}", "must be >= 0 (0 disables)")
-        _check(self.analysis_batch >= 1, f"{key}.analysis_batch", "must be >= 1")
-        _check(self.n_samples >= 1, f"{key}.n_samples", "must be >= 1")
+        _check_range(self, key, ("analysis_batch",), 1, MAX_BATCH)
+        _check_range(self, key, ("n_samples",), 1, MAX_SAMPLES)
         _check(self.progress in PROGRESS, f"{key}.progress", f"must be one of {PROGRESS}")
         _check(self.progress_every >= 0, f"{key}.progress_every", "must be >= 0")
 
@@ -167,10 +187,10 @@ class EvalCfg:
         _check(self.protocol in PROTOCOLS, f"{key}.protocol", f"must be one of {PROTOCOLS}, got {self.protocol!r}")
         _check(self.selection in ("fid", "is"), f"{key}.selection", "must be fid or is")
         _check(self.extractor in EXTRACTOR_CHOICES, f"{key}.extractor", f"must be one of {EXTRACTOR_CHOICES}")
-        for k in ("n_gen", "n_real", "n_is", "is_splits"):
+        for k, high in (("n_gen", 10_000_000), ("n_real", 10_000_000), ("n_is", 10_000_000), ("is_splits", 1000)):
             v = getattr(self, k)
-            _check(v is None or v >= 1, f"{key}.{k}", "must be >= 1 or null")
-        _check(self.batch_size >= 1, f"{key}.batch_size", "must be >= 1")
+            _check(v is None or 1 <= v <= high, f"{key}.{k}", f"must be between 1 and {high} or null, got {v!r}")
+        _check_range(self, key, ("batch_size",), 1, MAX_BATCH)
 
 
 @dataclass(frozen=True)
@@ -193,8 +213,7 @@ class CellConfig:
             v = getattr(self, f.name)
             if dataclasses.is_dataclass(v):
                 v.validate(f.name)
-        _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
-               "device", f"must be auto, cpu or cuda[:N], got {self.device!r}")
+        _check(bool(_DEVICE.match(self.device)), "device", f"must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.z_reuse == "reuse":
             _check(self.train.g_batch == self.train.d_batch, "train.g_batch",
                    "with z reuse (CNN default) the G step uses the last D step's z, so g_batch must equal d_batch")
@@ -225,8 +244,25 @@ class CellConfig:
         return out
 
     def digest(self) -> str:
-        """Short hash of the resolved config (a cell's identity)."""
+        """Short hash of the resolved config, execution keys included."""
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def identity(self) -> "CellConfig":
+        """This config with the execution-only keys (``EXECUTION_KEYS``) reset to their defaults:
+        what the cell computes (docs/design.md#grid-dedup)."""
+        defaults, cfg = CellConfig(), self
+        for key in sorted(EXECUTION_KEYS):
+            section, _, leaf = key.partition(".")
+            if leaf:
+                value = getattr(getattr(defaults, section), leaf)
+                cfg = dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **{leaf: value})})
+            else:
+                cfg = dataclasses.replace(cfg, **{section: getattr(defaults, section)})
+        return cfg
+
+    def identity_digest(self) -> str:
+        """Digest of :meth:`identity`: equal for two configs that may resume each other."""
+        return self.identity().digest()
 
 
 RESUME_TOLERANT = EXECUTION_KEYS
@@ -260,6 +296,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             except ValueError:
                 pass
         _check(isinstance(value, (int, float)) and not isinstance(value, bool), key, f"must be a number, got {value!r}")
+        _check(math.isfinite(value), key, f"must be a finite number, got {value!r}")
         return float(value)
     if tp is str:
         _check(isinstance(value, str), key, f"must be a string, got {value!r}")

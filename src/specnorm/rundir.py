@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,8 @@ TRAIN_LOG = "train_log.csv"
 ANALYSIS = "analysis.csv"
 SAMPLES = "samples"
 CHECKPOINTS = "checkpoints"
+LOCK = ".lock"
+"""Held (``flock``) by the one process writing the run directory; holds that process's host and pid."""
 GENERATORS = ("best", "final")
 """Kept generators: ``generator_<which>.pt``."""
 
@@ -48,6 +54,37 @@ TEXT_COLUMNS = {
     TRAIN_LOG: set(),
 }
 """Non-numeric columns of the run CSVs (every other column is read as a number)."""
+
+
+class RunDirBusy(RuntimeError):
+    """Another process holds the run directory's lock; the message names its host and pid."""
+
+
+@contextmanager
+def exclusive_lock(path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block, with this
+    process's host and pid written into it; raise :class:`RunDirBusy` at once if another process holds it.
+
+    The kernel releases the lock when its holder exits, even by SIGKILL, so a stale file never blocks:
+    the next holder just overwrites the text. The file is never deleted (an unlink would let two
+    processes lock two different files of the same name)."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode(errors="replace").split()
+            who = (f"pid {holder[1]} on host {holder[0]}" if len(holder) >= 2
+                   else "another process (it has not written its host and pid yet)")
+            raise RunDirBusy(f"{what} is in use by {who} (lock {path}); wait for that process to end "
+                             "or stop it, then rerun") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{socket.gethostname()} {os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def read_complete_csv(path: Path) -> tuple[Any, str | None]:
@@ -97,6 +134,10 @@ def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     return obj, None
 
 
+def _file(name: str, doc: str) -> property:
+    return property(lambda self: self.path / name, doc=f"``{name}``: {doc}.")
+
+
 @dataclass(frozen=True)
 class RunDir:
     """One run directory; owns the name of every file in it (docs/outputs.md)."""
@@ -107,37 +148,20 @@ class RunDir:
         object.__setattr__(self, "path", Path(path))
 
     # -- where things are ------------------------------------------------------------------------
-    @property
-    def config(self) -> Path:
-        return self.path / CONFIG
+    config = _file(CONFIG, "the run's resolved cell config (written first, read to resume or score)")
+    summary = _file(SUMMARY, "written last: status completed/diverged, best, provenance")
+    scores = _file(SCORES, "``specnorm score``'s rescoring of the kept generators")
+    metrics = _file(METRICS, "in-training evaluations, one row per metric")
+    train_log = _file(TRAIN_LOG, "losses, D outputs, σ's at the logging cadence")
+    analysis = _file(ANALYSIS, "per-layer analysis quantities")
+    samples = _file(SAMPLES, "folder of sample grids")
+    checkpoints = _file(CHECKPOINTS, "folder of atomic checkpoints")
+    lock = _file(LOCK, "locked by the one process writing the run (train, score); its host and pid")
 
-    @property
-    def summary(self) -> Path:
-        return self.path / SUMMARY
-
-    @property
-    def scores(self) -> Path:
-        return self.path / SCORES
-
-    @property
-    def metrics(self) -> Path:
-        return self.path / METRICS
-
-    @property
-    def train_log(self) -> Path:
-        return self.path / TRAIN_LOG
-
-    @property
-    def analysis(self) -> Path:
-        return self.path / ANALYSIS
-
-    @property
-    def samples(self) -> Path:
-        return self.path / SAMPLES
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / CHECKPOINTS
+    def exclusive(self) -> Any:
+        """Context manager: be the one writer of this (existing) run directory; :class:`RunDirBusy`
+        names the holder otherwise. Held by ``specnorm train`` and ``specnorm score`` for their run."""
+        return exclusive_lock(self.lock, f"run directory {self.path}")
 
     def generator(self, which: str) -> Path:
         """``generator_best.pt`` / ``generator_final.pt``."""

@@ -83,7 +83,7 @@ def images32(monkeypatch):
     """The ResNet's smallest resolution is 32 (5 blocks); give it 32x32 images."""
     rng = torch.Generator().manual_seed(0)
     fake = torch.randint(0, 256, (40, 3, 32, 32), generator=rng, dtype=torch.uint8).numpy()
-    monkeypatch.setattr("specnorm.train.state.load", lambda name, root: fake)
+    monkeypatch.setattr("specnorm.train.state.load", lambda name, root, **kw: fake)
 
 
 def test_resnet_g_step_draws_fresh_z_of_the_g_batch(monkeypatch, images32):

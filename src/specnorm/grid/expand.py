@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from specnorm.config import RESUME_TOLERANT, CellConfig, ConfigError, from_dict
+from specnorm.config import CellConfig, ConfigError, from_dict
 from specnorm.grid.schema import GridError, validate_experiments
 from specnorm.io import read_yaml
 
@@ -95,16 +95,8 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def identity_config(cfg: CellConfig) -> CellConfig:
-    """``cfg`` with the execution-only keys (``RESUME_TOLERANT``) reset to their defaults."""
-    defaults = CellConfig()
-    for key in sorted(RESUME_TOLERANT):
-        section, _, leaf = key.partition(".")
-        if leaf:
-            value = getattr(getattr(defaults, section), leaf)
-            cfg = dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **{leaf: value})})
-        else:
-            cfg = dataclasses.replace(cfg, **{section: getattr(defaults, section)})
-    return cfg
+    """``cfg`` with the execution-only keys reset to their defaults (:meth:`CellConfig.identity`)."""
+    return cfg.identity()
 
 
 def cell_name(cfg: CellConfig) -> str:

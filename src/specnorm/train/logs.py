@@ -17,6 +17,21 @@ from pathlib import Path
 from specnorm.io import atomic_write_text
 
 
+class CsvMismatch(RuntimeError):
+    """A run CSV's header is not the one this run writes (the directory holds another configuration)."""
+
+
+def header_difference(found: list[str], expected: list[str]) -> str:
+    """What differs between two CSV headers: missing and extra columns, or else the first reordering."""
+    missing = [c for c in expected if c not in found]
+    extra = [c for c in found if c not in expected]
+    parts = ([f"missing {missing}"] if missing else []) + ([f"unexpected {extra}"] if extra else [])
+    if not parts:
+        i = next(i for i, (a, b) in enumerate(zip(found, expected)) if a != b)
+        parts.append(f"column {i + 1} is {found[i]!r}, expected {expected[i]!r}")
+    return "; ".join(parts)
+
+
 def _fmt(v) -> str:
     if v is None:
         return ""
@@ -45,9 +60,9 @@ class CsvLog:
             return
         header = next(csv.reader([lines[0]]))
         if header != self.columns:
-            raise RuntimeError(
-                f"{self.path} has columns {header[:6]}... but this run writes {self.columns[:6]}...; "
-                "the run directory belongs to a different configuration"
+            raise CsvMismatch(
+                f"{self.path} has other columns than this run writes ({header_difference(header, self.columns)}); "
+                "the run directory belongs to a different configuration: use another --out"
             )
         col = header.index("iteration")
         kept = [lines[0]] + [ln for ln in lines[1:] if int(next(csv.reader([ln]))[col]) <= last_iteration]

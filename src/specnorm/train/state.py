@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from specnorm.catalog import is_builtin
-from specnorm.config import CellConfig
+from specnorm.config import CellConfig, ConfigError
 from specnorm.data import BatchSampler, load, to_float
 from specnorm.models import build_cell, couples_batch
 from specnorm.vocab import stream_seed
@@ -29,7 +29,8 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"config asks for device {name!r} but CUDA is not available here")
+        raise ConfigError(f"config key 'device': {name!r} asks for CUDA, which is not available here; "
+                          "use device: cpu (or auto, or --device cpu)")
     return dev
 
 
@@ -56,6 +57,7 @@ class RunState:
     # non-finite loss, 0 while none
     first_nonfinite: torch.Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.long))
     best: dict | None = None  # {"iteration", "metric", "value"} of the kept best generator
+    best_G: dict | None = None  # its weights (CPU): generator_best.pt is written from them (docs/outputs.md)
     metric_history: list = field(default_factory=list)  # every metrics.csv row so far
     last: dict = field(default_factory=dict)  # device tensors of the last step (logged at cadence)
 
@@ -72,6 +74,7 @@ class RunState:
             "gp_gen": self.gp_gen.get_state(),
             "first_nonfinite": self.first_nonfinite.cpu(),
             "best": self.best,
+            "best_G": self.best_G,
             "metric_history": self.metric_history,
         }
 
@@ -87,6 +90,7 @@ class RunState:
         self.gp_gen.set_state(sd["gp_gen"].cpu())
         self.first_nonfinite = sd["first_nonfinite"].to(self.device)
         self.best = sd["best"]
+        self.best_G = sd["best_G"]
         self.metric_history = list(sd["metric_history"])
 
 
@@ -95,14 +99,17 @@ def build_state(cfg: CellConfig, device: torch.device) -> RunState:
     seed = cfg.train.seed
     init_gen = torch.Generator().manual_seed(stream_seed(seed, "init"))  # CPU: same init on every device
     name = cfg.dataset.name
-    images = load(name, None if is_builtin(name) else cfg.dataset.root)  # a built-in dataset has no files
+    # a built-in dataset has no files; a prepared one is verified once per file version (docs/design.md#datasets)
+    images = load(name, None) if is_builtin(name) else load(name, cfg.dataset.root, verify=True)
     n, c, h, w = images.shape
     m = cfg.model
     G, D = build_cell(cfg, generator=init_gen)
     if G.resolution != h or h != w:
-        raise ValueError(
-            f"dataset {cfg.dataset.name!r} has {h}x{w} images but model {m.arch} with mg={m.mg} "
-            f"generates {G.resolution}x{G.resolution}; set model.mg accordingly"
+        per_mg = G.resolution // m.mg  # output size per unit of mg (CNN 8, ResNet 32)
+        fix = f"set model.mg: {h // per_mg}" if h == w and h % per_mg == 0 else "choose a model.arch/mg of that size"
+        raise ConfigError(
+            f"config key 'model.mg': dataset {cfg.dataset.name!r} has {h}x{w} images but model {m.arch} "
+            f"with mg={m.mg} generates {G.resolution}x{G.resolution}; {fix}"
         )
     G.to(device).train()
     D.to(device).train()

@@ -5,12 +5,19 @@ Order of work at the end of iteration k (all of it is redone identically after a
 earlier checkpoint): train_log row → analysis rows → metrics → sample grid → checkpoint k. So a
 checkpoint at k always follows every output of iterations ≤ k, and a resume from k rolls the CSVs
 back to rows ≤ k before continuing.
+
+SIGTERM, SIGUSR1 and SIGINT only set a flag, read once per iteration (a Python value: no device
+sync). The loop finishes the iteration k it is in (its outputs, if any are due), writes checkpoint k
+and raises :class:`Stopped`; ``specnorm train`` then exits with :data:`EXIT_STOPPED` and no
+``summary.json``, and the same command resumes from k (``docs/pipeline.md``).
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +40,46 @@ from specnorm.vocab import stream_seed
 
 class ResumeRefused(RuntimeError):
     """The output directory holds a run of a different configuration."""
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
+"""Signals that stop a run at the end of its current iteration, checkpointed (SLURM: SIGTERM on
+preemption, ``scancel`` and the time limit; ``--signal`` warnings; Ctrl-C)."""
+EXIT_STOPPED = 75
+"""``specnorm train``'s exit status after a stop signal: EX_TEMPFAIL, "try again" (docs/pipeline.md)."""
+
+
+class Stopped(Exception):
+    """A stop signal ended the run after iteration ``iteration``, whose checkpoint is written."""
+
+    def __init__(self, signum: int, iteration: int) -> None:
+        self.signal_name = signal.Signals(signum).name
+        self.iteration = iteration
+        super().__init__(f"stopped by {self.signal_name} at iteration {iteration}; checkpoint written; "
+                         "rerun the same command to resume")
+
+
+class StopFlag:
+    """While entered (in the main thread), :data:`STOP_SIGNALS` set ``signum`` (the first one wins)
+    instead of their usual action; the previous handlers come back on exit."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, object] = {}
+
+    def _set(self, signum, frame) -> None:  # a signal handler: record, nothing else
+        if self.signum is None:
+            self.signum = signum
+
+    def __enter__(self) -> StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._old = {s: signal.signal(s, self._set) for s in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        self._old = {}
 
 
 def train_log_columns(st: RunState) -> list[str]:
@@ -96,11 +143,18 @@ class Trainer:
         self.run_dir = RunDir(self.out)
         self.resources = Path(resources)
         self.ckpt_dir = self.run_dir.checkpoints
+        self.stop = StopFlag()
 
     # -- entry point -----------------------------------------------------------------------
     def run(self) -> dict:
+        """Train (or resume, or recognise as finished) as the one writer of the run directory
+        (:class:`specnorm.rundir.RunDirBusy` otherwise); :class:`Stopped` after a stop signal."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        with self.run_dir.exclusive(), self.stop:
+            return self._run()
+
+    def _run(self) -> dict:
         cfg, out, rd = self.cfg, self.out, self.run_dir
-        out.mkdir(parents=True, exist_ok=True)
         done = self._check_existing()
         if done is not None:
             print(f"run in {out} already finished ({done['status']}); nothing to do", flush=True)
@@ -140,21 +194,36 @@ class Trainer:
                     f"Differing keys: {'; '.join(diffs)}. Use another --out, or delete the directory to start over."
                 )
         s = self.run_dir.finished()
-        if s is not None and s.get("config_digest") == self.cfg.digest():
-            return s
-        return None
+        if s is None:
+            return None
+        # identity, not the full config: an execution-only key (device, progress...) may differ
+        if "identity_digest" in s:
+            return s if s["identity_digest"] == self.cfg.identity_digest() else None
+        return s if s.get("config_digest") == self.cfg.digest() else None
+
+    def _clean_partial_writes(self) -> None:
+        """Remove temp files (``.<name>.*.part``) of atomic writes a kill interrupted (this run's own)."""
+        for folder in (self.out, self.ckpt_dir):
+            if folder.is_dir():
+                for tmp in folder.glob(".*.part"):
+                    if tmp.is_file():
+                        tmp.unlink(missing_ok=True)
 
     def _restore(self, st: RunState) -> bool:
-        data = ckpt.load_latest(self.ckpt_dir, map_location=st.device)
+        self._clean_partial_writes()
+        self._best_pending = False
+        data = ckpt.load_latest(self.ckpt_dir, map_location=st.device, move_aside=True)
         if data is None:
             torch.manual_seed(stream_seed(self.cfg.train.seed, "global"))
             np.random.seed(stream_seed(self.cfg.train.seed, "global") % 2**32)
+            self._write_best(st)  # a generator_best.pt of a killed run has no checkpoint: remove it
             return False
         diffs = cfgmod.diff_for_resume(cfgmod.from_dict(data["config"]), self.cfg)
         if diffs:
             raise ResumeRefused(f"checkpoint in {self.ckpt_dir} is of a different configuration: {'; '.join(diffs)}")
         st.load_state_dict(data["run"])
         ckpt.set_global_rng_state(data["rng"])
+        self._write_best(st)  # generator_best.pt and summary.best always name the same weights
         print(f"resuming from {ckpt.path_for(self.ckpt_dir, st.iteration)} at iteration {st.iteration}", flush=True)
         return True
 
@@ -171,7 +240,7 @@ class Trainer:
         total, start_it = cfg.train.iterations, st.iteration
         t0, base_wall = time.perf_counter(), st.wall_time
         prog = Progress(cfg.log, total, start_it)
-        status, diverged_at, reason = "completed", None, None
+        status, diverged_at, reason, stopped = "completed", None, None, None
         lg, an, ev, sm, ck = (cfg.log.every, cfg.log.analysis_every, cfg.eval.every,
                               cfg.log.sample_every, cfg.checkpoint.every)
         try:
@@ -181,25 +250,32 @@ class Trainer:
                 st.iteration = it
                 prog.update(it)
                 sync = log_now or (an and it % an == 0) or (ev and it % ev == 0) or it % ck == 0 or it == total
-                if not sync:
-                    continue
-                st.wall_time = base_wall + time.perf_counter() - t0
-                bad = self._divergence(st)
-                if bad is not None:
-                    status, (diverged_at, reason) = "diverged", bad
+                if sync:
+                    st.wall_time = base_wall + time.perf_counter() - t0
+                    bad = self._divergence(st)
+                    if bad is not None:
+                        status, (diverged_at, reason) = "diverged", bad
+                        break
+                    if log_now:
+                        prog.note(self._log_row(st, it))
+                    if an and it % an == 0:
+                        self._analysis(st, it)
+                    if ev and it % ev == 0:
+                        self._evaluate(st, it)
+                    if sm and it % sm == 0:
+                        save_sample_grid(st.G, st.fixed_z, self.run_dir.sample(it))
+                    if it % ck == 0 or it == total:
+                        self._checkpoint(st)
+                if self.stop.signum is not None and it < total:  # the last iteration just finishes
+                    if it % ck:  # (else checkpoint it is written above) no divergence check: it is
+                        st.wall_time = base_wall + time.perf_counter() - t0  # the next sync's, as uninterrupted
+                        self._checkpoint(st)
+                    stopped = it
                     break
-                if log_now:
-                    prog.note(self._log_row(st, it))
-                if an and it % an == 0:
-                    self._analysis(st, it)
-                if ev and it % ev == 0:
-                    self._evaluate(st, it)
-                if sm and it % sm == 0:
-                    save_sample_grid(st.G, st.fixed_z, self.run_dir.sample(it))
-                if it % ck == 0 or it == total:
-                    self._checkpoint(st)
         finally:
             prog.close()
+        if stopped is not None:
+            raise Stopped(self.stop.signum, stopped)
         st.wall_time = base_wall + time.perf_counter() - t0
         return self._finish(st, device, status, diverged_at, reason, start_it, time.perf_counter() - t0)
 
@@ -246,13 +322,26 @@ class Trainer:
         value = next((float(r["value"]) for r in rows if r["metric"] == sel), None)
         if value is not None and np.isfinite(value) and self.evaluator.is_better(value, (st.best or {}).get("value")):
             st.best = {"iteration": it, "metric": sel, "value": value}
-            self._save_generator(st, "best", st.best)
+            st.best_G = {k: v.detach().to("cpu", copy=True) for k, v in st.G.state_dict().items()}
+            self._best_pending = True  # written with the next checkpoint (or at the end)
 
     def _save_generator(self, st: RunState, which: str, selection: dict | None) -> None:
+        """``generator_final.pt`` from the current G; ``generator_best.pt`` from the kept best state."""
+        state, iteration = st.G.state_dict(), st.iteration
+        if which == "best":
+            state, iteration = st.best_G, st.best["iteration"]
         atomic_torch_save(self.run_dir.generator(which), {
-            "state_dict": st.G.state_dict(), "iteration": st.iteration, "selection": selection,
+            "state_dict": state, "iteration": iteration, "selection": selection,
             "config": self.cfg.to_dict(),
         })
+
+    def _write_best(self, st: RunState) -> None:
+        """Make ``generator_best.pt`` hold ``st.best_G`` (none: no file), after the checkpoint that holds it."""
+        if st.best is not None and st.best_G is not None:
+            self._save_generator(st, "best", st.best)
+        else:
+            self.run_dir.generator("best").unlink(missing_ok=True)
+        self._best_pending = False
 
     def _checkpoint(self, st: RunState) -> None:
         payload = {
@@ -260,9 +349,13 @@ class Trainer:
             "rng": ckpt.global_rng_state(), "run": st.state_dict(),
         }
         ckpt.save(self.ckpt_dir, st.iteration, payload, self.cfg.checkpoint.keep)
+        if self._best_pending:
+            self._write_best(st)
 
     def _finish(self, st, device, status, diverged_at, reason, start_it, session_s) -> dict:
         cfg = self.cfg
+        if self._best_pending:  # a divergence ended the run after a best improvement
+            self._write_best(st)
         if status == "completed":
             self._save_generator(st, "final", None)
             save_sample_grid(st.G, st.fixed_z, self.run_dir.sample(st.iteration))
@@ -278,6 +371,7 @@ class Trainer:
             "best": st.best,
             "final": {"iteration": st.iteration} if status == "completed" else None,
             "config_digest": cfg.digest(),
+            "identity_digest": cfg.identity_digest(),
             "versions": versions("torch", "numpy"),
             "git_commit": git_commit(),
             "device": device_description(device),

@@ -1,0 +1,144 @@
+"""Nothing silently wrong (docs/outputs.md): checkpoint digests, pruning among verified
+checkpoints, partial-write cleanup, finished-run recognition by identity, and a generator_best.pt
+that always matches the checkpoint and summary.best."""
+
+import json
+import os
+
+import pytest
+import torch
+
+from specnorm import config
+from specnorm.train import checkpoint as ckpt
+from specnorm.train import trainer as trainer_mod
+from specnorm.train.trainer import train
+
+CELL = {
+    "dataset": {"name": "digits"},
+    "model": {"arch": "cnn", "mg": 2, "width": 0.0625, "z_dim": 8},
+    "norm": {"mode": "sn"},
+    "train": {"iterations": 20, "d_batch": 16, "g_batch": 16, "seed": 1},
+    "log": {"every": 10, "analysis_every": 0, "analysis_batch": 8, "sample_every": 0, "n_samples": 4,
+            "progress": "none"},
+    "checkpoint": {"every": 10, "keep": 1},
+    "eval": {"every": 0},
+    "device": "cpu",
+}
+
+
+def _payload(it: int) -> dict:
+    return {"format": ckpt.FORMAT, "iteration": it, "config": {}, "rng": {}, "run": {"w": torch.arange(4096.0) + it}}
+
+
+def _flip_inside(path, where=0.6):
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * where)] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_byte_inside_a_checkpoint_tensor_is_detected_and_skipped(tmp_path, capsys):
+    ckpt.save(tmp_path, 10, _payload(10), keep=5)
+    newest = ckpt.save(tmp_path, 20, _payload(20), keep=5)
+    _flip_inside(newest)  # inside the tensor data: torch.load alone would read it happily
+    with pytest.raises(ckpt.CheckpointError, match="corrupted"):
+        ckpt.load(newest)
+    data = ckpt.load_latest(tmp_path)
+    assert data["iteration"] == 10 and torch.equal(data["run"]["w"], torch.arange(4096.0) + 10)
+    assert "ckpt_0000020.pt" in capsys.readouterr().err
+
+
+def test_pruning_keeps_the_newest_verified_and_moves_unreadable_ones_aside(tmp_path):
+    for it in (500, 600):  # stale, unreadable, and newer than everything the restarted run writes
+        ckpt.path_for(tmp_path, it).write_bytes(b"not a checkpoint")
+    for it in (10, 20, 30):
+        ckpt.save(tmp_path, it, _payload(it), keep=2)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["ckpt_0000020.pt", "ckpt_0000030.pt", "ckpt_0000500.pt.corrupt", "ckpt_0000600.pt.corrupt"]
+    assert ckpt.load_latest(tmp_path)["iteration"] == 30
+
+
+def test_training_over_unreadable_checkpoints_moves_them_aside_and_keeps_its_own(tmp_path, capsys):
+    out = tmp_path / "run"
+    (out / "checkpoints").mkdir(parents=True)
+    ckpt.path_for(out / "checkpoints", 900).write_bytes(b"\0" * 100)
+    summary = train(config.from_dict(CELL), out)
+    assert summary["status"] == "completed"
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["ckpt_0000020.pt", "ckpt_0000900.pt.corrupt"]
+    assert "moved it aside" in capsys.readouterr().err
+
+
+def test_temp_files_of_interrupted_writes_are_removed_at_start(tmp_path):
+    out = tmp_path / "run"
+    (out / "checkpoints").mkdir(parents=True)
+    stale = [out / ".summary.json.abc123.part", out / "checkpoints" / ".ckpt_0000010.pt.xyz.part"]
+    kept = [out / "notes.part", out / "checkpoints" / "mine.txt"]
+    for p in stale + kept:
+        p.write_bytes(b"x")
+    train(config.from_dict(CELL), out)
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)
+
+
+@pytest.mark.parametrize("change", [{"device": "auto"}, {"log": {**CELL["log"], "progress": "lines"}}])
+def test_a_finished_run_rerun_with_an_execution_setting_changed_is_left_alone(tmp_path, capsys, change):
+    out = tmp_path / "run"
+    s1 = train(config.from_dict(CELL), out)
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "summary.json", out / "generator_final.pt")}
+    s2 = train(config.from_dict({**CELL, **change}), out)
+    assert s2 == s1 and "already finished" in capsys.readouterr().out
+    assert {p: (out / p).stat().st_mtime_ns for p in stamps} == stamps
+    assert s1["identity_digest"] == config.from_dict({**CELL, **change}).identity_digest()
+
+
+class _FakeEvaluator:
+    """Scores from a script: ``values[iteration]`` (lower is better, like FID)."""
+
+    selection_metric = "fid"
+
+    def __init__(self, values):
+        self.values = values
+
+    def evaluate(self, G, it, wall):
+        return [{"iteration": it, "wall_time": wall, "metric": "fid", "value": self.values[it]}]
+
+    @staticmethod
+    def is_better(v, best):
+        return best is None or v < best
+
+
+def test_generator_best_always_matches_the_checkpoint_and_summary_best(tmp_path, monkeypatch):
+    """A kill between a best improvement (it 20) and its checkpoint, then a resume whose evaluation
+    differs (non-deterministic): generator_best.pt and summary.best must name the same weights."""
+    cell = {**CELL, "train": {**CELL["train"], "iterations": 30}, "eval": {"every": 10},
+            "checkpoint": {"every": 10, "keep": 5}}
+    cfg, out = config.from_dict(cell), tmp_path / "run"
+    values = {10: 5.0, 20: 4.0, 30: 7.0}
+    monkeypatch.setattr(trainer_mod.Trainer, "_evaluator", lambda self, device: _FakeEvaluator(values))
+    real_save = ckpt.save
+
+    def killed_at_20(d, it, payload, keep):
+        if it == 20:
+            raise KeyboardInterrupt  # the process dies before checkpoint 20 exists
+        return real_save(d, it, payload, keep)
+
+    monkeypatch.setattr(ckpt, "save", killed_at_20)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, out)
+    assert torch.load(out / "generator_best.pt", weights_only=True)["iteration"] == 10
+
+    monkeypatch.setattr(ckpt, "save", real_save)
+    values[20] = 6.0  # the resumed run scores iteration 20 differently: 10 stays the best
+    summary = train(cfg, out)
+    best = torch.load(out / "generator_best.pt", weights_only=True)
+    assert summary["best"]["iteration"] == best["iteration"] == best["selection"]["iteration"] == 10
+    g10 = ckpt.load(ckpt.path_for(out / "checkpoints", 10))["run"]["G"]
+    assert all(torch.equal(best["state_dict"][k], g10[k]) for k in g10)
+    assert json.loads((out / "summary.json").read_text())["best"]["iteration"] == 10
+
+
+def test_a_fresh_start_removes_a_best_generator_without_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "generator_best.pt").write_bytes(b"left by a killed run before its first checkpoint")
+    train(config.from_dict(CELL), out)  # eval off: no best in this run
+    assert not (out / "generator_best.pt").exists()
+    assert os.listdir(out / "checkpoints") == ["ckpt_0000020.pt"]
