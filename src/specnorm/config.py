@@ -23,8 +23,8 @@ import yaml
 
 from specnorm.catalog import DATASETS, DEFAULT_DATASET, EXTRACTOR_CHOICES
 from specnorm.io import read_yaml
-from specnorm.vocab import (ARCHS, EXECUTION_KEYS, GAMMAS, INITS, LOSSES, MODES, PRECISIONS, PROGRESS, PROTOCOLS,
-                            Z_REUSE)
+from specnorm.vocab import (ARCHS, COMPILE_MODES, EXECUTION_KEYS, GAMMAS, INITS, LOSSES, MODES, PACK_KEYS, PRECISIONS,
+                            PROGRESS, PROTOCOLS, Z_REUSE)
 
 
 class ConfigError(ValueError):
@@ -130,6 +130,7 @@ class TrainCfg:
     z_reuse: str = "auto"  # auto (CNN/MLP: reuse the last D step's z; ResNet: fresh) | reuse | fresh
     seed: int = 0
     precision: str = "fp32"  # fp32 (TF32 off: the official numerics) | tf32 (faster convs/matmuls on Ampere+)
+    compile: str = "none"  # execution only: none (eager) | compile (torch.compile) | graph (CUDA graphs)
 
     def validate(self, key: str) -> None:
         _check_range(self, key, ("iterations",), 1, MAX_ITERATIONS)
@@ -138,6 +139,7 @@ class TrainCfg:
         _check(self.z_reuse in Z_REUSE, f"{key}.z_reuse", f"must be one of {Z_REUSE}")
         _check(self.seed >= 0, f"{key}.seed", "must be >= 0")
         _check(self.precision in PRECISIONS, f"{key}.precision", f"must be one of {PRECISIONS}")
+        _check(self.compile in COMPILE_MODES, f"{key}.compile", f"must be one of {COMPILE_MODES}")
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,19 @@ class CellConfig:
 
 RESUME_TOLERANT = EXECUTION_KEYS
 """Keys that change how a run is executed or logged but not what it computes; a resumed run may differ in them."""
+
+
+def check_packable(cfgs: list[CellConfig]) -> None:
+    """Raise :class:`ConfigError` naming the first ``PACK_KEYS`` key on which cells differ: the cells
+    of one pack share a process and a device and must shape their computation alike."""
+    first = cfgs[0].flat()
+    for i, cfg in enumerate(cfgs[1:], start=2):
+        flat = cfg.flat()
+        for key in PACK_KEYS:
+            if flat.get(key) != first.get(key):
+                raise ConfigError(f"config key '{key}': cells 1 and {i} of the pack differ ({first.get(key)!r} vs "
+                                  f"{flat.get(key)!r}); a pack shares one process and device, so its cells may "
+                                  "differ only in seed, scale, learning rates, betas, lengths and cadences")
 
 
 def diff_for_resume(old: CellConfig, new: CellConfig) -> list[str]:

@@ -24,14 +24,24 @@ Z_REUSE = ("auto", "reuse", "fresh")
 """G-step latents: auto (CNN/MLP reuse the last D step's z, ResNet draws fresh; docs/design.md#z-reuse)."""
 PRECISIONS = ("fp32", "tf32")
 """Training numerics: fp32 (TF32 off, the official numerics) or tf32 (faster convs/matmuls on Ampere+)."""
+COMPILE_MODES = ("none", "compile", "graph")
+"""How the iteration runs (an execution setting): eager, ``torch.compile``, or replayed CUDA graphs."""
 PROTOCOLS = ("paper", "standard")
 """Metric protocols (docs/design.md#metric-protocol)."""
 PROGRESS = ("auto", "bar", "lines", "none")
 
 EXECUTION_KEYS = frozenset({"device", "log.progress", "log.progress_every", "eval.inception_path",
-                            "eval.batch_size", "dataset.root"})
+                            "eval.batch_size", "dataset.root", "train.compile"})
 """Dotted keys that change how a run executes or is displayed, not what it computes: a resumed run
 may differ in them, and they are not part of a cell's identity (docs/design.md#grid-dedup)."""
+
+PACK_KEYS = ("dataset.name", "model.arch", "model.mg", "model.width", "model.z_dim", "model.hidden",
+             "norm.mode", "norm.gamma", "norm.init", "norm.grad_through_uv", "norm.clamp", "loss.name",
+             "train.n_dis", "train.d_batch", "train.g_batch", "train.z_reuse", "train.precision",
+             "train.compile", "device")
+"""Dotted keys on which the cells of one pack (one process, one device) must agree: everything that
+shapes the computation. They may differ in seed, scale, learning rates, betas, γ's start, lengths
+and cadences (docs/design.md#packs)."""
 
 # -- metrics -------------------------------------------------------------------------------------
 METRICS = ("is", "fid", "kid")

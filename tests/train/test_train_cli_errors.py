@@ -165,13 +165,13 @@ def test_score_fails_in_one_line_and_writes_nothing(tmp_path, case):
 
 
 def test_disk_full_names_the_folder(tmp_path, monkeypatch, capsys):
-    import specnorm.train.trainer as trainer_mod
+    import specnorm.train.pack as pack_mod
     from specnorm.train.cli import main
 
-    def full(cfg, out, resources):
-        raise OSError(errno.ENOSPC, "No space left on device", str(Path(out) / ".summary.json.x1.part"))
+    def full(cfgs, outs, resources):
+        raise OSError(errno.ENOSPC, "No space left on device", str(Path(outs[0]) / ".summary.json.x1.part"))
 
-    monkeypatch.setattr(trainer_mod, "train", full)
+    monkeypatch.setattr(pack_mod, "train_pack", full)
     code = main(["--config", str(_cell(tmp_path, yaml.safe_dump(CELL))), "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert code != 0 and f"no space left on {tmp_path / 'run'}" in err and len(err.strip().splitlines()) == 1

@@ -52,15 +52,17 @@ class BatchSampler:
     CPU for the host path (the host gathers, so its indices must be on the host).
     """
 
-    def __init__(self, images: np.ndarray, device: torch.device | str, seed: int, *, on_device: bool | None = None):
+    def __init__(self, images: np.ndarray, device: torch.device | str, seed: int, *, on_device: bool | None = None,
+                 data: torch.Tensor | None = None):
         if images.dtype != np.uint8 or images.ndim != 4 or len(images) == 0:
             raise ValueError(f"BatchSampler expects a non-empty uint8 (N, C, H, W) array, got {images.dtype} {images.shape}")
         self.device = torch.device(device)
         self.n = int(images.shape[0])
         self.seed = int(seed)
-        self.on_device = fits_on_device(images.nbytes, self.device) if on_device is None else bool(on_device)
+        self.on_device = self.placement(images, self.device) if on_device is None else bool(on_device)
         if self.on_device:
-            self._data = torch.from_numpy(np.array(images, copy=True)).to(self.device)
+            # ``data``: the images' device copy, shared by the cells of a pack (read only)
+            self._data = data if data is not None else torch.from_numpy(np.array(images, copy=True)).to(self.device)
             self._images = None
             self.generator = torch.Generator(device=self.device)
         else:
@@ -69,6 +71,11 @@ class BatchSampler:
             self.generator = torch.Generator(device="cpu")
         self.generator.manual_seed(self.seed)
         self._pin = not self.on_device and self.device.type == "cuda"
+
+    @staticmethod
+    def placement(images: np.ndarray, device: torch.device | str) -> bool:
+        """Whether ``images`` go to ``device`` (True) or stay on the host (:func:`fits_on_device`)."""
+        return fits_on_device(images.nbytes, torch.device(device))
 
     def sample(self, batch_size: int) -> torch.Tensor:
         """float32 (B, C, H, W) in [−1, 1] on the device; indices ~ U{0..N−1} with replacement."""

@@ -1,4 +1,6 @@
-"""``specnorm train --config CELL.yaml --out DIR``: train, resume, or recognise a finished cell.
+"""``specnorm train --config CELL.yaml --out DIR``: train, resume, or recognise a finished cell;
+``--config A.yaml B.yaml … --out DIR_A DIR_B …`` trains a pack of cells in one process
+(``specnorm.train.pack``, docs/design.md#packs).
 
 Exit status: 0 finished (completed or diverged), 2 invalid config, 3 DIR holds another config,
 4 DIR is in use by another process, 5 a data, file or disk problem (one line naming it), 75 (EX_TEMPFAIL) stopped by SIGTERM/SIGUSR1/SIGINT with the
@@ -24,41 +26,58 @@ def main(argv: list[str]) -> int:
         "stop after the current iteration with a checkpoint of it and exit code 75 (rerun to resume); "
         "exit code 4: DIR is in use by another process.",
     )
-    p.add_argument("--config", required=True, help="cell config (YAML), see configs/digits-sn.yaml")
-    p.add_argument("--out", required=True, help="run directory (created if missing)")
+    p.add_argument("--config", required=True, nargs="+", metavar="CELL.yaml",
+                   help="cell config (YAML), see configs/digits-sn.yaml; several: a pack trained together")
+    p.add_argument("--out", required=True, nargs="+", metavar="DIR",
+                   help="run directory (created if missing); one per --config, in the same order")
     p.add_argument("--resources", default="resources", help="downloads, Inception weights, reference statistics")
     p.add_argument("--device", help="override the config's device (auto, cpu, cuda, cuda:N)")
     args = p.parse_args(argv)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        print(f"specnorm train: --out {out} is a file, not a folder; pass a run directory", file=sys.stderr)
+    if len(args.config) != len(args.out):
+        print(f"specnorm train: {len(args.config)} --config files but {len(args.out)} --out folders; "
+              "give one run directory per cell config, in the same order", file=sys.stderr)
         return 2
+    outs = [Path(o) for o in args.out]
+    if len({o.resolve() for o in outs}) != len(outs):
+        print("specnorm train: two cells of the pack have the same --out folder", file=sys.stderr)
+        return 2
+    for out in outs:
+        if out.exists() and not out.is_dir():
+            print(f"specnorm train: --out {out} is a file, not a folder; pass a run directory", file=sys.stderr)
+            return 2
     try:
-        cfg = load(args.config)
+        cfgs = [load(c) for c in args.config]
         if args.device:
             from dataclasses import replace
 
-            cfg = replace(cfg, device=args.device).validate()
+            cfgs = [replace(cfg, device=args.device).validate() for cfg in cfgs]
+        if len(cfgs) > 1:
+            from specnorm.config import check_packable
+
+            check_packable(cfgs)
     except ConfigError as e:
         print(f"specnorm train: invalid config: {e}", file=sys.stderr)
         return 2
     from specnorm.data import DataError
     from specnorm.rundir import RunDirBusy
     from specnorm.train.logs import CsvMismatch
-    from specnorm.train.trainer import EXIT_STOPPED, ResumeRefused, Stopped, train
+    from specnorm.train.pack import train_pack
+    from specnorm.train.trainer import EXIT_STOPPED, ResumeRefused, Stopped
 
-    existed = out.exists()
+    existed = [out.exists() for out in outs]
     try:
-        train(cfg, args.out, resources=args.resources)
+        train_pack(cfgs, outs, resources=args.resources)
     except ConfigError as e:  # found while building the run (e.g. model size vs dataset, no CUDA)
-        _remove_if_untouched(out, existed)
+        for out, ex in zip(outs, existed):
+            _remove_if_untouched(out, ex)
         print(f"specnorm train: invalid config: {e}", file=sys.stderr)
         return 2
     except (ResumeRefused, CsvMismatch) as e:
         print(f"specnorm train: {e}", file=sys.stderr)
         return 3
     except DataError as e:
-        _remove_if_untouched(out, existed)
+        for out, ex in zip(outs, existed):
+            _remove_if_untouched(out, ex)
         print(f"specnorm train: {e}", file=sys.stderr)
         return 5
     except OSError as e:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -56,6 +57,8 @@ class RunState:
     # device-side divergence tracking (no host sync per iteration): first iteration with a
     # non-finite loss, 0 while none
     first_nonfinite: torch.Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.long))
+    iteration_t: torch.Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.long))
+    """The iteration being run, on the device (set by ``train_iteration``; derived, not checkpointed)."""
     best: dict | None = None  # {"iteration", "metric", "value"} of the kept best generator
     best_G: dict | None = None  # its weights (CPU): generator_best.pt is written from them (docs/outputs.md)
     metric_history: list = field(default_factory=list)  # every metrics.csv row so far
@@ -94,13 +97,27 @@ class RunState:
         self.metric_history = list(sd["metric_history"])
 
 
-def build_state(cfg: CellConfig, device: torch.device) -> RunState:
+def _dataset(cfg: CellConfig, device: torch.device, data_cache: dict | None) -> tuple:
+    """``(images, device copy or None)`` of the cell's dataset; with ``data_cache`` (a pack), loaded,
+    verified and placed once for every cell of the pack (one device copy, one placement decision)."""
+    name, root = cfg.dataset.name, cfg.dataset.root
+    key = (name, None if is_builtin(name) else root, str(device))
+    if data_cache is not None and key in data_cache:
+        return data_cache[key]
+    # a built-in dataset has no files; a prepared one is verified once per file version (docs/design.md#datasets)
+    images = load(name, None) if is_builtin(name) else load(name, root, verify=True)
+    on_device = BatchSampler.placement(images, device)
+    entry = (images, torch.from_numpy(np.array(images, copy=True)).to(device) if on_device else None)
+    if data_cache is not None:
+        data_cache[key] = entry
+    return entry
+
+
+def build_state(cfg: CellConfig, device: torch.device, data_cache: dict | None = None) -> RunState:
     """Fresh state of a cell: models (official init, seeded), Adam optimizers, data on the device."""
     seed = cfg.train.seed
     init_gen = torch.Generator().manual_seed(stream_seed(seed, "init"))  # CPU: same init on every device
-    name = cfg.dataset.name
-    # a built-in dataset has no files; a prepared one is verified once per file version (docs/design.md#datasets)
-    images = load(name, None) if is_builtin(name) else load(name, cfg.dataset.root, verify=True)
+    images, on_device = _dataset(cfg, device, data_cache)
     n, c, h, w = images.shape
     m = cfg.model
     G, D = build_cell(cfg, generator=init_gen)
@@ -115,9 +132,12 @@ def build_state(cfg: CellConfig, device: torch.device) -> RunState:
     D.to(device).train()
     o = cfg.optim
     # Official: Adam(lr, beta1, beta2), eps 1e-8, constant lr, no weight decay (docs/design.md#adam)
-    opt_g = torch.optim.Adam(G.parameters(), lr=o.g_lr, betas=(o.beta1, o.beta2), eps=1e-8)
-    opt_d = torch.optim.Adam(D.parameters(), lr=o.d_lr, betas=(o.beta1, o.beta2), eps=1e-8)
-    sampler = BatchSampler(images, device, seed=stream_seed(seed, "data"))
+    # capturable: the step count and bias corrections stay on the device (a captured graph replays them)
+    cap = {"capturable": True} if device.type == "cuda" and cfg.train.compile != "none" else {}
+    opt_g = torch.optim.Adam(G.parameters(), lr=o.g_lr, betas=(o.beta1, o.beta2), eps=1e-8, **cap)
+    opt_d = torch.optim.Adam(D.parameters(), lr=o.d_lr, betas=(o.beta1, o.beta2), eps=1e-8, **cap)
+    sampler = BatchSampler(images, device, seed=stream_seed(seed, "data"), on_device=on_device is not None,
+                           data=on_device)
     cpu = torch.Generator().manual_seed(stream_seed(seed, "fixed"))
     fixed_z = torch.randn(cfg.log.n_samples, m.z_dim, generator=cpu).to(device)
     idx = torch.randint(0, n, (cfg.log.analysis_batch,), generator=cpu)
@@ -128,4 +148,5 @@ def build_state(cfg: CellConfig, device: torch.device) -> RunState:
         z_gen=device_generator(device, seed, "z"), gp_gen=device_generator(device, seed, "gp"),
         fixed_z=fixed_z, analysis_x=analysis_x, z_reuse=cfg.z_reuse == "reuse",
         first_nonfinite=torch.zeros((), dtype=torch.long, device=device), fuse_d=not couples_batch(D),
+        iteration_t=torch.zeros((), dtype=torch.long, device=device),
     )

@@ -42,6 +42,13 @@ def input_grad_norms(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def train_iteration(st: "RunState", iteration: int, log: bool) -> None:
     """Run iteration ``iteration`` (1-based) in place on ``st``; with ``log``, keep what train_log needs."""
+    st.iteration_t.fill_(iteration)  # the device-side counter (no sync); the body never reads a Python int
+    iteration_body(st, log)
+
+
+def iteration_body(st: "RunState", log: bool) -> None:
+    """The iteration itself, as ``torch.compile`` / CUDA graphs capture it (``train.compile``): its
+    only inputs are ``st``'s tensors and the ``log`` flag; the iteration number is ``st.iteration_t``."""
     cfg, G, D = st.cfg, st.G, st.D
     d_loss_fn, g_loss_fn = LOSSES[cfg.loss.name]
     wgan = cfg.loss.name == "wgan_gp"
@@ -91,4 +98,4 @@ def train_iteration(st: "RunState", iteration: int, log: bool) -> None:
         st.last["loss_g"] = loss_g.detach()
     # divergence bookkeeping on the device (read at the logging cadence, not here)
     bad = ~(torch.isfinite(loss_d) & torch.isfinite(loss_g))
-    st.first_nonfinite.masked_fill_(bad & (st.first_nonfinite == 0), iteration)
+    st.first_nonfinite.copy_(torch.where(bad & (st.first_nonfinite == 0), st.iteration_t, st.first_nonfinite))

@@ -34,7 +34,7 @@ from specnorm.train import checkpoint as ckpt
 from specnorm.train.logs import CsvLog
 from specnorm.train.progress import Progress
 from specnorm.train.state import RunState, build_state, resolve_device
-from specnorm.train.step import train_iteration
+from specnorm.train.step import iteration_body, train_iteration
 from specnorm.vocab import stream_seed
 
 
@@ -50,13 +50,18 @@ EXIT_STOPPED = 75
 
 
 class Stopped(Exception):
-    """A stop signal ended the run after iteration ``iteration``, whose checkpoint is written."""
+    """A stop signal ended the run (or pack) after the iterations in ``iterations`` (run dir → the
+    iteration checkpointed there); ``iteration`` is the first cell's."""
 
-    def __init__(self, signum: int, iteration: int) -> None:
+    def __init__(self, signum: int, iterations: dict[Path, int]) -> None:
         self.signal_name = signal.Signals(signum).name
-        self.iteration = iteration
-        super().__init__(f"stopped by {self.signal_name} at iteration {iteration}; checkpoint written; "
-                         "rerun the same command to resume")
+        self.iterations = dict(iterations)
+        self.iteration = next(iter(self.iterations.values()), 0)
+        if len(self.iterations) == 1:
+            where = f" at iteration {self.iteration}; checkpoint written"
+        else:
+            where = "; checkpoints written: " + ", ".join(f"{d} at {i}" for d, i in self.iterations.items())
+        super().__init__(f"stopped by {self.signal_name}{where}; rerun the same command to resume")
 
 
 class StopFlag:
@@ -130,6 +135,29 @@ def save_sample_grid(G: torch.nn.Module, z: torch.Tensor, path: Path) -> None:
     atomic_write(path, lambda f: img.save(f, format="PNG"))
 
 
+COMPILE_BACKEND = os.environ.get("SPECNORM_COMPILE_BACKEND", "inductor")
+"""``torch.compile`` backend of ``train.compile: compile`` (tests on CPU use ``aot_eager``)."""
+
+
+def compiled_step(mode: str, st: RunState):
+    """The iteration function for ``train.compile`` (docs/performance.md, docs/deviations.md):
+    ``none`` eager; ``compile`` ``torch.compile`` of the whole iteration; ``graph`` the same in
+    ``reduce-overhead`` mode, which replays it as captured CUDA graphs (CUDA only)."""
+    if mode == "none":
+        return train_iteration
+    if mode == "graph" and st.device.type != "cuda":
+        raise cfgmod.ConfigError("config key 'train.compile': graph (CUDA graphs) needs a CUDA device; "
+                                 "use none or compile on this device")
+    kw = {"mode": "reduce-overhead"} if mode == "graph" else {"backend": COMPILE_BACKEND}
+    body = torch.compile(iteration_body, dynamic=False, **kw)
+
+    def step(st: RunState, iteration: int, log: bool) -> None:
+        st.iteration_t.fill_(iteration)
+        body(st, log)
+
+    return step
+
+
 def _weights_finite(st: RunState) -> torch.Tensor:
     return torch.stack([torch.isfinite(p).all() for m in (st.G, st.D) for p in m.parameters()]).all()
 
@@ -143,17 +171,21 @@ class Trainer:
         self.run_dir = RunDir(self.out)
         self.resources = Path(resources)
         self.ckpt_dir = self.run_dir.checkpoints
-        self.stop = StopFlag()
 
     # -- entry point -----------------------------------------------------------------------
     def run(self) -> dict:
         """Train (or resume, or recognise as finished) as the one writer of the run directory
-        (:class:`specnorm.rundir.RunDirBusy` otherwise); :class:`Stopped` after a stop signal."""
-        self.out.mkdir(parents=True, exist_ok=True)
-        with self.run_dir.exclusive(), self.stop:
-            return self._run()
+        (:class:`specnorm.rundir.RunDirBusy` otherwise); :class:`Stopped` after a stop signal.
+        A lone cell is a pack of one (:func:`specnorm.train.pack.run_pack`)."""
+        from specnorm.train.pack import run_pack
 
-    def _run(self) -> dict:
+        return run_pack([self])[0]
+
+    # -- lifecycle (driven by specnorm.train.pack.run_pack) -------------------------------------
+    def open(self, data_cache: dict | None = None) -> dict | None:
+        """Prepare to train: the summary of an already finished run, or None once the state is
+        built (fresh, or restored from the newest valid checkpoint) and the logs are rolled back.
+        ``data_cache`` shares a dataset's device copy between the cells of a pack."""
         cfg, out, rd = self.cfg, self.out, self.run_dir
         done = self._check_existing()
         if done is not None:
@@ -162,8 +194,8 @@ class Trainer:
         if os.environ.get("SPECNORM_THREADS"):
             torch.set_num_threads(int(os.environ["SPECNORM_THREADS"]))
         _set_precision(cfg)
-        device = resolve_device(cfg.device)
-        st = build_state(cfg, device)
+        self.device = device = resolve_device(cfg.device)
+        self.st = st = build_state(cfg, device, data_cache=data_cache)
         resumed = self._restore(st)
         self.logs = {
             "train": CsvLog(rd.train_log, train_log_columns(st)),
@@ -177,7 +209,11 @@ class Trainer:
             rd.write_config(cfg.to_yaml())
             if cfg.log.analysis_every:
                 self._analysis(st, 0)
-        return self._loop(st, device)
+        self._step = compiled_step(cfg.train.compile, st)
+        self._start_it, self._t0, self._base_wall = st.iteration, time.perf_counter(), st.wall_time
+        self._prog = Progress(cfg.log, cfg.train.iterations, st.iteration)
+        self.status, self.diverged_at, self.reason = "completed", None, None
+        return None
 
     def _check_existing(self) -> dict | None:
         """Refuse a directory of another config; return the summary of a finished run."""
@@ -235,49 +271,61 @@ class Trainer:
         return Evaluator.from_config(self.cfg, device, self.resources)
 
     # -- the loop --------------------------------------------------------------------------
-    def _loop(self, st: RunState, device: torch.device) -> dict:
-        cfg = self.cfg
-        total, start_it = cfg.train.iterations, st.iteration
-        t0, base_wall = time.perf_counter(), st.wall_time
-        prog = Progress(cfg.log, total, start_it)
-        status, diverged_at, reason, stopped = "completed", None, None, None
+    @property
+    def remaining(self) -> bool:
+        """Whether the cell has iterations left (after a divergence it has none)."""
+        return self.status == "completed" and self.st.iteration < self.cfg.train.iterations
+
+    def advance(self) -> None:
+        """Run the next iteration and the outputs due after it (the module docstring's order). A
+        divergence found at a sync point ends the cell (``status`` diverged); the pack goes on."""
+        st, cfg = self.st, self.cfg
+        it, total = st.iteration + 1, cfg.train.iterations
         lg, an, ev, sm, ck = (cfg.log.every, cfg.log.analysis_every, cfg.eval.every,
                               cfg.log.sample_every, cfg.checkpoint.every)
-        try:
-            for it in range(start_it + 1, total + 1):
-                log_now = bool(lg) and it % lg == 0
-                train_iteration(st, it, log_now)
-                st.iteration = it
-                prog.update(it)
-                sync = log_now or (an and it % an == 0) or (ev and it % ev == 0) or it % ck == 0 or it == total
-                if sync:
-                    st.wall_time = base_wall + time.perf_counter() - t0
-                    bad = self._divergence(st)
-                    if bad is not None:
-                        status, (diverged_at, reason) = "diverged", bad
-                        break
-                    if log_now:
-                        prog.note(self._log_row(st, it))
-                    if an and it % an == 0:
-                        self._analysis(st, it)
-                    if ev and it % ev == 0:
-                        self._evaluate(st, it)
-                    if sm and it % sm == 0:
-                        save_sample_grid(st.G, st.fixed_z, self.run_dir.sample(it))
-                    if it % ck == 0 or it == total:
-                        self._checkpoint(st)
-                if self.stop.signum is not None and it < total:  # the last iteration just finishes
-                    if it % ck:  # (else checkpoint it is written above) no divergence check: it is
-                        st.wall_time = base_wall + time.perf_counter() - t0  # the next sync's, as uninterrupted
-                        self._checkpoint(st)
-                    stopped = it
-                    break
-        finally:
-            prog.close()
-        if stopped is not None:
-            raise Stopped(self.stop.signum, stopped)
-        st.wall_time = base_wall + time.perf_counter() - t0
-        return self._finish(st, device, status, diverged_at, reason, start_it, time.perf_counter() - t0)
+        log_now = bool(lg) and it % lg == 0
+        self._step(st, it, log_now)
+        st.iteration = it
+        self._prog.update(it)
+        if not (log_now or (an and it % an == 0) or (ev and it % ev == 0) or it % ck == 0 or it == total):
+            return
+        st.wall_time = self._wall()
+        bad = self._divergence(st)
+        if bad is not None:
+            self.status, (self.diverged_at, self.reason) = "diverged", bad
+            return
+        if log_now:
+            self._prog.note(self._log_row(st, it))
+        if an and it % an == 0:
+            self._analysis(st, it)
+        if ev and it % ev == 0:
+            self._evaluate(st, it)
+        if sm and it % sm == 0:
+            save_sample_grid(st.G, st.fixed_z, self.run_dir.sample(it))
+        if it % ck == 0 or it == total:
+            self._checkpoint(st)
+
+    def checkpoint_on_stop(self) -> int:
+        """After a stop signal: checkpoint the iteration the cell is at (unless its cadence just
+        did), without a divergence check (that is the next sync's, as in an uninterrupted run)."""
+        st = self.st
+        if st.iteration % self.cfg.checkpoint.every:
+            st.wall_time = self._wall()
+            self._checkpoint(st)
+        return st.iteration
+
+    def close(self) -> None:
+        self._prog.close()
+
+    def finish(self) -> dict:
+        """Write the final outputs and ``summary.json`` (completed or diverged)."""
+        self.close()
+        self.st.wall_time = self._wall()
+        return self._finish(self.st, self.device, self.status, self.diverged_at, self.reason, self._start_it,
+                            time.perf_counter() - self._t0)
+
+    def _wall(self) -> float:
+        return self._base_wall + time.perf_counter() - self._t0
 
     def _divergence(self, st: RunState) -> tuple[int, str] | None:
         """NaN/inf in a loss (tracked on the device per iteration) or in a weight (checked here)."""
