@@ -23,8 +23,8 @@ import yaml
 
 from specnorm.catalog import DATASETS, DEFAULT_DATASET, EXTRACTOR_CHOICES
 from specnorm.io import read_yaml
-from specnorm.vocab import (ARCHS, COMPILE_MODES, EXECUTION_KEYS, GAMMAS, INITS, LOSSES, MODES, PACK_KEYS, PRECISIONS,
-                            PROGRESS, PROTOCOLS, Z_REUSE)
+from specnorm.vocab import (ARCHS, COMPILE_MODES, EVAL_PRECISIONS, EXECUTION_KEYS, GAMMAS, INITS, LOSSES, MODES,
+                            PACK_KEYS, PRECISIONS, PROGRESS, PROTOCOLS, Z_REUSE)
 
 
 class ConfigError(ValueError):
@@ -175,7 +175,7 @@ class CheckpointCfg:
 class EvalCfg:
     every: int = 10_000  # official metric_freq; 0 disables in-training evaluation
     protocol: str = "paper"  # paper | standard (see specnorm.metrics)
-    selection: str = "fid"  # metric that picks the kept best generator: fid | is
+    selection: str = "fid"  # deprecated, selects nothing: each metric keeps its own best (docs/outputs.md)
     extractor: str = "auto"  # auto (the dataset's own: specnorm.catalog.resolve_extractor) or a registered name
     n_gen: int | None = None  # override the protocol's sample counts (smoke runs)
     n_real: int | None = None
@@ -183,12 +183,15 @@ class EvalCfg:
     is_splits: int | None = None
     batch_size: int = 250
     inception_path: str | None = None  # a local TorchScript Inception file (air-gapped nodes)
+    precision: str = "fp32"  # the metric network's numerics: fp32 | tf32 | bf16 (part of the protocol, M10)
 
     def validate(self, key: str) -> None:
         _check(self.every >= 0, f"{key}.every", "must be >= 0 (0 disables)")
         _check(self.protocol in PROTOCOLS, f"{key}.protocol", f"must be one of {PROTOCOLS}, got {self.protocol!r}")
         _check(self.selection in ("fid", "is"), f"{key}.selection", "must be fid or is")
         _check(self.extractor in EXTRACTOR_CHOICES, f"{key}.extractor", f"must be one of {EXTRACTOR_CHOICES}")
+        _check(self.precision in EVAL_PRECISIONS, f"{key}.precision",
+               f"must be one of {EVAL_PRECISIONS}, got {self.precision!r}")
         for k, high in (("n_gen", 10_000_000), ("n_real", 10_000_000), ("n_is", 10_000_000), ("is_splits", 1000)):
             v = getattr(self, k)
             _check(v is None or 1 <= v <= high, f"{key}.{k}", f"must be between 1 and {high} or null, got {v!r}")

@@ -43,9 +43,11 @@ def current_umask() -> int:
 
 
 @contextmanager
-def atomic_path(dest: str | Path) -> Iterator[Path]:
+def atomic_path(dest: str | Path, durable: bool = True) -> Iterator[Path]:
     """Yield a temp path beside ``dest`` to write by name (e.g. a memmap); on success fsync it and
     rename it to ``dest``. On an exception the temp file is removed and ``dest`` is untouched.
+    ``durable=False`` skips the two fsyncs (still atomic for readers; after a power loss the file
+    may be empty or absent): for outputs that are cheap to lose, such as sample grids.
 
     The file gets the mode a plain ``open()`` would give it (0o666 less the umask), also when it
     replaces one: ``mkstemp``'s owner-only 0o600 would hide every output from the group."""
@@ -59,17 +61,19 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, dest)
-        fsync_dir(dest.parent)
+        if durable:
+            fsync_dir(dest.parent)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any], durable: bool = True) -> Path:
     """Call ``write(f)`` on a temp file beside ``path``, then atomically replace ``path`` with it."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+    with atomic_path(path, durable) as tmp, open(tmp, "wb") as f:
         write(f)
     return Path(path)
 

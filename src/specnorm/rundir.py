@@ -30,15 +30,24 @@ SAMPLES = "samples"
 CHECKPOINTS = "checkpoints"
 LOCK = ".lock"
 """Held (``flock``) by the one process writing the run directory; holds that process's host and pid."""
-GENERATORS = ("best", "final")
-"""Kept generators: ``generator_<which>.pt``."""
+GENERATORS = ("best_is", "best_fid", "final")
+"""Kept generators: ``generator_<which>.pt``: each metric's own best over the in-training
+evaluations (IS highest, FID lowest) and the last one (docs/outputs.md)."""
+BEST_GENERATORS = {"is": "best_is", "fid": "best_fid"}
+"""Metric → the kept generator that is that metric's own best."""
+RESCORED_ON = {"is": "best_is", "is_std": "best_is", "fid": "best_fid", "kid": "best_fid"}
+"""Metric → the best generator ``specnorm score`` rescores it on (KID on the FID-best one; docs/outputs.md)."""
+LEGACY_BEST = "best"
+"""``generator_best.pt`` of run directories written before per-metric bests: one generator, kept by
+the run's ``eval.selection`` metric. Still read (scored, with a note); never written."""
 
 DONE_STATES = ("completed", "diverged")
 """``summary.json`` statuses of a finished run (a diverged GAN is a result, not a failure)."""
 
 METRIC_COLUMNS = ("iteration", "wall_time", "metric", "value", "protocol", "extractor", "extractor_sha256",
-                  "n_gen", "n_real", "reference", "resize", "seed")
-"""Columns of ``metrics.csv``: one row per in-training evaluation and metric, with its protocol."""
+                  "n_gen", "n_real", "reference", "resize", "seed", "precision")
+"""Columns of ``metrics.csv``: one row per in-training evaluation and metric, with its protocol
+(``precision``: the metric network's, ``eval.precision``; absent in older files, which are fp32)."""
 ANALYSIS_LAYER_COLUMNS = ("layer", "kind", "m", "n", "grad_norm_raw", "grad_norm_eff", "var_eff", "bound_sn",
                           "bound_bsn", "sigma_w", "sigma_conv", "sigma_used")
 """Per-layer quantities of the analysis (``specnorm.analysis.layer_analysis``), in column order."""
@@ -149,7 +158,7 @@ class RunDir:
 
     # -- where things are ------------------------------------------------------------------------
     config = _file(CONFIG, "the run's resolved cell config (written first, read to resume or score)")
-    summary = _file(SUMMARY, "written last: status completed/diverged, best, provenance")
+    summary = _file(SUMMARY, "written last: status completed/diverged, best per metric, provenance")
     scores = _file(SCORES, "``specnorm score``'s rescoring of the kept generators")
     metrics = _file(METRICS, "in-training evaluations, one row per metric")
     train_log = _file(TRAIN_LOG, "losses, D outputs, σ's at the logging cadence")
@@ -164,8 +173,9 @@ class RunDir:
         return exclusive_lock(self.lock, f"run directory {self.path}")
 
     def generator(self, which: str) -> Path:
-        """``generator_best.pt`` / ``generator_final.pt``."""
-        if which not in GENERATORS:
+        """``generator_best_is.pt`` / ``generator_best_fid.pt`` / ``generator_final.pt`` (and the
+        legacy ``generator_best.pt``, :data:`LEGACY_BEST`)."""
+        if which not in GENERATORS and which != LEGACY_BEST:
             raise ValueError(f"unknown generator {which!r}; one of {GENERATORS}")
         return self.path / f"generator_{which}.pt"
 

@@ -22,12 +22,17 @@ ARCHS = ("cnn", "resnet", "mlp")
 LOSSES = ("hinge", "wgan_gp")
 Z_REUSE = ("auto", "reuse", "fresh")
 """G-step latents: auto (CNN/MLP reuse the last D step's z, ResNet draws fresh; docs/design.md#z-reuse)."""
-PRECISIONS = ("fp32", "tf32")
-"""Training numerics: fp32 (TF32 off, the official numerics) or tf32 (faster convs/matmuls on Ampere+)."""
+PRECISIONS = ("fp32", "tf32", "bf16")
+"""Training numerics (part of a cell's identity): fp32 (TF32 off, the official numerics), tf32
+(faster convs/matmuls on Ampere+) or bf16 (autocast of convs/matmuls; σ in fp32). Paper presets: fp32."""
 COMPILE_MODES = ("none", "compile", "graph")
 """How the iteration runs (an execution setting): eager, ``torch.compile``, or replayed CUDA graphs."""
 PROTOCOLS = ("paper", "standard")
 """Metric protocols (docs/design.md#metric-protocol)."""
+EVAL_PRECISIONS = PRECISIONS
+"""Numerics of the metric network's forward (``eval.precision``, part of the protocol): fp32 (TF32
+off, the default and the paper's), tf32 or bf16 (autocast); generator forwards stay fp32
+(docs/deviations.md M10)."""
 PROGRESS = ("auto", "bar", "lines", "none")
 
 EXECUTION_KEYS = frozenset({"device", "log.progress", "log.progress_every", "eval.inception_path",

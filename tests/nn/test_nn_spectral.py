@@ -273,3 +273,19 @@ def test_lecun_init_std_is_s_over_sqrt_fan_in():
     assert model[0].weight.std().item() == pytest.approx(1.2 / math.sqrt(16 * 9), rel=0.05)
     assert model[1].weight.std().item() == pytest.approx(1.2 / math.sqrt(400), rel=0.05)
     assert model[0].bias.abs().sum() == 0
+
+
+@pytest.mark.parametrize("mode", ["sn", "bsn", "sn_conv"])
+def test_sigma_tensors_are_sigmas_without_leaving_the_device(mode):
+    """The training step's log path keeps device tensors (no host sync) equal to sigmas()' numbers."""
+    from specnorm.models import build_models
+    from specnorm.nn import NormSpec, sigma_tensors, sigmas
+
+    _, D = build_models("cnn", NormSpec(mode), mg=2, width=0.0625, z_dim=8, generator=torch.Generator().manual_seed(1))
+    for _ in range(2):  # the second call reuses the kept start vectors
+        t, f = sigma_tensors(D), sigmas(D)
+        assert [x.name for x in t] == [x.name for x in f]
+        for a, b in zip(t, f):
+            assert isinstance(a.sigma, torch.Tensor) and a.sigma.ndim == 0
+            assert float(a.sigma) == b.sigma and a.extra.keys() == b.extra.keys()
+            assert all(float(a.extra[k]) == b.extra[k] for k in b.extra)

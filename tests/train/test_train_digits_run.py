@@ -62,9 +62,12 @@ def test_short_digits_run_writes_every_output(tmp_path):
     fids = [float(r["value"]) for r in metrics if r["metric"] == "fid"]
     assert all(f >= 0 for f in fids)
 
-    best = torch.load(out / "generator_best.pt", weights_only=True)
+    best = torch.load(out / "generator_best_fid.pt", weights_only=True)
     final = torch.load(out / "generator_final.pt", weights_only=True)
     assert best["selection"]["metric"] == "fid" and best["selection"]["value"] == min(fids)
+    iss = [float(r["value"]) for r in metrics if r["metric"] == "is"]
+    best_is = torch.load(out / "generator_best_is.pt", weights_only=True)
+    assert best_is["selection"]["metric"] == "is" and best_is["selection"]["value"] == max(iss)
     assert final["iteration"] == 40 and final["config"] == cfg.to_dict()
     grids = sorted(p.name for p in (out / "samples").iterdir())
     assert grids == ["iter_0000020.png", "iter_0000040.png"]

@@ -1,6 +1,7 @@
 """Nothing silently wrong (docs/outputs.md): checkpoint digests, pruning among verified
-checkpoints, partial-write cleanup, finished-run recognition by identity, and a generator_best.pt
-that always matches the checkpoint and summary.best."""
+checkpoints, partial-write cleanup, finished-run recognition by identity, and per-metric best
+generators (generator_best_is.pt, generator_best_fid.pt) that always match the checkpoint and
+summary.best."""
 
 import json
 import os
@@ -90,19 +91,16 @@ def test_a_finished_run_rerun_with_an_execution_setting_changed_is_left_alone(tm
 
 
 class _FakeEvaluator:
-    """Scores from a script: ``values[iteration]`` (lower is better, like FID)."""
+    """Scores from a script: FID ``values[iteration]``, IS ``is_values[iteration]`` (default: constant)."""
 
-    selection_metric = "fid"
-
-    def __init__(self, values):
-        self.values = values
+    def __init__(self, values, is_values=None):
+        self.values, self.is_values = values, is_values
 
     def evaluate(self, G, it, wall):
-        return [{"iteration": it, "wall_time": wall, "metric": "fid", "value": self.values[it]}]
-
-    @staticmethod
-    def is_better(v, best):
-        return best is None or v < best
+        is_ = self.is_values[it] if self.is_values is not None else 1.0
+        return [{"iteration": it, "wall_time": wall, "metric": "fid", "value": self.values[it]},
+                {"iteration": it, "wall_time": wall, "metric": "is", "value": is_},
+                {"iteration": it, "wall_time": wall, "metric": "is_std", "value": 0.0}]
 
 
 def test_generator_best_always_matches_the_checkpoint_and_summary_best(tmp_path, monkeypatch):
@@ -112,7 +110,7 @@ def test_generator_best_always_matches_the_checkpoint_and_summary_best(tmp_path,
             "checkpoint": {"every": 10, "keep": 5}}
     cfg, out = config.from_dict(cell), tmp_path / "run"
     values = {10: 5.0, 20: 4.0, 30: 7.0}
-    monkeypatch.setattr(trainer_mod.Trainer, "_evaluator", lambda self, device: _FakeEvaluator(values))
+    monkeypatch.setattr(trainer_mod.Trainer, "_evaluator", lambda self, *a, **k: _FakeEvaluator(values))
     real_save = ckpt.save
 
     def killed_at_20(d, it, payload, keep):
@@ -123,22 +121,76 @@ def test_generator_best_always_matches_the_checkpoint_and_summary_best(tmp_path,
     monkeypatch.setattr(ckpt, "save", killed_at_20)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, out)
-    assert torch.load(out / "generator_best.pt", weights_only=True)["iteration"] == 10
+    assert torch.load(out / "generator_best_fid.pt", weights_only=True)["iteration"] == 10
 
     monkeypatch.setattr(ckpt, "save", real_save)
     values[20] = 6.0  # the resumed run scores iteration 20 differently: 10 stays the best
     summary = train(cfg, out)
-    best = torch.load(out / "generator_best.pt", weights_only=True)
-    assert summary["best"]["iteration"] == best["iteration"] == best["selection"]["iteration"] == 10
+    best = torch.load(out / "generator_best_fid.pt", weights_only=True)
+    assert summary["best"]["fid"]["iteration"] == best["iteration"] == best["selection"]["iteration"] == 10
     g10 = ckpt.load(ckpt.path_for(out / "checkpoints", 10))["run"]["G"]
     assert all(torch.equal(best["state_dict"][k], g10[k]) for k in g10)
-    assert json.loads((out / "summary.json").read_text())["best"]["iteration"] == 10
+    assert json.loads((out / "summary.json").read_text())["best"]["fid"]["iteration"] == 10
+
+
+def _same_weights(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_each_metric_keeps_its_own_best_generator_also_across_a_kill_and_resume(tmp_path, monkeypatch):
+    """IS peaks at 30, FID at 20 (both improve at 20: one shared copy). A kill before checkpoint 30,
+    then a resume: generator_best_is.pt is G at 30, generator_best_fid.pt G at 20, as summary.best says."""
+    cell = {**CELL, "train": {**CELL["train"], "iterations": 40}, "eval": {"every": 10},
+            "checkpoint": {"every": 10, "keep": 5}}
+    cfg, out = config.from_dict(cell), tmp_path / "run"
+    fid = {10: 5.0, 20: 4.0, 30: 6.0, 40: 4.5}
+    is_ = {10: 1.0, 20: 1.1, 30: 1.3, 40: 1.2}
+    monkeypatch.setattr(trainer_mod.Trainer, "_evaluator", lambda self, *a, **k: _FakeEvaluator(fid, is_))
+    real_save = ckpt.save
+
+    def killed_at_30(d, it, payload, keep):
+        if it == 30:
+            raise KeyboardInterrupt
+        return real_save(d, it, payload, keep)
+
+    monkeypatch.setattr(ckpt, "save", killed_at_30)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, out)
+    load = lambda name: torch.load(out / name, weights_only=True)  # noqa: E731
+    assert load("generator_best_is.pt")["iteration"] == load("generator_best_fid.pt")["iteration"] == 20
+    run20 = ckpt.load(ckpt.path_for(out / "checkpoints", 20))["run"]
+    assert run20["best"] == {"is": {"iteration": 20, "value": 1.1}, "fid": {"iteration": 20, "value": 4.0}}
+    assert all(run20["best_G"]["is"][k].data_ptr() == run20["best_G"]["fid"][k].data_ptr()
+               for k in run20["best_G"]["is"])  # one copy for both metrics
+
+    monkeypatch.setattr(ckpt, "save", real_save)
+    summary = train(cfg, out)
+    assert summary["best"] == {"is": {"iteration": 30, "value": 1.3}, "fid": {"iteration": 20, "value": 4.0}}
+    assert json.loads((out / "summary.json").read_text())["best"] == summary["best"]
+    b_is, b_fid = load("generator_best_is.pt"), load("generator_best_fid.pt")
+    assert (b_is["iteration"], b_is["selection"]) == (30, {"metric": "is", "iteration": 30, "value": 1.3})
+    assert (b_fid["iteration"], b_fid["selection"]) == (20, {"metric": "fid", "iteration": 20, "value": 4.0})
+    g = {it: ckpt.load(ckpt.path_for(out / "checkpoints", it))["run"]["G"] for it in (20, 30)}
+    assert _same_weights(b_is["state_dict"], g[30]) and _same_weights(b_fid["state_dict"], g[20])
+    assert not _same_weights(g[20], g[30])
+    assert not (out / "generator_best.pt").exists()
+
+
+def test_a_checkpoint_with_one_selection_best_resumes_as_that_metrics_best():
+    from specnorm.train.state import _per_metric_best
+
+    w = {"x": torch.zeros(1)}
+    best, best_g = _per_metric_best({"iteration": 10, "metric": "fid", "value": 3.0}, w)
+    assert best == {"fid": {"iteration": 10, "value": 3.0}} and best_g == {"fid": w}
+    assert _per_metric_best(None, None) == ({}, {})
 
 
 def test_a_fresh_start_removes_a_best_generator_without_checkpoint(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
-    (out / "generator_best.pt").write_bytes(b"left by a killed run before its first checkpoint")
-    train(config.from_dict(CELL), out)  # eval off: no best in this run
-    assert not (out / "generator_best.pt").exists()
+    stale = ["generator_best.pt", "generator_best_is.pt", "generator_best_fid.pt"]
+    for name in stale:
+        (out / name).write_bytes(b"left by a killed run before its first checkpoint")
+    summary = train(config.from_dict(CELL), out)  # eval off: no best in this run
+    assert not any((out / name).exists() for name in stale) and summary["best"] == {}
     assert os.listdir(out / "checkpoints") == ["ckpt_0000020.pt"]

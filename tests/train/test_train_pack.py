@@ -57,7 +57,7 @@ def outputs(run: Path) -> dict:
             out[name] = [[r[i] for i in keep] for r in rows]
     summary = json.loads((run / "summary.json").read_text())
     out["summary"] = {k: v for k, v in summary.items() if k not in TIMING}
-    for which in ("final", "best"):
+    for which in ("final", "best_is", "best_fid"):
         p = run / f"generator_{which}.pt"
         if p.exists():
             out[which] = {k: v.clone() for k, v in torch.load(p, weights_only=True)["state_dict"].items()}
@@ -68,7 +68,7 @@ def outputs(run: Path) -> dict:
 def assert_same(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for k in a:
-        if k in ("final", "best"):
+        if k in ("final", "best_is", "best_fid"):
             assert a[k].keys() == b[k].keys()
             for name in a[k]:
                 assert torch.equal(a[k][name], b[k][name]), (k, name)
@@ -285,3 +285,23 @@ def test_graph_mode_needs_cuda(tmp_path):
     c = cell(train={"iterations": 2, "compile": "graph"})
     with pytest.raises(config.ConfigError, match="graph .*needs a CUDA device"):
         train(config.from_dict(c), tmp_path / "g")
+
+
+def test_a_pack_evaluates_each_cell_as_alone_and_loads_the_extractor_once(tmp_path, monkeypatch):
+    from specnorm.metrics import evaluator as ev_mod
+
+    ev = {"every": 12, "n_gen": 40, "n_real": 60, "n_is": 40, "is_splits": 2, "batch_size": 20}
+    a = config.from_dict(cell(eval=ev))
+    b = config.from_dict(cell(eval=ev, train={"seed": 3}))
+    res = tmp_path / "resources"
+    train(a, tmp_path / "lone_a", resources=res)
+    train(b, tmp_path / "lone_b", resources=res)
+    built = []
+    real = ev_mod.build_extractor
+    monkeypatch.setattr(ev_mod, "build_extractor", lambda *a, **k: (built.append(a[0]), real(*a, **k))[1])
+    train_pack([a, b], [tmp_path / "pack_a", tmp_path / "pack_b"], resources=res)
+    assert len(built) == 1
+    for name in ("a", "b"):
+        pa, la = outputs(tmp_path / f"pack_{name}"), outputs(tmp_path / f"lone_{name}")
+        assert pa["metrics.csv"] and len(pa["metrics.csv"]) > 1
+        assert_same(pa, la)

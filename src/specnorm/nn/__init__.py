@@ -10,6 +10,7 @@ from specnorm.nn.spectral import (
     conv_operator_sigma,
     normalized_layers,
     raw_weight,
+    sigma_tensors,
     sigmas,
     spectral_norm,
     update_u,
@@ -19,5 +20,5 @@ from specnorm.nn.apply import apply_norm, gammas
 __all__ = [
     "GAMMAS", "MODES", "LayerSigma", "NormSpec", "SpectralNorm", "apply_norm", "conv_operator_sigma",
     "fan_in", "gammas", "glorot_uniform_", "lecun_init_", "normal_init_", "normalized_layers",
-    "official_d_init_", "raw_weight", "sigmas", "spectral_norm", "update_u",
+    "official_d_init_", "raw_weight", "sigma_tensors", "sigmas", "spectral_norm", "update_u",
 ]

@@ -272,10 +272,7 @@ def update_u(model: nn.Module) -> None:
 
 
 def _accurate_matrix_sigma(mat: torch.Tensor, n_iter: int, gen: torch.Generator) -> float:
-    u = _normalize(torch.randn(mat.shape[0], generator=gen, dtype=mat.dtype).to(mat.device))
-    for _ in range(n_iter):
-        u = _normalize(mat @ _normalize(mat.t() @ u))
-    return float(torch.linalg.vector_norm(mat.t() @ u))
+    return float(_matrix_sigma_from(mat, torch.randn(mat.shape[0], generator=gen, dtype=mat.dtype), n_iter))
 
 
 def _pair(x) -> tuple[int, int]:
@@ -322,12 +319,45 @@ def conv_operator_sigma(
 
 @dataclass
 class LayerSigma:
-    """σ's of one layer: ``sigma`` is the normalizer in use; extras depend on the mode."""
+    """σ's of one layer: ``sigma`` is the normalizer in use; extras depend on the mode. Floats from
+    :func:`sigmas`, 0-d device tensors from :func:`sigma_tensors`."""
 
     name: str
     mode: str
-    sigma: float
-    extra: dict[str, float] = field(default_factory=dict)
+    sigma: float | torch.Tensor
+    extra: dict[str, float | torch.Tensor] = field(default_factory=dict)
+
+
+@torch.no_grad()
+def sigma_tensors(model: nn.Module) -> list[LayerSigma]:
+    """:func:`sigmas` (default mode) as device tensors, with no host synchronisation: what the
+    training step keeps at a logging iteration; the trainer reads the numbers at its cadence. The
+    SN_w σ of an ``sn_conv`` layer starts from the same seeded vectors as :func:`sigmas` (drawn
+    once per layer and kept beside it), so the values are identical."""
+    layers = list(normalized_layers(model))
+    if any(sn.mode == "sn_conv" and getattr(sn, "_log_start", None) is None for _, _, sn in layers):
+        gen = torch.Generator().manual_seed(0)  # sigmas()'s stream: one draw per sn_conv layer, in order
+        for _, layer, sn in layers:
+            if sn.mode == "sn_conv":
+                c_out = layer.parametrizations.weight.original.shape[0]
+                sn._log_start = torch.randn(c_out, generator=gen).to(layer.parametrizations.weight.original.device)
+    out: list[LayerSigma] = []
+    for name, layer, sn in layers:
+        w = layer.parametrizations.weight.original.float()
+        r = sn.sigmas(w, detach=True)
+        extra = {k: v for k, v in r.items() if k in ("sigma1", "sigma2")}
+        if sn.mode == "sn_conv":
+            extra["sigma_w"] = _matrix_sigma_from(w.reshape(w.shape[0], -1), sn._log_start, 30)
+        out.append(LayerSigma(name, sn.mode, r["sigma"], extra))
+    return out
+
+
+def _matrix_sigma_from(mat: torch.Tensor, start: torch.Tensor, n_iter: int) -> torch.Tensor:
+    """σ_max of ``mat`` by ``n_iter`` power steps from ``start`` (a device tensor, no sync)."""
+    u = _normalize(start.to(device=mat.device, dtype=mat.dtype))
+    for _ in range(n_iter):
+        u = _normalize(mat @ _normalize(mat.t() @ u))
+    return torch.linalg.vector_norm(mat.t() @ u)
 
 
 @torch.no_grad()

@@ -41,7 +41,8 @@ def _fmt(v) -> str:
 
 
 class CsvLog:
-    """A CSV file with a fixed header; each ``append`` writes complete lines and flushes them."""
+    """A CSV file with a fixed header; each ``append`` writes complete lines (no fsync: the trainer
+    calls :meth:`sync` before each checkpoint, and a resume rolls back whatever came after it)."""
 
     def __init__(self, path: str | Path, columns: list[str]) -> None:
         self.path = Path(path)
@@ -83,5 +84,9 @@ class CsvLog:
             w.writerow([_fmt(r.get(c)) for c in self.columns])
         with open(self.path, "a") as f:
             f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
+
+    def sync(self) -> None:
+        """Make every row written so far durable (before a checkpoint that vouches for them)."""
+        if self.path.exists():
+            with open(self.path, "rb+") as f:
+                os.fsync(f.fileno())

@@ -59,8 +59,12 @@ class RunState:
     first_nonfinite: torch.Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.long))
     iteration_t: torch.Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.long))
     """The iteration being run, on the device (set by ``train_iteration``; derived, not checkpointed)."""
-    best: dict | None = None  # {"iteration", "metric", "value"} of the kept best generator
-    best_G: dict | None = None  # its weights (CPU): generator_best.pt is written from them (docs/outputs.md)
+    best: dict = field(default_factory=dict)
+    """Each metric's own best evaluation so far: metric → ``{"iteration", "value"}`` (summary.best)."""
+    best_G: dict = field(default_factory=dict)
+    """Weights (CPU) of the best IS / FID evaluation: ``"is"``/``"fid"`` → G's state_dict, written to
+    ``generator_best_is.pt`` / ``generator_best_fid.pt`` (docs/outputs.md); one shared dict when both
+    peaked at the same evaluation."""
     metric_history: list = field(default_factory=list)  # every metrics.csv row so far
     last: dict = field(default_factory=dict)  # device tensors of the last step (logged at cadence)
 
@@ -92,9 +96,21 @@ class RunState:
         self.z_gen.set_state(sd["z_gen"].cpu())
         self.gp_gen.set_state(sd["gp_gen"].cpu())
         self.first_nonfinite = sd["first_nonfinite"].to(self.device)
-        self.best = sd["best"]
-        self.best_G = sd["best_G"]
+        self.best, self.best_G = _per_metric_best(sd["best"], sd["best_G"])
         self.metric_history = list(sd["metric_history"])
+
+
+def _per_metric_best(best: dict | None, best_G: dict | None) -> tuple[dict, dict]:
+    """``(best, best_G)`` of a checkpoint; one written before per-metric bests holds one generator,
+    kept by the ``eval.selection`` metric (``{"iteration", "metric", "value"}``): it becomes that
+    metric's best, and the other metric's best is kept from the evaluations after the resume."""
+    if not best:
+        return {}, {}
+    if "metric" not in best:
+        return dict(best), dict(best_G or {})
+    metric = best["metric"]
+    return {metric: {"iteration": best["iteration"], "value": best["value"]}}, (
+        {metric: best_G} if best_G is not None else {})
 
 
 def _dataset(cfg: CellConfig, device: torch.device, data_cache: dict | None) -> tuple:

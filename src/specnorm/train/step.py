@@ -19,7 +19,7 @@ from torch.nn.utils import parametrize
 
 from specnorm.losses import LOSSES, gradient_penalty
 from specnorm.models import frozen_bn_stats
-from specnorm.nn import sigmas, update_u
+from specnorm.nn import sigma_tensors, update_u
 
 if TYPE_CHECKING:  # the state module builds a RunState; the step only runs one
     from specnorm.train.state import RunState
@@ -43,7 +43,16 @@ def input_grad_norms(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def train_iteration(st: "RunState", iteration: int, log: bool) -> None:
     """Run iteration ``iteration`` (1-based) in place on ``st``; with ``log``, keep what train_log needs."""
     st.iteration_t.fill_(iteration)  # the device-side counter (no sync); the body never reads a Python int
-    iteration_body(st, log)
+    with precision_context(st):
+        iteration_body(st, log)
+
+
+def precision_context(st: "RunState"):
+    """``train.precision: bf16``: autocast convolutions and matmuls to bfloat16 (σ and the power
+    iteration stay float32, ``specnorm.nn``); other precisions: no autocast."""
+    if st.cfg.train.precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(st.device.type, dtype=torch.bfloat16)
 
 
 def iteration_body(st: "RunState", log: bool) -> None:
@@ -78,7 +87,7 @@ def iteration_body(st: "RunState", log: bool) -> None:
                     loss_d=loss_d.detach(), d_real=d_real.detach().mean(), d_fake=d_fake.detach().mean(),
                     gp=gp.detach() if wgan else None,
                     slopes_real=input_grad_norms(D, real), slopes_fake=input_grad_norms(D, fake),
-                    sigmas=sigmas(D),
+                    sigmas=sigma_tensors(D),  # device tensors: read at the cadence, not here
                 )
         st.opt_d.step()
         update_u(D)  # docs/design.md#u-update: once per D step, after the optimizer step

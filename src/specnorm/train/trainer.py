@@ -29,13 +29,13 @@ from specnorm.config import CellConfig
 from specnorm.io import atomic_torch_save, atomic_write
 from specnorm.nn import gammas, normalized_layers
 from specnorm.provenance import git_commit, versions
-from specnorm.rundir import ANALYSIS_COLUMNS, METRIC_COLUMNS, TRAIN_LOG_FIXED, RunDir
+from specnorm.rundir import ANALYSIS_COLUMNS, BEST_GENERATORS, LEGACY_BEST, METRIC_COLUMNS, TRAIN_LOG_FIXED, RunDir
 from specnorm.train import checkpoint as ckpt
 from specnorm.train.logs import CsvLog
 from specnorm.train.progress import Progress
 from specnorm.train.state import RunState, build_state, resolve_device
-from specnorm.train.step import iteration_body, train_iteration
-from specnorm.vocab import stream_seed
+from specnorm.train.step import iteration_body, precision_context, train_iteration
+from specnorm.vocab import HIGHER_IS_BETTER, METRICS, stream_seed
 
 
 class ResumeRefused(RuntimeError):
@@ -107,7 +107,8 @@ def device_description(device: torch.device) -> str:
 
 
 def _set_precision(cfg: CellConfig) -> None:
-    """fp32: TF32 off for convolutions and matmuls (the official numerics); tf32: on."""
+    """fp32: TF32 off for convolutions and matmuls (the official numerics); tf32: on; bf16: TF32 off
+    (autocast to bfloat16 is applied by the step itself, docs/deviations.md T10)."""
     tf32 = cfg.train.precision == "tf32"
     torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cuda.matmul.allow_tf32 = tf32
@@ -132,7 +133,7 @@ def save_sample_grid(G: torch.nn.Module, z: torch.Tensor, path: Path) -> None:
         grid[:, 2 + r * (h + 2): 2 + r * (h + 2) + h, 2 + q * (w + 2): 2 + q * (w + 2) + w] = x[i]
     arr = (grid.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     img = Image.fromarray(arr[:, :, 0] if c == 1 else arr)
-    atomic_write(path, lambda f: img.save(f, format="PNG"))
+    atomic_write(path, lambda f: img.save(f, format="PNG"), durable=False)  # cheap to lose, never half-read
 
 
 COMPILE_BACKEND = os.environ.get("SPECNORM_COMPILE_BACKEND", "inductor")
@@ -153,7 +154,8 @@ def compiled_step(mode: str, st: RunState):
 
     def step(st: RunState, iteration: int, log: bool) -> None:
         st.iteration_t.fill_(iteration)
-        body(st, log)
+        with precision_context(st):
+            body(st, log)
 
     return step
 
@@ -204,12 +206,14 @@ class Trainer:
         }
         for log in self.logs.values():
             log.rollback(st.iteration if resumed else -1)
-        self.evaluator = self._evaluator(device)
+        self.evaluator = self._evaluator(device, data_cache)
         if not resumed:
             rd.write_config(cfg.to_yaml())
             if cfg.log.analysis_every:
                 self._analysis(st, 0)
         self._step = compiled_step(cfg.train.compile, st)
+        # the device's "first non-finite loss" flag, mirrored to host memory without a sync
+        self._nonfinite_host = torch.zeros((), dtype=torch.long, pin_memory=device.type == "cuda")
         self._start_it, self._t0, self._base_wall = st.iteration, time.perf_counter(), st.wall_time
         self._prog = Progress(cfg.log, cfg.train.iterations, st.iteration)
         self.status, self.diverged_at, self.reason = "completed", None, None
@@ -247,28 +251,31 @@ class Trainer:
 
     def _restore(self, st: RunState) -> bool:
         self._clean_partial_writes()
-        self._best_pending = False
+        self._best_pending: set[str] = set()  # metrics whose generator_best_<m>.pt awaits the next checkpoint
         data = ckpt.load_latest(self.ckpt_dir, map_location=st.device, move_aside=True)
         if data is None:
             torch.manual_seed(stream_seed(self.cfg.train.seed, "global"))
             np.random.seed(stream_seed(self.cfg.train.seed, "global") % 2**32)
-            self._write_best(st)  # a generator_best.pt of a killed run has no checkpoint: remove it
+            self._write_best(st)  # best generators of a killed run have no checkpoint: remove them
             return False
         diffs = cfgmod.diff_for_resume(cfgmod.from_dict(data["config"]), self.cfg)
         if diffs:
             raise ResumeRefused(f"checkpoint in {self.ckpt_dir} is of a different configuration: {'; '.join(diffs)}")
         st.load_state_dict(data["run"])
         ckpt.set_global_rng_state(data["rng"])
-        self._write_best(st)  # generator_best.pt and summary.best always name the same weights
+        if (data["run"].get("best") or {}).get("metric") is not None:
+            print(f"checkpoint of {self.out} keeps one best generator (by {data['run']['best']['metric']}); the "
+                  "other metric's best is kept from the evaluations after this resume", flush=True)
+        self._write_best(st)  # the best generators and summary.best always name the same weights
         print(f"resuming from {ckpt.path_for(self.ckpt_dir, st.iteration)} at iteration {st.iteration}", flush=True)
         return True
 
-    def _evaluator(self, device: torch.device):
+    def _evaluator(self, device: torch.device, cache: dict | None = None):
         if not self.cfg.eval.every:
             return None
         from specnorm.metrics import Evaluator
 
-        return Evaluator.from_config(self.cfg, device, self.resources)
+        return Evaluator.from_config(self.cfg, device, self.resources, cache=cache)
 
     # -- the loop --------------------------------------------------------------------------
     @property
@@ -287,7 +294,12 @@ class Trainer:
         self._step(st, it, log_now)
         st.iteration = it
         self._prog.update(it)
-        if not (log_now or (an and it % an == 0) or (ev and it % ev == 0) or it % ck == 0 or it == total):
+        # A non-finite loss is seen at most an iteration or two late (an asynchronous copy of the
+        # device flag), not only at the next sync point; the flag holds the exact first iteration.
+        seen_bad = bool(self._nonfinite_host.item())
+        self._nonfinite_host.copy_(st.first_nonfinite, non_blocking=True)
+        if not (seen_bad or log_now or (an and it % an == 0) or (ev and it % ev == 0) or (sm and it % sm == 0)
+                or it % ck == 0 or it == total):
             return
         st.wall_time = self._wall()
         bad = self._divergence(st)
@@ -329,10 +341,10 @@ class Trainer:
 
     def _divergence(self, st: RunState) -> tuple[int, str] | None:
         """NaN/inf in a loss (tracked on the device per iteration) or in a weight (checked here)."""
-        first = int(st.first_nonfinite)
+        first, bad_weight = torch.stack([st.first_nonfinite, (~_weights_finite(st)).long()]).tolist()  # one sync
         if first:
             return first, "non-finite loss"
-        if not bool(_weights_finite(st)):
+        if bad_weight:
             return st.iteration, "non-finite weight"
         return None
 
@@ -347,9 +359,9 @@ class Trainer:
             row[f"grad_x_{which}_mean"], row[f"grad_x_{which}_min"], row[f"grad_x_{which}_max"] = (
                 float(s.mean()), float(s.min()), float(s.max()))
         for ls in last["sigmas"]:
-            row[f"sigma/{ls.name}"] = ls.sigma
+            row[f"sigma/{ls.name}"] = float(ls.sigma)
             for k, v in ls.extra.items():
-                row[f"{k}/{ls.name}"] = v
+                row[f"{k}/{ls.name}"] = float(v)
         for name, g in gammas(st.D):
             row[f"gamma/{name}"] = g
         self.logs["train"].append([row])
@@ -366,46 +378,64 @@ class Trainer:
         rows = [{k: r.get(k) for k in METRIC_COLUMNS} for r in rows]
         self.logs["metrics"].append(rows)
         st.metric_history.extend(rows)
-        sel = self.evaluator.selection_metric
-        value = next((float(r["value"]) for r in rows if r["metric"] == sel), None)
-        if value is not None and np.isfinite(value) and self.evaluator.is_better(value, (st.best or {}).get("value")):
-            st.best = {"iteration": it, "metric": sel, "value": value}
-            st.best_G = {k: v.detach().to("cpu", copy=True) for k, v in st.G.state_dict().items()}
-            self._best_pending = True  # written with the next checkpoint (or at the end)
+        improved = []
+        for metric in METRICS:  # each metric's own best (docs/outputs.md): IS highest, FID/KID lowest
+            value = next((float(r["value"]) for r in rows if r["metric"] == metric), None)
+            old = st.best.get(metric)
+            if value is not None and np.isfinite(value) and (
+                    old is None or (value > old["value"] if HIGHER_IS_BETTER[metric] else value < old["value"])):
+                st.best[metric] = {"iteration": it, "value": value}
+                improved.append(metric)
+        kept = [m for m in improved if m in BEST_GENERATORS]
+        if kept:
+            weights = {k: v.detach().to("cpu", copy=True) for k, v in st.G.state_dict().items()}
+            for m in kept:  # IS and FID best at the same evaluation share one copy
+                st.best_G[m] = weights
+            self._best_pending.update(kept)  # written with the next checkpoint (or at the end)
 
-    def _save_generator(self, st: RunState, which: str, selection: dict | None) -> None:
-        """``generator_final.pt`` from the current G; ``generator_best.pt`` from the kept best state."""
-        state, iteration = st.G.state_dict(), st.iteration
-        if which == "best":
-            state, iteration = st.best_G, st.best["iteration"]
+    def _save_generator(self, st: RunState, metric: str | None) -> None:
+        """``generator_final.pt`` from the current G (``metric`` None); ``generator_best_<metric>.pt``
+        from the kept best state of ``metric``, with ``selection`` = that metric's best."""
+        if metric is None:
+            which, state, iteration, selection = "final", st.G.state_dict(), st.iteration, None
+        else:
+            which, state, iteration = BEST_GENERATORS[metric], st.best_G[metric], st.best[metric]["iteration"]
+            selection = {"metric": metric, **st.best[metric]}
         atomic_torch_save(self.run_dir.generator(which), {
             "state_dict": state, "iteration": iteration, "selection": selection,
             "config": self.cfg.to_dict(),
         })
 
-    def _write_best(self, st: RunState) -> None:
-        """Make ``generator_best.pt`` hold ``st.best_G`` (none: no file), after the checkpoint that holds it."""
-        if st.best is not None and st.best_G is not None:
-            self._save_generator(st, "best", st.best)
-        else:
-            self.run_dir.generator("best").unlink(missing_ok=True)
-        self._best_pending = False
+    def _write_best(self, st: RunState, metrics: set[str] | None = None) -> None:
+        """Make ``generator_best_<m>.pt`` hold ``st.best_G[m]`` (none: no file) for ``metrics`` (None:
+        every kept metric, and the legacy ``generator_best.pt`` removed), after the checkpoint that
+        holds them: the files and ``summary.best`` always name the same weights (docs/outputs.md)."""
+        for metric in BEST_GENERATORS if metrics is None else sorted(metrics):
+            if metric in st.best and metric in st.best_G:
+                self._save_generator(st, metric)
+            else:
+                self.run_dir.generator(BEST_GENERATORS[metric]).unlink(missing_ok=True)
+        if metrics is None:
+            self.run_dir.generator(LEGACY_BEST).unlink(missing_ok=True)
+        self._best_pending = set()
 
     def _checkpoint(self, st: RunState) -> None:
+        for log in self.logs.values():  # the rows ≤ k must be durable before checkpoint k vouches for them
+            log.sync()
         payload = {
             "format": ckpt.FORMAT, "iteration": st.iteration, "config": self.cfg.to_dict(),
             "rng": ckpt.global_rng_state(), "run": st.state_dict(),
         }
         ckpt.save(self.ckpt_dir, st.iteration, payload, self.cfg.checkpoint.keep)
         if self._best_pending:
-            self._write_best(st)
+            self._write_best(st, self._best_pending)
 
     def _finish(self, st, device, status, diverged_at, reason, start_it, session_s) -> dict:
         cfg = self.cfg
         if self._best_pending:  # a divergence ended the run after a best improvement
-            self._write_best(st)
+            self._write_best(st, self._best_pending)
         if status == "completed":
-            self._save_generator(st, "final", None)
+            self._save_generator(st, None)
             save_sample_grid(st.G, st.fixed_z, self.run_dir.sample(st.iteration))
         done_now = st.iteration - start_it
         summary = {
@@ -416,7 +446,7 @@ class Trainer:
             "reason": reason,
             "wall_time_s": round(st.wall_time, 3),
             "it_per_s": round(done_now / session_s, 3) if session_s > 0 and done_now else None,
-            "best": st.best,
+            "best": {m: dict(st.best[m]) for m in METRICS if m in st.best},
             "final": {"iteration": st.iteration} if status == "completed" else None,
             "config_digest": cfg.digest(),
             "identity_digest": cfg.identity_digest(),
