@@ -16,8 +16,9 @@ from specnorm.metrics import Evaluator, inception
 SMALL = ["--n-gen", "80", "--n-real", "150", "--n-is", "80", "--is-splits", "2", "--batch-size", "40"]
 
 
-def make_run(tmp_path, status="completed", which=("best", "final"), same=False):
-    """A run dir as the trainer leaves it (docs/outputs.md), with generators from ``build_models``."""
+def make_run(tmp_path, status="completed", which=("best_is", "best_fid", "final"), same=False):
+    """A run dir as the trainer leaves it (docs/outputs.md), with generators from ``build_models``
+    (``best``: the single best generator of a run dir from before per-metric bests)."""
     cfg = digits_cfg()
     run = tmp_path / "run"
     run.mkdir()
@@ -30,14 +31,15 @@ def make_run(tmp_path, status="completed", which=("best", "final"), same=False):
             with torch.no_grad():
                 for p in G.parameters():
                     p.add_(0.01)
-        sel = {"metric": "fid", "value": 1.0} if w == "best" else None
+        metric = {"best": "fid", "best_is": "is", "best_fid": "fid"}.get(w)
+        sel = {"metric": metric, "iteration": 100 * (i + 1), "value": 1.0} if metric else None
         torch.save({"state_dict": G.state_dict(), "iteration": 100 * (i + 1), "selection": sel,
                     "config": cfg.to_dict()}, run / f"generator_{w}.pt")
         gens[w] = copy.deepcopy(G)
     return run, cfg, gens
 
 
-def test_score_writes_best_and_final_with_their_protocol(tmp_path, capsys):
+def test_score_writes_each_best_for_its_own_metric_and_final_for_all(tmp_path, capsys):
     run, cfg, gens = make_run(tmp_path)
     res = tmp_path / "res"
     assert specnorm_main(["score", "--run", str(run), "--protocol", "paper", "--resources", str(res),
@@ -48,16 +50,37 @@ def test_score_writes_best_and_final_with_their_protocol(tmp_path, capsys):
     assert (proto["protocol"], proto["extractor"], proto["n_gen"], proto["n_real"], proto["n_is"]) == (
         "paper", "digits", 80, 150, 80)
     assert [(s["which"], s["metric"]) for s in out["scores"]] == [
-        ("best", "fid"), ("best", "is"), ("best", "is_std"), ("final", "fid"), ("final", "is"), ("final", "is_std")]
-    assert {s["iteration"] for s in out["scores"] if s["which"] == "final"} == {200}
+        ("best_is", "is"), ("best_is", "is_std"), ("best_fid", "fid"),
+        ("final", "fid"), ("final", "is"), ("final", "is_std")]
+    assert {(s["which"], s["generator"], s["iteration"]) for s in out["scores"]} == {
+        ("best_is", "generator_best_is.pt", 100), ("best_fid", "generator_best_fid.pt", 200),
+        ("final", "generator_final.pt", 300)}
     for s in out["scores"]:
         assert {"label", "extractor_sha256", "reference", "resize", "seed", "n_gen", "n_real"} <= set(s)
-    assert out["selection"] == {"metric": "fid", "value": 1.0}
+        assert s["precision"] == proto["precision"] == "fp32"
+    assert out["best"] == {"is": {"iteration": 100, "value": 1.0}, "fid": {"iteration": 200, "value": 1.0}}
+    assert "selection" not in out and out["notes"] == []
     assert "digits-FID" in capsys.readouterr().out
-    # the same protocol in training gives the same number (same latents, same reference)
+    # the same protocol in training gives the same number (same latents, same reference), per generator
     ev_cfg = digits_cfg(n_gen=80, n_real=150, n_is=80, is_splits=2, batch_size=40)
-    rows = Evaluator.from_config(ev_cfg, torch.device("cpu"), res).evaluate(gens["best"], 100, 0.0)
-    assert rows[0]["value"] == pytest.approx(out["scores"][0]["value"], rel=1e-9)
+    ev = Evaluator.from_config(ev_cfg, torch.device("cpu"), res)
+    value = {(s["which"], s["metric"]): s["value"] for s in out["scores"]}
+    for which, metric in (("best_is", "is"), ("best_fid", "fid"), ("final", "fid"), ("final", "is")):
+        rows = ev.evaluate(gens[which], 100, 0.0)
+        assert next(r["value"] for r in rows if r["metric"] == metric) == pytest.approx(value[which, metric],
+                                                                                         rel=1e-9)
+    assert value["best_is", "is"] != value["final", "is"] and value["best_fid", "fid"] != value["final", "fid"]
+
+
+def test_a_run_dir_with_one_legacy_best_generator_is_scored_as_before_with_a_note(tmp_path):
+    run, _, _ = make_run(tmp_path, which=("best", "final"))
+    assert specnorm_main(["score", "--run", str(run), "--resources", str(tmp_path / "r"), "--device", "cpu",
+                          *SMALL]) == 0
+    out = json.loads((run / "scores.json").read_text())
+    assert [(s["which"], s["metric"]) for s in out["scores"]] == [
+        ("best", "fid"), ("best", "is"), ("best", "is_std"), ("final", "fid"), ("final", "is"), ("final", "is_std")]
+    assert out["selection"] == {"metric": "fid", "iteration": 100, "value": 1.0}
+    assert len(out["notes"]) == 1 and "generator_best.pt" in out["notes"][0] and "eval.selection" in out["notes"][0]
 
 
 def test_a_best_generator_equal_to_the_final_one_gets_the_same_scores(tmp_path):
@@ -65,22 +88,23 @@ def test_a_best_generator_equal_to_the_final_one_gets_the_same_scores(tmp_path):
     assert specnorm_main(["score", "--run", str(run), "--resources", str(tmp_path / "r"), "--device", "cpu",
                           *SMALL]) == 0
     scores = json.loads((run / "scores.json").read_text())["scores"]
-    best = [(s["metric"], s["value"]) for s in scores if s["which"] == "best"]
-    assert best == [(s["metric"], s["value"]) for s in scores if s["which"] == "final"]
-    assert {s["iteration"] for s in scores if s["which"] == "final"} == {200}
+    final = {s["metric"]: s["value"] for s in scores if s["which"] == "final"}
+    best = {s["metric"]: s["value"] for s in scores if s["which"].startswith("best_")}
+    assert best == final and set(best) == {"is", "is_std", "fid"}
+    assert {s["iteration"] for s in scores if s["which"] == "final"} == {300}
 
 
 def test_a_diverged_run_still_gets_scores_json(tmp_path):
     run, _, _ = make_run(tmp_path, status="diverged", which=())
     assert specnorm_main(["score", "--run", str(run), "--resources", str(tmp_path / "r"), "--device", "cpu"]) == 0
     out = json.loads((run / "scores.json").read_text())
-    assert out["status"] == "diverged" and out["scores"] == [] and len(out["notes"]) == 2
+    assert out["status"] == "diverged" and out["scores"] == [] and len(out["notes"]) == 3
 
 
 def test_clear_errors_for_missing_run_or_files(tmp_path, capsys):
     assert specnorm_main(["score", "--run", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    run, _, _ = make_run(tmp_path, which=("best",))
+    run, _, _ = make_run(tmp_path, which=("best_is", "best_fid"))
     assert specnorm_main(["score", "--run", str(run), "--resources", str(tmp_path / "r"), "--device", "cpu"]) == 2
     assert "generator_final.pt not found" in capsys.readouterr().err
     (run / "summary.json").unlink()

@@ -115,15 +115,6 @@ def test_the_real_subset_and_its_cache_file_follow_the_run_seed(resources):
     assert again.reference.from_cache and np.array_equal(again.reference.stats.mu, a.reference.stats.mu)
 
 
-def test_selection_semantics(resources):
-    ev = Evaluator.from_config(digits_cfg(selection="fid"), CPU, resources)
-    assert ev.selection_metric == "fid"
-    assert ev.is_better(3.0, None) and ev.is_better(3.0, 4.0) and not ev.is_better(5.0, 4.0)
-    assert not ev.is_better(math.nan, 4.0) and ev.is_better(1.0, math.nan)
-    ev_is = Evaluator.from_config(digits_cfg(selection="is"), CPU, resources)
-    assert ev_is.selection_metric == "is" and ev_is.is_better(5.0, 4.0) and not ev_is.is_better(3.0, 4.0)
-
-
 def test_a_diverged_generator_gives_nan_scores_not_a_crash(resources):
     class NanG(nn.Module):
         z_dim = 32

@@ -130,15 +130,21 @@ def make_run(root: Path, name: str, *, state: str = "completed", scores_json: bo
                    "versions": {"python": "3.11.7", "torch": "2.13.0", "numpy": "2.4.6", "specnorm": "0.1.0"},
                    "git_commit": "0123456789abcdef", "device": "cpu:x86_64 (2 threads)"}
         (run / "summary.json").write_text(json.dumps(summary))
-    if scores_json:
+    if scores_json:  # as specnorm score writes it: each metric's best generator for its metric, final for all
+        evals = {it: quality(cfg, it) for it in range(500, done + 1, 500)}
+        best_it = {"is": max(evals, key=lambda i: evals[i][0]), "fid": min(evals, key=lambda i: evals[i][1])}
+        todo = [("best_is", best_it["is"], ("is",)), ("best_fid", best_it["fid"], ("fid",)),
+                ("final", done, ("fid", "is"))]
         entries = []
-        for which, it in (("best", done // 2), ("final", done)):
+        for which, it, metrics in todo:
             is_, fid = quality(cfg, it)
             for metric, value in (("fid", fid + 0.5), ("is", is_ + 0.05)):
-                entries.append({"which": which, "iteration": it, "metric": metric, "value": value, **prot,
-                                "reference": reference, "seed": seed})
+                if metric in metrics:
+                    entries.append({"which": which, "generator": f"generator_{which}.pt", "iteration": it,
+                                    "metric": metric, "value": value, **prot, "reference": reference, "seed": seed})
+        best = {m: {"iteration": it, "value": evals[it][m == "fid"]} for m, it in best_it.items()}
         (run / "scores.json").write_text(json.dumps({"run": name, "protocol": prot, "scores": entries,
-                                                     "status": state}))
+                                                     "status": state, "best": best}))
     return run
 
 

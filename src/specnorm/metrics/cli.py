@@ -13,7 +13,7 @@ import torch
 from specnorm import config as cfgmod
 from specnorm.metrics import inception
 from specnorm.metrics.evaluator import Evaluator
-from specnorm.rundir import GENERATORS, RunDir
+from specnorm.rundir import BEST_GENERATORS, GENERATORS, LEGACY_BEST, RESCORED_ON, RunDir, RunDirBusy
 from specnorm.vocab import PROTOCOLS
 
 
@@ -28,8 +28,19 @@ def _device(name: str) -> torch.device:
 
 
 def _load_generator(path: Path, cfg: cfgmod.CellConfig, device: torch.device) -> tuple[torch.nn.Module, dict]:
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    diffs = cfgmod.diff_for_resume(cfgmod.from_dict(payload["config"]), cfg)
+    fix = "rerun 'specnorm train' with the same config and --out (it rewrites the kept generators)"
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, corrupt, or not weights-only (a pickle that would run code)
+        raise ScoreError(f"{path} cannot be read ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                         f"delete it and {fix}") from None
+    if not isinstance(payload, dict) or not {"config", "state_dict", "iteration"} <= payload.keys():
+        raise ScoreError(f"{path} is not a specnorm generator file; delete it and {fix}")
+    try:
+        written_by = cfgmod.from_dict(payload["config"])
+    except cfgmod.ConfigError as e:
+        raise ScoreError(f"{path} holds an invalid config ({e}); delete it and {fix}") from None
+    diffs = cfgmod.diff_for_resume(written_by, cfg)
     if diffs:
         raise ScoreError(f"{path} was written by another configuration than {path.parent / 'config.yaml'}: "
                          f"{'; '.join(diffs)}")
@@ -44,12 +55,21 @@ def _finite(v: float) -> float | None:
     return v if math.isfinite(v) else None  # JSON has no NaN
 
 
+SCORED_METRICS = {**{w: tuple(m for m, on in RESCORED_ON.items() if on == w) for w in BEST_GENERATORS.values()},
+                  "final": None, LEGACY_BEST: None}
+"""Metrics each kept generator is rescored for (None: all): a best generator for its own metric
+(``RESCORED_ON``), the final one (and a legacy single best) for all (docs/outputs.md)."""
+
+
 def score_run(run: Path, protocol: str | None, resources: str | Path, device: torch.device,
               overrides: dict) -> dict:
-    """Score ``generator_best.pt`` and ``generator_final.pt`` of ``run``; return the scores.json content.
+    """Score the kept generators of ``run``; return the scores.json content: ``generator_best_is.pt``
+    for IS, ``generator_best_fid.pt`` for FID (and KID), ``generator_final.pt`` for all. A run
+    directory from before per-metric bests (one ``generator_best.pt``) has that one scored for all
+    metrics, as ``which: best``, with a note.
 
     The protocol's own sample counts apply (a cell's smoke-run ``eval.n_*`` are ignored) unless
-    ``overrides`` sets them. A diverged run is scored on whatever generator it kept.
+    ``overrides`` sets them. A diverged run is scored on whatever generators it kept.
     """
     if not run.is_dir():
         raise ScoreError(f"run directory {run} does not exist")
@@ -66,45 +86,190 @@ def score_run(run: Path, protocol: str | None, resources: str | Path, device: to
     ev_cfg = dataclasses.replace(cfg.eval, protocol=protocol or cfg.eval.protocol, **counts)
     eval_cfg = dataclasses.replace(cfg, eval=ev_cfg).validate()
     todo, notes = [], []
+    legacy = rd.generator(LEGACY_BEST)
+    per_metric = any(rd.generator(w).is_file() for w in BEST_GENERATORS.values())
     for which in GENERATORS:
         path = rd.generator(which)
         if path.is_file():
             todo.append((which, path))
         elif which == "final" and status == "completed":
             raise ScoreError(f"{path} not found, but {summary_path} says the run completed")
-        else:
+        elif which == "final" or per_metric or not legacy.is_file():
             notes.append(f"no {path.name} (run status {status})")
+    if not per_metric and legacy.is_file():
+        todo.insert(0, (LEGACY_BEST, legacy))
+        notes.append(f"{legacy.name}: the one best generator of a run from before per-metric bests, kept by its "
+                     "eval.selection metric; scored for every metric as before, so only that metric's score is "
+                     "its best")
     out: dict = {"run": str(run), "config_digest": cfg.digest(), "protocol": None, "scores": [], "status": status,
                  "notes": notes}
     if not todo:
         return out
+    loaded = {which: _load_generator(path, cfg, device) for which, path in todo}  # fail before any work
     ev = Evaluator.from_config(eval_cfg, device, resources)
     out["protocol"] = ev.protocol_fields()
-    done: tuple[dict, list[dict]] | None = None  # (state_dict, rows) of the generator scored last
+    done: list[tuple[dict, list[dict]]] = []  # (state_dict, rows) of every generator scored so far
     for which, path in todo:
-        G, payload = _load_generator(path, cfg, device)
+        G, payload = loaded[which]
         state = payload["state_dict"]
-        if done is not None and state.keys() == done[0].keys() and all(torch.equal(v, done[0][k])
-                                                                       for k, v in state.items()):
-            rows = done[1]  # the best generator is the final one: same weights, latents and scores
-        else:
+        rows = next((r for s, r in done if state.keys() == s.keys() and all(torch.equal(v, s[k])
+                                                                             for k, v in state.items())), None)
+        if rows is None:  # the same weights (IS and FID best together, or a best = the final) score alike
             rows = ev.evaluate(G, int(payload["iteration"]), 0.0)
-        done = (state, rows)
+            done.append((state, rows))
+        wanted = SCORED_METRICS[which]
         for row in rows:
-            entry = {"which": which, "iteration": int(payload["iteration"]), "metric": row["metric"],
-                     "label": row["label"], "value": _finite(row["value"])}
+            if wanted is not None and row["metric"] not in wanted:
+                continue
+            entry = {"which": which, "generator": path.name, "iteration": int(payload["iteration"]),
+                     "metric": row["metric"], "label": row["label"], "value": _finite(row["value"])}
             entry.update({k: row[k] for k in ("protocol", "extractor", "extractor_sha256", "n_gen", "n_real",
-                                              "reference", "resize", "seed")})
+                                              "reference", "resize", "seed", "precision")})
             out["scores"].append(entry)
-        if which == "best":
+        if which == LEGACY_BEST:
             out["selection"] = payload.get("selection")
+        elif which != "final" and payload.get("selection"):
+            sel = payload["selection"]
+            out.setdefault("best", {})[sel["metric"]] = {"iteration": sel.get("iteration", payload["iteration"]),
+                                                         "value": sel.get("value")}
     return out
 
 
+def score_real(dataset: str, protocol: str, resources: str | Path, device: torch.device, *,
+               root: str | Path = "resources/data", seed: int = 0, extractor: str = "auto",
+               inception_path: str | None = None, overrides: dict | None = None) -> dict:
+    """Table 1's "Real data" row for ``dataset``: real training images scored like a generator under
+    ``protocol`` (docs/deviations.md P5). IS: ``n_is`` real images (all if fewer; a seeded subset
+    otherwise) in ``is_splits`` splits. FID (and KID under ``standard``): ``n_gen`` real images
+    against the protocol's reference statistics — disjoint from the reference subset when the
+    reference is a subset (``paper``: 10k vs 5k), a seeded subset of the reference itself when it is
+    the whole training set (``standard``). Returns the ``results/real/<dataset>-<protocol>.json`` content."""
+    from specnorm.catalog import get_extractor, is_builtin, resolve_extractor
+    from specnorm.config import EvalCfg
+    from specnorm.data import load, to_float
+    from specnorm.metrics.evaluator import build_extractor, real_reference
+    from specnorm.metrics.extractor import quantize_uint8, strict_fp32
+    from specnorm.metrics.fid import StatsAccumulator, fid, kid
+    from specnorm.metrics.inception_score import inception_score
+    from specnorm.metrics.protocol import eval_seed, real_subset, resolve
+    from specnorm.vocab import metric_label
+
+    ev = dataclasses.replace(EvalCfg(), protocol=protocol, extractor=extractor, inception_path=inception_path,
+                             **(overrides or {}))
+    ev.validate("eval")
+    images = load(dataset, None if is_builtin(dataset) else root)
+    p = resolve(ev, len(images), seed)
+    info = get_extractor(resolve_extractor(ev.extractor, dataset))
+    if info.resolution is not None and images.shape[2:] != (info.resolution, info.resolution):
+        raise ScoreError(f"the {info.name} extractor takes {info.resolution}x{info.resolution} images; "
+                         f"dataset {dataset!r} has {images.shape[2]}x{images.shape[3]}")
+    ex = build_extractor(ev.extractor, dataset, p.name, device, resources, ev.inception_path)
+    ref = real_reference(images, dataset, ex, p, device, ev.batch_size, resources)
+    ref_idx = real_subset(len(images), p.n_real, p.seed)
+    pool = torch.ones(len(images), dtype=torch.bool)
+    if p.n_real < len(images):
+        pool[ref_idx] = False  # disjoint from the reference subset
+    pool_idx = pool.nonzero().flatten()
+    g = torch.Generator().manual_seed(eval_seed(p.seed, "real_row/fid"))
+    n_fid = min(p.n_gen, len(pool_idx))
+    fid_idx = pool_idx[torch.randperm(len(pool_idx), generator=g)[:n_fid]].sort().values
+    n_is = min(p.n_is, len(images))
+    g = torch.Generator().manual_seed(eval_seed(p.seed, "real_row/is"))
+    is_idx = torch.randperm(len(images), generator=g)[:n_is].sort().values if n_is < len(images) \
+        else torch.arange(len(images))
+
+    def run(idx: torch.Tensor, logits_too: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        feats, logits = [], []
+        with torch.no_grad(), strict_fp32():
+            for i in range(0, len(idx), ev.batch_size):
+                x = to_float(torch.from_numpy(images[idx[i:i + ev.batch_size].numpy()])).to(device)
+                if p.quantize:
+                    x = quantize_uint8(x)
+                if logits_too:
+                    f, lg = ex(x)
+                    logits.append(lg)
+                else:
+                    f = ex.features_of(x) if hasattr(ex, "features_of") else ex(x)[0]
+                feats.append(f)
+        return torch.cat(feats), (torch.cat(logits) if logits_too else None)
+
+    feats, _ = run(fid_idx, False)
+    acc = StatsAccumulator()
+    acc.update(feats)
+    values = {"fid": fid(acc.result(), ref.stats)}
+    if p.kid:
+        values["kid"] = kid(feats.float(), ref.feats, eval_seed(p.seed, "kid"))
+    _, logits = run(is_idx, True)
+    values["is"], values["is_std"] = inception_score(logits, p.is_splits)
+    resize = f"{'uint8' if p.quantize else 'float'}->{ex.resize}"
+    reference_words = p.reference(dataset)
+    fid_real = (f"{dataset}-train-disjoint-subset({n_fid},seed={p.seed})" if p.n_real < len(images)
+                else f"{dataset}-train-subset({n_fid},seed={p.seed})")
+    scores = []
+    for metric, value in values.items():
+        if metric in ("fid", "kid"):
+            counts = {"n_images": n_fid, "images": fid_real, "n_real": p.n_real, "reference": reference_words}
+        else:
+            counts = {"n_images": n_is, "images": f"{dataset}-train" + (f"-subset({n_is},seed={p.seed})"
+                                                                         if n_is < len(images) else f"({n_is})"),
+                      "n_real": 0, "reference": f"none(IS,{p.is_splits} splits)"}
+        scores.append({"metric": metric, "label": metric_label(metric, ex.name), "value": _finite(float(value)),
+                       **counts})
+    return {"dataset": dataset, "row": "Real data",
+            "protocol": {"protocol": p.name, "extractor": ex.name, "extractor_sha256": ex.sha256, "resize": resize,
+                         "seed": p.seed, "n_gen": n_fid, "n_real": p.n_real, "n_is": n_is,
+                         "is_splits": p.is_splits, "reference": reference_words, "kid": p.kid,
+                         "n_dataset": len(images), "reference_cache": ref.path.name},
+            "scores": scores}
+
+
+def real_main(argv: list[str]) -> int:
+    """``specnorm score --real --dataset NAME``: the Real-data row of Table 1 (:func:`score_real`)."""
+    from specnorm.io import atomic_write_json
+
+    p = argparse.ArgumentParser(
+        prog="specnorm score --real",
+        description="Score real training images like a generator (Table 1's Real-data row) into "
+                    "results/real/<dataset>-<protocol>.json (docs/deviations.md P5).")
+    p.add_argument("--real", action="store_true", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--protocol", choices=PROTOCOLS, default="paper")
+    p.add_argument("--root", default="resources/data", help="prepared datasets (unused by built-in ones)")
+    p.add_argument("--resources", default="resources", help="resources folder (Inception weights, fid_stats/)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    p.add_argument("--seed", type=int, default=0, help="fixes the reference subset and the real samples")
+    p.add_argument("--extractor", default="auto")
+    p.add_argument("--n-gen", type=int, help="real images scored for FID/KID (default: the protocol's n_gen)")
+    p.add_argument("--n-real", type=int, help="reference images (default: the protocol's)")
+    p.add_argument("--n-is", type=int, help="real images for IS (default 50k, all if fewer)")
+    p.add_argument("--is-splits", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--inception", help="a local Inception weights file (air-gapped nodes)")
+    p.add_argument("--out", type=Path, help="default: results/real/<dataset>-<protocol>.json")
+    a = p.parse_args(argv)
+    overrides = {k: v for k, v in (("n_gen", a.n_gen), ("n_real", a.n_real), ("n_is", a.n_is),
+                                   ("is_splits", a.is_splits), ("batch_size", a.batch_size)) if v is not None}
+    try:
+        result = score_real(a.dataset, a.protocol, a.resources, _device(a.device), root=a.root, seed=a.seed,
+                            extractor=a.extractor, inception_path=a.inception, overrides=overrides)
+    except (ScoreError, cfgmod.ConfigError, KeyError, ValueError, FileNotFoundError) as e:
+        print(f"specnorm score --real: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        return 2
+    dest = a.out or Path("results") / "real" / f"{a.dataset}-{a.protocol}.json"
+    atomic_write_json(dest, result)
+    for s in result["scores"]:
+        print(f"real {s['label']:<14} {s['value']}")
+    print(f"wrote {dest}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    if "--real" in (sys.argv[1:] if argv is None else argv):
+        return real_main(list(sys.argv[1:] if argv is None else argv))
     p = argparse.ArgumentParser(
         prog="specnorm score",
-        description="Score the best and the final generator of a finished run into DIR/scores.json. "
+        description="Score the kept generators of a finished run into DIR/scores.json: the best-IS one for IS, "
+                    "the best-FID one for FID (and KID), the final one for all. "
                     "Uses the protocol's own sample counts (paper: FID 10k vs 5k, IS 50k; standard: 50k vs the "
                     "training set + KID) unless overridden here; the run's eval.n_* smoke settings are ignored.")
     p.add_argument("--run", required=True, type=Path, help="run directory (config.yaml, summary.json, generator_*.pt)")
@@ -122,14 +287,23 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: v for k, v in (("n_gen", a.n_gen), ("n_real", a.n_real), ("n_is", a.n_is),
                                    ("is_splits", a.is_splits), ("batch_size", a.batch_size),
                                    ("inception_path", a.inception)) if v is not None}
-    try:
-        result = score_run(a.run, a.protocol, a.resources, _device(a.device), overrides)
-    except (ScoreError, cfgmod.ConfigError, inception.InceptionMissingError, inception.ChecksumMismatchError) as e:
-        print(f"specnorm score: {e}", file=sys.stderr)
+    if not a.run.is_dir():
+        print(f"specnorm score: run directory {a.run} does not exist", file=sys.stderr)
         return 2
-    dest = RunDir(a.run).write_scores(result, a.out)
+    try:
+        with RunDir(a.run).exclusive():  # the one writer of the run directory (docs/outputs.md)
+            try:
+                result = score_run(a.run, a.protocol, a.resources, _device(a.device), overrides)
+            except (ScoreError, cfgmod.ConfigError, inception.InceptionMissingError,
+                    inception.ChecksumMismatchError) as e:
+                print(f"specnorm score: {e}", file=sys.stderr)
+                return 2
+            dest = RunDir(a.run).write_scores(result, a.out)
+    except RunDirBusy as e:
+        print(f"specnorm score: {e}", file=sys.stderr)
+        return 4
     for s in result["scores"]:
-        print(f"{s['which']:>5} it {s['iteration']:>7}  {s['label']:<14} {s['value']}")
+        print(f"{s['which']:>8} it {s['iteration']:>7}  {s['label']:<14} {s['value']}")
     print(f"wrote {dest} (status {result['status']})")
     return 0
 

@@ -1,9 +1,11 @@
 """In-training and post-hoc evaluation of a generator under one protocol (``protocol.py``).
 
 Construction does the one-off work: load the extractor, fix the latents and the real subset,
-load or compute the cached reference statistics. :meth:`Evaluator.evaluate` samples G in eval
-mode in batches on the device, extracts features and logits in the same batches, and returns one
-row per metric with its full protocol. It draws no random number from any global or training RNG.
+load or compute the cached reference statistics (so repeated :meth:`Evaluator.evaluate` calls
+re-load neither the network nor the dataset). :meth:`Evaluator.evaluate` samples G in eval
+mode in batches on the device (strict fp32), extracts features and logits in the same batches
+under ``eval.precision`` (docs/deviations.md M10), and returns one row per metric with its full
+protocol. It draws no random number from any global or training RNG.
 """
 
 from __future__ import annotations
@@ -17,34 +19,24 @@ import numpy as np
 import torch
 from torch import nn
 
+from specnorm.catalog import get_extractor, is_builtin, resolve_extractor
 from specnorm.config import CellConfig
-from specnorm.metrics import digits_classifier, inception, reference
-from specnorm.metrics.extractor import Extractor, quantize_uint8, strict_fp32
+from specnorm.metrics import reference
+from specnorm.metrics.extractor import Extractor, extract, quantize_uint8, strict_fp32
 from specnorm.metrics.fid import Stats, StatsAccumulator, feature_stats, fid, kid
 from specnorm.metrics.inception_score import inception_score
-from specnorm.metrics.protocol import Protocol, latents, real_subset, resolve, stream_seed
-
-_LABELS = {"fid": "FID", "kid": "KID", "is": "IS", "is_std": "IS std"}
-
-
-def display_name(metric: str, extractor: str) -> str:
-    """How reports name a metric: ``FID`` for Inception, ``digits-FID`` for the digits classifier."""
-    prefix = "" if extractor == inception.NAME else f"{extractor}-"
-    return prefix + _LABELS[metric]
+from specnorm.metrics.protocol import Protocol, eval_seed, latents, real_subset, resolve
+from specnorm.vocab import metric_label
 
 
 def build_extractor(kind: str, dataset: str, protocol: str, device: torch.device, resources: str | Path,
                     inception_path: str | None = None) -> Extractor:
-    """``auto`` → the digits classifier for ``digits``, Inception otherwise."""
-    if kind == "auto":
-        kind = "digits" if dataset == "digits" else "inception"
-    if kind == "digits":
-        return digits_classifier.DigitsExtractor(digits_classifier.load_classifier(device))
-    if kind != "inception":
-        raise ValueError(f"unknown extractor {kind!r} (auto, inception, digits)")
-    path = inception.locate(resources, inception_path)
-    sha = inception.verify(path)
-    return inception.InceptionExtractor(inception.load(path, device), "paper" if protocol == "paper" else "clean", sha)
+    """The registered extractor ``kind`` (``auto``: the dataset's own, ``specnorm.catalog``), built."""
+    try:
+        info = get_extractor(resolve_extractor(kind, dataset))
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
+    return info.build(device, resources=resources, protocol=protocol, inception_path=inception_path)
 
 
 @dataclass
@@ -65,25 +57,27 @@ def real_reference(images: np.ndarray, dataset: str, extractor: Extractor, proto
     idx = real_subset(len(images), protocol.n_real, protocol.seed)
     subset = protocol.n_real < len(images)
     path = reference.cache_file(resources, dataset, extractor.name, extractor.sha256, protocol.name,
-                                protocol.n_real, protocol.seed if subset else None)
+                                protocol.n_real, protocol.seed if subset else None, protocol.precision)
     meta = {
         "dataset": dataset, "extractor": extractor.name, "extractor_sha256": extractor.sha256,
         "features": extractor.features, "protocol": protocol.name, "resize": extractor.resize,
         "n_real": protocol.n_real, "n_dataset": len(images), "seed": protocol.seed if subset else None,
         "data_fingerprint": reference.fingerprint(images), "kid": protocol.kid,
     }
+    if protocol.precision != "fp32":  # absent means fp32: caches written before eval.precision stay valid
+        meta["precision"] = protocol.precision
 
     def build() -> tuple[Stats, np.ndarray | None]:
         keep = None
         if protocol.kid:
-            g = torch.Generator().manual_seed(stream_seed(protocol.seed, "kid_reference"))
+            g = torch.Generator().manual_seed(eval_seed(protocol.seed, "kid_reference"))
             keep = torch.zeros(len(idx), dtype=torch.bool)
             keep[torch.randperm(len(idx), generator=g)[:reference.KID_REF_MAX]] = True
         acc, kept = StatsAccumulator(), []
         with torch.no_grad(), strict_fp32():
             for i in range(0, len(idx), batch_size):
                 x = to_float(torch.from_numpy(images[idx[i:i + batch_size].numpy()])).to(device)
-                f, _ = extractor(x)
+                f, _ = extract(extractor, x, protocol.precision)
                 acc.update(f)
                 if keep is not None:
                     kept.append(f[keep[i:i + batch_size].to(f.device)].float().cpu())
@@ -97,39 +91,37 @@ class Evaluator:
     """Scores generators under one protocol; see the module docstring and ``docs/outputs.md``."""
 
     def __init__(self, extractor: Extractor, protocol: Protocol, ref: Reference, dataset: str, z_dim: int,
-                 device: torch.device, batch_size: int, selection: str) -> None:
-        if selection not in ("fid", "is"):
-            raise ValueError(f"selection metric must be fid or is, got {selection!r}")
+                 device: torch.device, batch_size: int) -> None:
         self.extractor, self.protocol, self.reference = extractor, protocol, ref
         self.dataset, self.z_dim, self.device, self.batch_size = dataset, z_dim, device, batch_size
-        self.selection_metric = selection
         p = protocol
         n_main = max(p.n_gen, p.n_is) if p.shared_samples else p.n_gen
         self._z_fid = latents(n_main, z_dim, p.seed, f"{p.name}/fid").to(device)
         self._z_is = None if p.shared_samples else latents(p.n_is, z_dim, p.seed, f"{p.name}/is").to(device)
 
     @classmethod
-    def from_config(cls, cfg: CellConfig, device: torch.device, resources: str | Path = "resources") -> "Evaluator":
-        """Build from a cell config: real set ``specnorm.data.load``, protocol and extractor from ``cfg.eval``."""
+    def from_config(cls, cfg: CellConfig, device: torch.device, resources: str | Path = "resources",
+                    cache: dict | None = None) -> "Evaluator":
+        """Build from a cell config: real set ``specnorm.data.load``, protocol and extractor from ``cfg.eval``.
+        ``cache``: shared by the cells of a pack, so the extractor network is loaded once per process."""
         from specnorm.data import load
 
         ev, name = cfg.eval, cfg.dataset.name
-        images = load(name) if name == "digits" else load(name, cfg.dataset.root)
+        images = load(name, None if is_builtin(name) else cfg.dataset.root)
         protocol = resolve(ev, len(images), cfg.train.seed)
-        extractor = build_extractor(ev.extractor, name, protocol.name, device, resources, ev.inception_path)
-        if isinstance(extractor, digits_classifier.DigitsExtractor) and images.shape[2:] != (16, 16):
-            raise ValueError(f"the digits classifier takes 16x16 images; dataset {name!r} has {images.shape[2:]}")
+        info = get_extractor(resolve_extractor(ev.extractor, name))
+        if info.resolution is not None and images.shape[2:] != (info.resolution, info.resolution):
+            raise ValueError(f"the {info.name} extractor takes {info.resolution}x{info.resolution} images; "
+                             f"dataset {name!r} has {images.shape[2]}x{images.shape[3]}")
+        key = ("extractor", info.name, protocol.name == "paper", str(device), str(resources), ev.inception_path)
+        if cache is not None and key in cache:
+            extractor = cache[key]
+        else:
+            extractor = build_extractor(ev.extractor, name, protocol.name, device, resources, ev.inception_path)
+            if cache is not None:
+                cache[key] = extractor
         ref = real_reference(images, name, extractor, protocol, device, ev.batch_size, resources)
-        return cls(extractor, protocol, ref, name, cfg.model.z_dim, device, ev.batch_size, ev.selection)
-
-    # -- selection ---------------------------------------------------------------------------
-    def is_better(self, new: float, old: float | None) -> bool:
-        """Whether ``new`` beats ``old`` on the selection metric (FID lower, IS higher); NaN never wins."""
-        if not math.isfinite(new):
-            return False
-        if old is None or not math.isfinite(old):
-            return True
-        return new < old if self.selection_metric == "fid" else new > old
+        return cls(extractor, protocol, ref, name, cfg.model.z_dim, device, ev.batch_size)
 
     # -- scoring -----------------------------------------------------------------------------
     def _extract(self, G: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,7 +130,7 @@ class Evaluator:
             x = G(z[i:i + self.batch_size]).float()
             if self.protocol.quantize:
                 x = quantize_uint8(x)
-            f, lg = self.extractor(x)
+            f, lg = extract(self.extractor, x, self.protocol.precision)
             feats.append(f)
             logits.append(lg)
         return torch.cat(feats), torch.cat(logits)
@@ -146,7 +138,8 @@ class Evaluator:
     def _fields(self) -> dict:
         p, e = self.protocol, self.extractor
         return {"protocol": p.name, "extractor": e.name, "extractor_sha256": e.sha256,
-                "resize": f"{'uint8' if p.quantize else 'float'}->{e.resize}", "seed": p.seed}
+                "resize": f"{'uint8' if p.quantize else 'float'}->{e.resize}", "seed": p.seed,
+                "precision": p.precision}
 
     def protocol_fields(self) -> dict:
         """Everything that defines the numbers (for ``scores.json``)."""
@@ -172,7 +165,7 @@ class Evaluator:
         finite_f, finite_l = bool(torch.isfinite(feats).all()), bool(torch.isfinite(logits).all())
         values = {"fid": self._fid(feats) if finite_f else math.nan}
         if p.kid:
-            values["kid"] = kid(feats.float(), self.reference.feats, stream_seed(p.seed, "kid")) \
+            values["kid"] = kid(feats.float(), self.reference.feats, eval_seed(p.seed, "kid")) \
                 if finite_f else math.nan
         values["is"], values["is_std"] = inception_score(logits, p.is_splits) if finite_l else (math.nan, math.nan)
         base = {"iteration": iteration, "wall_time": wall_time, **self._fields()}
@@ -183,7 +176,7 @@ class Evaluator:
             else:
                 counts = {"n_gen": p.n_is, "n_real": 0, "reference": f"none(IS,{p.is_splits} splits)"}
             rows.append({**base, "metric": metric, "value": float(value), **counts,
-                         "label": display_name(metric, self.extractor.name)})
+                         "label": metric_label(metric, self.extractor.name)})
         return rows
 
     def _fid(self, feats: torch.Tensor) -> float:
@@ -193,3 +186,39 @@ class Evaluator:
             warnings.warn(f"FID undefined for these samples ({e}); recorded as NaN", RuntimeWarning, stacklevel=2)
             return math.nan
 
+
+
+def precision_difference(extractor: Extractor, real: torch.Tensor, fake: torch.Tensor, precision: str, *,
+                         is_splits: int = 10, batch_size: int = 250) -> dict[str, float | bool]:
+    """FID (``fake`` vs ``real``, both sides' features from the same precision, as a run computes them)
+    and IS of ``fake``, in fp32 and in ``precision``, from the same images (float NCHW in [−1, 1]):
+    ``{"fid_fp32", "fid_<precision>", "d_fid", "is_fp32", "is_<precision>", "d_is"}`` with
+    ``d_* = fast − fp32``, and ``unchanged``: both within :func:`unchanged_as_printed`. The check
+    behind ``eval.precision`` (docs/deviations.md M10)."""
+    def scores(p: str) -> tuple[float, float]:
+        feats = {}
+        with torch.no_grad():
+            for side, images in (("real", real), ("fake", fake)):
+                out = [extract(extractor, images[i:i + batch_size], p) for i in range(0, len(images), batch_size)]
+                feats[side] = (torch.cat([f for f, _ in out]), torch.cat([lg for _, lg in out]))
+        value = fid(feature_stats(feats["fake"][0]), feature_stats(feats["real"][0]))
+        return value, inception_score(feats["fake"][1], is_splits)[0]
+
+    (f32, i32), (fp, ip) = scores("fp32"), scores(precision)
+    return {"fid_fp32": f32, f"fid_{precision}": fp, "d_fid": fp - f32,
+            "is_fp32": i32, f"is_{precision}": ip, "d_is": ip - i32,
+            "unchanged": unchanged_as_printed(f32, fp) and unchanged_as_printed(i32, ip)}
+
+
+PRINTED_DIGITS = 4
+"""Significant digits of a score in the report's tables (``.4g``)."""
+
+
+def unchanged_as_printed(reference: float, value: float) -> bool:
+    """``value`` is within half a unit of ``reference``'s last printed digit (:data:`PRINTED_DIGITS`
+    significant digits): the tolerance of ``eval.precision`` (docs/deviations.md M10)."""
+    if not (math.isfinite(reference) and math.isfinite(value)):
+        return False
+    if reference == 0.0:
+        return value == 0.0
+    return abs(value - reference) <= 0.5 * 10.0 ** (math.floor(math.log10(abs(reference))) - PRINTED_DIGITS + 1)

@@ -1,5 +1,6 @@
-"""The feature-extractor interface shared by Inception and the digits classifier, and the two image
-conversions every protocol applies before it (uint8 quantisation, strict fp32)."""
+"""The feature-extractor interface shared by Inception and the digits classifier, the two image
+conversions every protocol applies before it (uint8 quantisation, strict fp32), and the numerics of
+its forward (``eval.precision``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Iterator
 from typing import Protocol
 
 import torch
+
+from specnorm.vocab import EVAL_PRECISIONS
 
 
 class Extractor(Protocol):
@@ -39,3 +42,31 @@ def strict_fp32() -> Iterator[None]:
         yield
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = conv, mm
+
+
+@contextlib.contextmanager
+def extractor_precision(precision: str, device: torch.device) -> Iterator[None]:
+    """The numerics of the metric network's forward (``eval.precision``, docs/deviations.md M10):
+    ``fp32``: :func:`strict_fp32`; ``tf32``: TF32 allowed in cuDNN convolutions and CUDA matmuls
+    (no effect on a CPU, where nothing is TF32); ``bf16``: autocast to bfloat16 on ``device``'s type
+    (CPU or CUDA), TF32 off for the operations autocast leaves in fp32."""
+    if precision not in EVAL_PRECISIONS:
+        raise ValueError(f"eval precision must be one of {EVAL_PRECISIONS}, got {precision!r}")
+    if precision == "tf32":
+        conv, mm = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = conv, mm
+        return
+    with strict_fp32(), (torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16"
+                         else contextlib.nullcontext()):
+        yield
+
+
+def extract(extractor: Extractor, x: torch.Tensor, precision: str = "fp32") -> tuple[torch.Tensor, torch.Tensor]:
+    """``extractor(x)`` under :func:`extractor_precision`; features and logits returned as fp32."""
+    with extractor_precision(precision, x.device):
+        feats, logits = extractor(x)
+    return feats.float(), logits.float()

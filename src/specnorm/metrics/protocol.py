@@ -10,6 +10,9 @@ protocol, extractor, sample counts, reference set, resize and seed (see ``evalua
 - ``standard``: clean-fid ``clean`` mode: 50k generated images (quantised to uint8, as when saved
   to PNG) vs the whole training set, PIL-bicubic resize; KID as well; IS on the same 50k images.
 
+Either protocol runs the metric network in strict fp32 unless ``eval.precision`` says ``tf32`` or
+``bf16`` (recorded as the ``precision`` field; docs/deviations.md M10).
+
 Latents: every evaluation of a run uses the same latents (drawn on the CPU from the run seed and
 the protocol), so curves are compared on common random numbers and ``specnorm score`` of the best
 generator reproduces its in-training value. The official code draws fresh latents per evaluation.
@@ -39,6 +42,7 @@ class Protocol:
     quantize: bool  # generated images are rounded to uint8 before feature extraction
     seed: int  # run seed: fixes the latents and the real subset
     n_dataset: int  # size of the training set the reference is drawn from
+    precision: str = "fp32"  # numerics of the metric network's forward (eval.precision; M10)
 
     def reference(self, dataset: str) -> str:
         """The reference set in words: the whole training set or its seeded subset."""
@@ -67,7 +71,7 @@ def resolve(ev: EvalCfg, n_dataset: int, seed: int) -> Protocol:
         n_is=ev.n_is if ev.n_is is not None else d["n_is"],
         is_splits=ev.is_splits if ev.is_splits is not None else d["is_splits"],
         kid=d["kid"], shared_samples=d["shared_samples"], quantize=d["quantize"], seed=seed,
-        n_dataset=n_dataset,
+        n_dataset=n_dataset, precision=ev.precision,
     )
     if min(p.n_gen, p.n_real) < 2 or p.n_is < p.is_splits:
         raise ValueError(f"protocol {p.name}: need n_gen, n_real >= 2 and n_is >= is_splits, got n_gen={p.n_gen}, "

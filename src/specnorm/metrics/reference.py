@@ -2,9 +2,10 @@
 ``<resources>/fid_stats/`` (never in clean-fid's package folder; anchors.md §1.4).
 
 One ``.npz`` per (dataset, extractor and its weights, protocol, n_real, seed when a subset is
-used). It holds ``mu``, ``sigma`` (float64), ``feats`` (float32, a seeded subset of at most
-:data:`KID_REF_MAX` reference features, KID protocols only), ``meta`` (JSON: everything the file
-depends on, including a fingerprint of the image array) and ``checksum`` (sha256 of the rest).
+used, the metric network's precision when it is not fp32: older fp32 files stay valid). It holds
+``mu``, ``sigma`` (float64), ``feats`` (float32, a seeded subset of at most :data:`KID_REF_MAX`
+reference features, KID protocols only), ``meta`` (JSON: everything the file depends on, including
+a fingerprint of the image array) and ``checksum`` (sha256 of the rest).
 Writes are atomic. A file that does not load, fails its checksum or describes other inputs is
 reported with a warning and rebuilt. The loaded :class:`~specnorm.metrics.fid.Stats` caches its
 device copy and √Σ, so a run computes the reference's square root for FID once.
@@ -30,11 +31,14 @@ _FINGERPRINT_IMAGES = 4096
 
 
 def cache_file(resources: str | Path, dataset: str, extractor: str, extractor_sha256: str, protocol: str,
-               n_real: int, seed: int | None) -> Path:
-    """``<resources>/fid_stats/<dataset>_<extractor>-<sha8>_<protocol>_n<n_real>[_seed<seed>].npz``."""
+               n_real: int, seed: int | None, precision: str = "fp32") -> Path:
+    """``<resources>/fid_stats/<dataset>_<extractor>-<sha8>_<protocol>_n<n_real>[_seed<seed>][_<precision>].npz``
+    (no precision suffix for fp32)."""
     name = f"{dataset}_{extractor}-{extractor_sha256[:8]}_{protocol}_n{n_real}"
     if seed is not None:
         name += f"_seed{seed}"
+    if precision != "fp32":
+        name += f"_{precision}"
     return Path(resources) / "fid_stats" / f"{name}.npz"
 
 

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 CLEAN_SIZE = 299
 
@@ -55,3 +56,18 @@ def resize_clean(x: torch.Tensor, size: int = CLEAN_SIZE) -> torch.Tensor:
     out = torch.matmul(wh, out)
     return out.clamp_(0.0, 255.0)
 
+
+
+def resize_tf1_bilinear(x: torch.Tensor, size: int = CLEAN_SIZE) -> torch.Tensor:
+    """Float images (N, C, H, W) to (N, C, size, size) exactly as the forward of NVIDIA's
+    ``inception-2015-12-05.pt`` does (the ``paper`` protocol's in-network resize, docs/design.md#metric-protocol):
+    ``tf.image.resize_bilinear`` alignment (source pixel = i·H/size, edge clamped), emulated with
+    ``affine_grid``/``grid_sample`` (bilinear, border padding, ``align_corners=False``) in the
+    input's dtype. Used when the weights file has no built-in resize (the features-only file)."""
+    n, c, h, w = x.shape
+    theta = torch.eye(2, 3, device=x.device)
+    theta[0, 2] += theta[0, 0] / w - theta[0, 0] / size
+    theta[1, 2] += theta[1, 1] / h - theta[1, 1] / size
+    theta = theta.to(x.dtype).unsqueeze(0).repeat([n, 1, 1])
+    grid = F.affine_grid(theta, [n, c, size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)

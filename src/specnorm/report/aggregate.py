@@ -4,11 +4,12 @@ Seeds of one cell are the runs whose resolved configs differ only in ``train.see
 mean ± s.e.m. across them (Table 1 caption). Table 1 follows docs/design.md#table1-scale-rule: SN and BSN are the
 s = 1 cells; SSN (BSSN) is the best scale of the SN (BSN) sweep, which includes s = 1, chosen by the
 best mean separately for every metric column and for each of the two variants, "best during
-training" and "final".
+training" (per run, each metric's own best: :mod:`specnorm.report.scores`) and "final".
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,12 +130,36 @@ def _pick_best(cands: pd.DataFrame, metric: str) -> pd.Series | None:
     return order.iloc[0]
 
 
+def real_scores(real_dir: Path) -> list[dict]:
+    """The Real-data scores of ``specnorm score --real`` (``results/real/<dataset>-<protocol>.json``),
+    one dict per metric with its dataset and protocol name; unreadable files are skipped."""
+    out: list[dict] = []
+    for path in sorted(Path(real_dir).glob("*.json")) if real_dir is not None else ():
+        try:
+            data = json.loads(path.read_text())
+            out += [{**s, "dataset": data["dataset"], "protocol": data["protocol"]["protocol"], "file": path.name}
+                    for s in data["scores"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+def _real_value(real: list[dict], col: Column) -> float:
+    """The Real-data value of a column: same dataset, metric, label (extractor) and protocol."""
+    for s in real:
+        if (s["dataset"], s["metric"], s.get("label")) == (col.dataset, col.metric, col.label) and s["value"] is not None \
+                and (col.proto.startswith(f"{s['protocol']}, ") or f"protocol {s['protocol']}" in col.protocol):
+            return float(s["value"])
+    return math.nan
+
+
 def table1(runs: list[Run], scores: pd.DataFrame, gscores: pd.DataFrame,
-           settings: dict[str, str | None]) -> tuple[pd.DataFrame, list[Column]]:
+           settings: dict[str, str | None], real: list[dict] | None = None) -> tuple[pd.DataFrame, list[Column]]:
     """Long Table 1: one row per (column, variant best/final, row); plus the column descriptions.
 
-    The Real-data row stays empty: specnorm.metrics computes no real-image IS or real-vs-real FID
-    (docs/deviations.md P5), and the report does not invent one; the paper's value is shown beside it.
+    The Real-data row shows ``real`` (:func:`real_scores`, real images scored under the column's
+    protocol, docs/deviations.md P5) where one matches the column, else stays empty; the paper's
+    value is shown beside it.
     """
     rows: list[dict] = []
     columns: list[Column] = []
@@ -150,7 +175,7 @@ def table1(runs: list[Run], scores: pd.DataFrame, gscores: pd.DataFrame,
             for col in cols or [_pending_column(runs, dataset, setting, metric)]:
                 columns.append(col)
                 for which in ("best", "final"):
-                    rows += _table1_column(runs, gs, col, which, setting)
+                    rows += _table1_column(runs, gs, col, which, setting, real or [])
     cols = ["dataset", "metric", "label", "proto", "signature", "which", "row", "mean", "sem", "n", "scale", "n_scales",
             "done", "total", "diverged", "paper_mean", "paper_sem", "diff", "welch_p_bsn_vs_sn"]
     return pd.DataFrame(rows, columns=cols), columns
@@ -165,11 +190,14 @@ def _pending_column(runs: list[Run], dataset: str, setting: str, metric: str) ->
                   f"{cfg['eval.protocol']}).")
 
 
-def _table1_column(runs: list[Run], gs: pd.DataFrame, col: Column, which: str, setting: str) -> list[dict]:
+def _table1_column(runs: list[Run], gs: pd.DataFrame, col: Column, which: str, setting: str,
+                   real: list[dict]) -> list[dict]:
     g = gs[(gs["metric"] == col.metric) & (gs["signature"] == col.signature) & (gs["which"] == which)]
     base = {"dataset": col.dataset, "metric": col.metric, "label": col.label, "proto": col.proto,
             "signature": col.signature, "which": which}
-    out = [{**base, "row": "Real data", "mean": math.nan, "sem": math.nan, "n": 0, "scale": math.nan, "n_scales": 0,
+    real_value = _real_value(real, col)
+    out = [{**base, "row": "Real data", "mean": real_value, "sem": math.nan, "n": int(not math.isnan(real_value)),
+            "scale": math.nan, "n_scales": 0,
             "done": 0, "total": 0, "diverged": 0}]
     picked: dict[str, pd.Series | None] = {}
     for fam, (plain, scaled) in TABLE1_FAMILIES.items():

@@ -38,6 +38,7 @@ class Paths:
     theory: Path | None  # [results/theory/theory.csv]
     tables: Path  # [results/tables]
     out: Path  # [report]: index.html and figures/
+    failed: frozenset[str] = frozenset()  # cells whose job failed (the pipeline's list, docs/pipeline.md#partial-reports)
 
 
 @dataclass
@@ -128,10 +129,15 @@ def _prune(fig_dir: Path, keys: set[str]) -> None:
 def build(paths: Paths) -> Built:
     """Aggregate every run under ``paths.runs`` into ``paths.tables`` and render ``paths.out/index.html``."""
     runs, unreadable = collect(paths.runs, paths.cells)
+    for r in runs:  # a failed cell that never finished: its job ended without summary.json
+        if r.name in paths.failed and not r.done:
+            r.state = "failed"
+    failed = sorted(set(paths.failed) - {r.name for r in runs if r.done})
     scores = run_scores(runs)
     gs = agg.group_scores(scores)
     settings = agg.table1_settings(runs)
-    t1, columns = agg.table1(runs, scores, gs, settings)
+    real = agg.real_scores(paths.runs.parent / "real")  # specnorm score --real (Table 1's Real-data row)
+    t1, columns = agg.table1(runs, scores, gs, settings, real)
     t = {"runs": agg.inventory(runs), "scores": scores, "group_scores": gs, "table1": t1, "curves": agg.curves(runs),
          "analysis": agg.analysis(runs, settings), "grad_ratio": agg.grad_ratios(runs, settings),
          "train_log": agg.train_log(runs, settings), "hparams": agg.hparams(gs), "gamma": agg.gamma_table(runs, gs)}
@@ -153,6 +159,7 @@ def build(paths: Paths) -> Built:
     theory = read_complete_csv(paths.theory)[0] if paths.theory else pd.DataFrame()
     counts = {s: sum(r.state == s for r in runs) for s in ("completed", "diverged", "running", "planned")}
     counts["unreadable"] = len(unreadable)
+    counts["failed"] = len(failed)
     context = {
         "counts": counts,
         "table1": views.table1_views(t1, columns), "paper_table": views.paper_table(),
@@ -168,6 +175,7 @@ def build(paths: Paths) -> Built:
         "progress_sweeps": views.progress_lines(runs, ("SN", "BSN", "SN_Conv", "LeCun"), settings),
         "progress_gamma": views.progress_lines(runs, ("SN+γ(same)", "SN+γ(diff)")),
         "inventory": _inventory_rows(t["runs"]), "unreadable": [(str(u.path), u.reason) for u in unreadable],
+        "failed": failed,
         "provenance": _provenance(t["runs"]),
         "tables_dir": str(paths.tables), "figures_dir": str(fig_dir),
     }

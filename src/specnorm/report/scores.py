@@ -1,10 +1,12 @@
 """Per-run best and final scores, each with the protocol it was measured under.
 
-Two sources (docs/outputs.md): ``scores.json`` (the best and the final generator rescored by
-``specnorm score``) and ``metrics.csv`` (in-training evaluations: best = min FID / max IS over the
-evaluations, final = the last evaluation; docs/design.md#table1-scale-rule). A score's *signature* is its
-protocol (protocol, extractor and weights' sha256, n_gen, n_real, reference set, resize): numbers are
-only compared or averaged within one signature. Within a signature, ``scores.json`` is preferred.
+"Best" is each metric's own best over the in-training evaluations (max IS, min FID, min KID), from
+two sources (docs/outputs.md): ``scores.json`` (each metric's best generator rescored for that
+metric by ``specnorm score``, and the final generator) and ``metrics.csv`` (best = the metric's best
+evaluation, final = the last evaluation; docs/design.md#table1-scale-rule). A score's *signature* is
+its protocol (protocol, extractor and weights' sha256, n_gen, n_real, reference set, resize):
+numbers are only compared or averaged within one signature. Within a signature, ``scores.json`` is
+preferred.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from typing import Any
 import pandas as pd
 
 from specnorm.report.runs import Run
+from specnorm.rundir import LEGACY_BEST, RESCORED_ON, SCORES
 from specnorm.rundir import METRICS as METRICS_CSV
-from specnorm.rundir import SCORES
 from specnorm.vocab import HIGHER_IS_BETTER, METRICS, metric_label
-PROTOCOL_FIELDS = ("protocol", "extractor", "extractor_sha256", "n_gen", "n_real", "reference", "resize")
+PROTOCOL_FIELDS = ("protocol", "extractor", "extractor_sha256", "n_gen", "n_real", "reference", "resize", "precision")
 RUN_COLUMNS = ("run", "dataset", "setting", "setting_label", "group", "family", "scale", "seed", "state")
 
 
@@ -33,13 +35,18 @@ def _int(v: Any) -> Any:
 
 def signature(fields: dict[str, Any]) -> str:
     """The protocol identity of a score row. The run seed, which only fixes the latents and which
-    real subset is drawn (e.g. ``cifar10-train-subset(5000,seed=3)``), is left out so seeds group."""
+    real subset is drawn (e.g. ``cifar10-train-subset(5000,seed=3)``), is left out so seeds group.
+    The metric network's precision shows only when it is not fp32 (a row without one, written before
+    ``eval.precision``, is fp32), so fp32 signatures are unchanged."""
     sha = str(fields.get("extractor_sha256") or "")[:12]
     reference = re.sub(r",\s*seed=\d+", "", str(fields.get("reference")))
+    precision = fields.get("precision")
+    fp32 = precision is None or precision != precision or precision in ("", "fp32")  # NaN: a CSV without it
+    fast = [] if fp32 else [f"precision {precision}"]
     return " · ".join([
         f"protocol {fields.get('protocol')}", f"extractor {fields.get('extractor')} ({sha or 'no sha256'})",
         f"n_gen {_int(fields.get('n_gen'))}", f"n_real {_int(fields.get('n_real'))}",
-        f"reference {reference}", f"resize {fields.get('resize')}",
+        f"reference {reference}", f"resize {fields.get('resize')}", *fast,
     ])
 
 
@@ -74,15 +81,18 @@ def _run_info(run: Run) -> dict[str, Any]:
             "group": run.group, "family": run.family, "scale": run.scale, "seed": run.seed, "state": run.state}
 
 
-def _row(run: Run, which: str, metric: str, value: Any, iteration: Any, source: str, fields: dict) -> dict:
+def _row(run: Run, which: str, metric: str, value: Any, iteration: Any, source: str, fields: dict,
+         generator: str | None = None) -> dict:
     prot = {k: _int(fields.get(k)) for k in PROTOCOL_FIELDS}
     return {**_run_info(run), "which": which, "metric": metric, "value": float(value),
-            "iteration": _int(iteration), "source": source, **prot, "signature": signature(prot),
+            "iteration": _int(iteration), "source": source, "generator": generator, **prot,
+            "signature": signature(prot),
             "label": metric_label(metric, prot["extractor"]), "proto": short_protocol(metric, prot)}
 
 
 def from_metrics_csv(run: Run) -> list[dict]:
-    """Best (over evaluations) and final (last evaluation) per metric and signature from ``metrics.csv``."""
+    """Best (the metric's own best evaluation) and final (last evaluation) per metric and signature
+    from ``metrics.csv``."""
     df = run.metrics
     if df.empty or not {"metric", "value", "iteration"} <= set(df.columns):
         return []
@@ -97,21 +107,40 @@ def from_metrics_csv(run: Run) -> list[dict]:
     return rows
 
 
+def _variant(which: Any, metric: str, legacy_selection: Any) -> str | None:
+    """The report variant (best/final) of a ``scores.json`` entry, None if it is not one: a best
+    generator counts only for the metric it is the best of (``generator_best_is.pt`` for IS,
+    ``generator_best_fid.pt`` for FID and KID); a legacy ``generator_best.pt`` only for the metric
+    that kept it (``selection``), its other scores being no best (docs/outputs.md)."""
+    if which == "final":
+        return "final"
+    if which == LEGACY_BEST:
+        on = RESCORED_ON.get(legacy_selection) if isinstance(legacy_selection, str) else None
+        return "best" if on is not None and RESCORED_ON.get(metric) == on else None
+    return "best" if which is not None and RESCORED_ON.get(metric) == which else None
+
+
 def from_scores_json(run: Run) -> list[dict]:
-    """The ``scores`` entries of ``scores.json`` (best/final generator × metric)."""
-    entries = (run.scores or {}).get("scores")
+    """The ``scores`` entries of ``scores.json`` as best/final × metric rows (:func:`_variant`)."""
+    data = run.scores or {}
+    entries = data.get("scores")
     if not isinstance(entries, list):
         return []
+    selection = data.get("selection")
+    legacy = selection.get("metric") if isinstance(selection, dict) else None
     rows = []
     for e in entries:
-        if not isinstance(e, dict) or e.get("which") not in ("best", "final") or e.get("metric") not in METRICS:
+        if not isinstance(e, dict) or e.get("metric") not in METRICS:
+            continue
+        variant = _variant(e.get("which"), e["metric"], legacy)
+        if variant is None:
             continue
         try:
             value = float(e["value"])
         except (KeyError, TypeError, ValueError):
             continue
         if math.isfinite(value):
-            rows.append(_row(run, e["which"], e["metric"], value, e.get("iteration"), SCORES, e))
+            rows.append(_row(run, variant, e["metric"], value, e.get("iteration"), SCORES, e, str(e["which"])))
     return rows
 
 
@@ -119,8 +148,8 @@ def run_scores(runs: list[Run]) -> pd.DataFrame:
     """Tidy score table of every finished run, both sources, with ``preferred`` marking the rows the
     report uses: ``scores.json`` when it has the (which, metric, signature), else ``metrics.csv``."""
     rows = [r for run in runs if run.done for r in from_metrics_csv(run) + from_scores_json(run)]
-    cols = [*RUN_COLUMNS, "which", "metric", "value", "iteration", "source", *PROTOCOL_FIELDS, "signature", "label",
-            "proto"]
+    cols = [*RUN_COLUMNS, "which", "metric", "value", "iteration", "source", "generator", *PROTOCOL_FIELDS,
+            "signature", "label", "proto"]
     df = pd.DataFrame(rows, columns=cols)
     if df.empty:
         return df.assign(preferred=pd.Series(dtype=bool))
@@ -136,9 +165,9 @@ def protocol_text(sig_rows: pd.DataFrame) -> str:
     sources = sig_rows.drop_duplicates("run")["source"].value_counts().to_dict()
     parts = []
     if sources.get(SCORES):
-        parts.append(f"{sources[SCORES]} run(s) from {SCORES} (best = the generator kept by the run's "
-                     "selection metric during training, rescored; final = the last generator)")
+        parts.append(f"{sources[SCORES]} run(s) from {SCORES} (best = the generator of this metric's own best "
+                     "in-training evaluation, rescored under the protocol; final = the last generator)")
     if sources.get(METRICS_CSV):
-        parts.append(f"{sources[METRICS_CSV]} run(s) from {METRICS_CSV} (best = best value over the in-training "
-                     "evaluations; final = the last evaluation)")
+        parts.append(f"{sources[METRICS_CSV]} run(s) from {METRICS_CSV} (best = this metric's own best over the "
+                     "in-training evaluations; final = the last evaluation)")
     return f"{first['label']}: {first['signature']}. Sources: " + "; ".join(parts) + "."

@@ -1,0 +1,51 @@
+"""Table 1's Real-data row filled from ``results/real/<dataset>-<protocol>.json`` (``specnorm score --real``)."""
+
+import json
+import math
+
+from report_fixtures import make_run
+
+from specnorm.report import aggregate as agg
+from specnorm.report.runs import collect
+from specnorm.report.scores import run_scores
+from specnorm.report.views import _t1_cell
+
+
+def _real_file(real_dir, dataset="digits", protocol="paper", extractor="digits"):
+    real_dir.mkdir(parents=True, exist_ok=True)
+    label = {"is": f"{extractor}-IS", "is_std": f"{extractor}-IS std", "fid": f"{extractor}-FID"}
+    data = {"dataset": dataset, "row": "Real data",
+            "protocol": {"protocol": protocol, "extractor": extractor, "extractor_sha256": "cd" * 32, "seed": 0,
+                         "n_gen": 300, "n_real": 200, "n_is": 400, "is_splits": 4, "resize": "float->none"},
+            "scores": [{"metric": m, "label": label[m], "value": v} for m, v in (("is", 9.4), ("is_std", 0.2),
+                                                                               ("fid", 0.53))]}
+    (real_dir / f"{dataset}-{protocol}.json").write_text(json.dumps(data))
+
+
+def _table(tmp_path, real):
+    for mode in ("sn", "bsn"):
+        for seed in (0, 1):
+            make_run(tmp_path / "runs", f"{mode}-{seed}", mode=mode, seed=seed, analysis=False, samples=False)
+    runs, _ = collect(tmp_path / "runs", None)
+    scores = run_scores(runs)
+    gs = agg.group_scores(scores)
+    return agg.table1(runs, scores, gs, agg.table1_settings(runs), real)
+
+
+def test_real_data_row_shows_the_real_scores_of_the_columns_protocol(tmp_path):
+    _real_file(tmp_path / "real")
+    _real_file(tmp_path / "real", protocol="standard")  # another protocol: not this table's columns
+    (tmp_path / "real" / "broken.json").write_text("{")
+    t1, cols = _table(tmp_path, agg.real_scores(tmp_path / "real"))
+    for metric, value in (("is", 9.4), ("fid", 0.53)):
+        row = t1[(t1["metric"] == metric) & (t1["row"] == "Real data") & (t1["which"] == "best")].iloc[0]
+        assert row["mean"] == value and row["n"] == 1
+        col = next(c for c in cols if c.metric == metric)
+        assert _t1_cell(row, col, t1, "best")["ours"].startswith(f"{value:g}"[:3])
+
+
+def test_real_data_row_without_a_file_says_not_computed(tmp_path):
+    t1, cols = _table(tmp_path, agg.real_scores(tmp_path / "real"))
+    row = t1[(t1["metric"] == "fid") & (t1["row"] == "Real data") & (t1["which"] == "best")].iloc[0]
+    assert math.isnan(row["mean"])
+    assert _t1_cell(row, next(c for c in cols if c.metric == "fid"), t1, "best")["ours"] == "not computed"
