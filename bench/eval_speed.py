@@ -191,7 +191,7 @@ def evaluation_time(extractor, protocol_name: str, counts: dict, G: nn.Module, i
     """Seconds of one evaluate() (reference statistics prepared beforehand, as in training)."""
     protocol = resolve(EvalCfg(protocol=protocol_name, batch_size=batch, **counts), len(images), seed=0)
     ref = real_reference(images, "bench", extractor, protocol, device, batch, tmp)
-    ev = Evaluator(extractor, protocol, ref, "bench", G.z_dim, device, batch, "fid")
+    ev = Evaluator(extractor, protocol, ref, "bench", G.z_dim, device, batch)
     if device.type == "cuda":
         ev.evaluate(G, 0, 0.0)  # warm-up (cuDNN autotuning, allocator)
         sync(device)

@@ -1,142 +1,188 @@
-"""Training throughput: our step vs a plain eager loop with PyTorch's spectral_norm, same run, same device.
+"""Training throughput, honestly compared: our engine vs the plain PyTorch loop, same process, same precision.
 
-    python bench/train_speed.py                       # CPU-sized defaults
-    python bench/train_speed.py --device cuda --preset gpu
+    python bench/train_speed.py --smoke                      # toy sizes, seconds (CI)
+    python bench/train_speed.py                              # CPU-sized defaults
+    python bench/train_speed.py --device cuda --preset gpu --compile none,compile,graph --pack 1,2,4,8,16
 
-For each (architecture, mode) it times ``specnorm.train.step.train_iteration`` (official semantics:
-u updated once per D step, fused real/fake D forward, D frozen in the G step) and a plain loop over
-the same architecture whose discriminator uses ``torch.nn.utils.parametrizations.spectral_norm``
-(u updated on every train-mode forward, separate real and fake forwards). The plain loop has no
-BSN or SN_Conv, so it always runs PyTorch's SN: the ratio for ``bsn``/``sn_conv`` is the cost of
-those normalizations relative to plain SN. Medians of per-iteration times after warm-up; CUDA timings
-synchronise before reading the clock. Results go to stdout as a table and, with --json, to a file.
+Rows (see docs/performance.md):
+
+- per (architecture, mode, compile): our iteration (``specnorm.train.step.train_iteration`` through
+  ``specnorm.train.trainer.compiled_step``: u updated once per D step, fused real/fake D forward, D
+  frozen in the G step) against the plain eager loop (D with ``torch.nn.utils.parametrizations.spectral_norm``,
+  u updated on every train-mode forward, separate real and fake forwards; only SN exists there, so for
+  ``bsn``/``sn_conv`` the ratio is their cost relative to plain SN). The two are timed in alternating
+  repeats (medians), with the same precision (fp32 with TF32 off, or ``--precision tf32`` for both),
+  and their operations per iteration are counted with ``torch.profiler`` (CUDA: device kernels /
+  host launch calls; CPU: top-level ATen ops).
+- ``--pack K,...``: aggregate it/s of K cells as one pack (K run states stepped in turn, exactly as
+  ``specnorm.train.pack.run_pack``; docs/design.md#packs) vs the same K cells in K concurrent
+  processes on the same device (each one cell; total iterations / wall) vs K plain loops in turn.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
 import platform
+import sys
 
 import torch
-import torch.nn.functional as F
 
-from _timing import median_time  # bench/ is on sys.path when run as a script
-
-import specnorm
-from specnorm import config
-from specnorm.nn import NormSpec
-from specnorm.train.state import build_state
+from _trainbench import (OursPack, PlainPack, RecompileWatch, cell_config, count_ops, interleaved,  # bench/ is on sys.path
+                         op_label, random_images, resolution, separate_processes, set_precision)
 
 PRESETS = {
-    # arch, mg, width, batch (D) — CPU: the paper's CIFAR CNN at full size is ~1 s/it on 2 cores
+    # arch, mg, width, D batch — CPU: the paper's CIFAR CNN at full size is ~1 s/it on 2 cores
+    "smoke": [("cnn", 2, 0.0625, 8)],
+    "demo": [("cnn", 2, 0.125, 64)],
     "cpu": [("cnn", 4, 1.0, 64), ("cnn", 2, 0.125, 64), ("resnet", 1, 0.125, 16)],
     "gpu": [("cnn", 4, 1.0, 64), ("cnn", 6, 1.0, 64), ("cnn", 8, 1.0, 64), ("resnet", 4, 1.0, 16)],
 }
+PACK_CELL = {"smoke": ("cnn", 2, 0.0625, 8), "demo": ("cnn", 2, 0.125, 64), "cpu": ("cnn", 2, 0.125, 64), "gpu": ("cnn", 4, 1.0, 64)}
 
 
-def _cell(arch: str, mg: int, width: float, batch: int, mode: str, device: str) -> config.CellConfig:
-    """Official batch shapes: CNN D/G 64/64, n_dis 1; ResNet D 16, G 32, n_dis 5."""
-    g_batch = batch if arch == "cnn" else 2 * batch
-    return config.from_dict({
-        "model": {"arch": arch, "mg": mg, "width": width},
-        "norm": {"mode": mode},
-        "train": {"d_batch": batch, "g_batch": g_batch, "n_dis": 1 if arch == "cnn" else 5},
-        "log": {"analysis_batch": 4, "n_samples": 4}, "eval": {"every": 0}, "device": device,
-    })
+def _parse_cell(text: str) -> tuple:
+    arch, mg, width, batch = text.split(":")
+    return arch, int(mg), float(width), int(batch)
 
 
-def _random_images(res: int, n: int = 512):
-    g = torch.Generator().manual_seed(0)
-    return torch.randint(0, 256, (n, 3, res, res), generator=g, dtype=torch.uint8).numpy()
+def _compile_modes(requested: list[str], device: torch.device) -> list[str]:
+    modes = []
+    for m in requested:
+        if m == "graph" and device.type != "cuda":
+            print("skipping compile=graph: CUDA graphs need a CUDA device", flush=True)
+            continue
+        modes.append(m)
+    return modes
 
 
-def ours(cfg: config.CellConfig, device: torch.device, images):
-    import specnorm.train.state as state_mod
-    from specnorm.train.step import train_iteration
-
-    real_load = state_mod.load
-    state_mod.load = lambda name, root: images  # benchmark on random images of the right size
+def _first_call(pack, mode: str, skipped: dict) -> bool:
+    """Run the first (compiling) iteration; on a torch.compile failure, print why and skip the mode."""
+    if mode == "none":
+        return True
     try:
-        st = build_state(cfg, device)
-    finally:
-        state_mod.load = real_load
-    counter = iter(range(1, 10**9))
-    return lambda: train_iteration(st, next(counter), False)
+        pack()
+        return True
+    except Exception as e:  # noqa: BLE001  (torch.compile raises many kinds; we report and go on)
+        skipped[mode] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        print(f"skipping compile={mode}: torch.compile failed ({skipped[mode]})", flush=True)
+        return False
 
 
-def plain(cfg: config.CellConfig, device: torch.device, images):
-    """The usual eager SNGAN loop with torch.nn.utils.parametrizations.spectral_norm on D."""
-    from specnorm.models import build_models
-
-    m = cfg.model
-    G, D = build_models(m.arch, NormSpec("none"), mg=m.mg, width=m.width, z_dim=m.z_dim)
-    for _, layer, _ in D.weighted_layers():
-        torch.nn.utils.parametrizations.spectral_norm(layer)
-    G.to(device).train()
-    D.to(device).train()
-    o = cfg.optim
-    opt_g = torch.optim.Adam(G.parameters(), o.g_lr, betas=(o.beta1, o.beta2))
-    opt_d = torch.optim.Adam(D.parameters(), o.d_lr, betas=(o.beta1, o.beta2))
-    data = torch.from_numpy(images).to(device)
-    t = cfg.train
-
-    def step():
-        for _ in range(t.n_dis):
-            real = data[torch.randint(0, data.shape[0], (t.d_batch,), device=device)].float() / 127.5 - 1
-            with torch.no_grad():
-                fake = G(torch.randn(t.d_batch, m.z_dim, device=device))
-            loss = F.relu(1 - D(real)).mean() + F.relu(1 + D(fake)).mean()
-            opt_d.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_d.step()
-        loss_g = -D(G(torch.randn(t.g_batch, m.z_dim, device=device))).mean()
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-
-    return step
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None)
+    p.add_argument("--smoke", action="store_true", help="toy sizes and counts (preset smoke, pack 1,2)")
     p.add_argument("--modes", default="sn,bsn,sn_conv")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--iters", type=int, default=10)
+    p.add_argument("--compile", default="none", help="comma-separated subset of none,compile,graph")
+    p.add_argument("--precision", choices=("fp32", "tf32"), default="fp32", help="for both loops")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--iters", type=int, default=4, help="iterations per timed block")
+    p.add_argument("--repeats", type=int, default=5, help="alternating timed blocks per loop")
+    p.add_argument("--ops-calls", type=int, default=2, help="iterations profiled to count operations (0: skip)")
+    p.add_argument("--pack", default="", help="pack sizes, e.g. 1,2,4,8,16 (empty: no pack table)")
+    p.add_argument("--pack-cell", default=None, help="arch:mg:width:batch of the pack table's cell")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave as is)")
     p.add_argument("--json", help="also write the results here")
-    a = p.parse_args()
+    a = p.parse_args(argv)
+    if a.smoke:
+        a.preset = a.preset or "smoke"
+        a.warmup, a.iters, a.repeats, a.ops_calls = 1, 2, 3, min(a.ops_calls, 1)
+        a.pack = a.pack or "1,2"
+        a.threads = a.threads or 1  # 2 OpenMP threads on shared cores spin-wait (docs/performance.md)
     if a.threads:
         torch.set_num_threads(a.threads)
     device = torch.device(a.device)
     preset = a.preset or ("gpu" if device.type == "cuda" else "cpu")
-    header = (f"specnorm {specnorm.__version__} | torch {torch.__version__} | device "
+    set_precision(a.precision)
+    compile_modes = _compile_modes(a.compile.split(","), device)
+    op_kind = ("CUDA kernels (device) / launch calls (host)" if device.type == "cuda"
+               else "top-level ATen ops (CPU)")
+    header = (f"{datetime.date.today()} | torch {torch.__version__} | device "
               f"{torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'cpu'} "
-              f"({torch.get_num_threads()} threads)")
-    print(header)
-    print(f"{'arch':7} {'res':>4} {'width':>6} {'batch':>5} {'mode':8} {'ours it/s':>10} {'plain SN it/s':>14} {'ratio':>6}")
-    results = []
+              f"({torch.get_num_threads()} threads, load {os.getloadavg()[0]:.1f}) | precision {a.precision} "
+              f"(both loops) | median of {a.repeats} alternating blocks of {a.iters} it | ops/it: {op_kind}")
+    print(header, flush=True)
+    results, pack_results, skipped = [], [], {}
+
+    print("\n| arch | res | width | D batch | mode | compile | ours it/s | plain SN it/s | ratio | ours ops/it | plain ops/it |")
+    print("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|", flush=True)
     for arch, mg, width, batch in PRESETS[preset]:
-        res = 8 * mg if arch == "cnn" else 32 * mg
-        images = _random_images(res)
-        t_plain = None
+        images = random_images(resolution(arch, mg))
         for mode in a.modes.split(","):
-            cfg = _cell(arch, mg, width, batch, mode, a.device)
-            torch.manual_seed(0)
-            t_ours = median_time(ours(cfg, device, images), device, a.warmup, a.iters)
-            if t_plain is None:
-                t_plain = median_time(plain(cfg, device, images), device, a.warmup, a.iters)
-            row = {"arch": arch, "res": res, "width": width, "batch": batch, "mode": mode,
-                   "ours_it_s": 1 / t_ours, "plain_sn_it_s": 1 / t_plain, "ratio": t_plain / t_ours}
-            results.append(row)
-            print(f"{arch:7} {res:>4} {width:>6} {batch:>5} {mode:8} {row['ours_it_s']:>10.2f} "
-                  f"{row['plain_sn_it_s']:>14.2f} {row['ratio']:>6.2f}", flush=True)
+            for cmode in compile_modes:
+                if cmode in skipped:
+                    continue
+                cfg = cell_config(arch, mg, width, batch, mode, a.device, compile=cmode, precision=a.precision)
+                torch.manual_seed(0)
+                with RecompileWatch() as watch:
+                    ours = OursPack([cfg], device, images)
+                    if not _first_call(ours, cmode, skipped):
+                        continue
+                    plain = PlainPack([cfg], device, images)
+                    t = interleaved({"ours": ours, "plain": plain}, device, a.warmup, a.iters, a.repeats)
+                    ops = ({"ours": count_ops(ours, device, a.ops_calls), "plain": count_ops(plain, device, a.ops_calls)}
+                           if a.ops_calls else {"ours": None, "plain": None})
+                row = {"arch": arch, "res": resolution(arch, mg), "width": width, "batch": batch, "mode": mode,
+                       "compile": cmode, "ours_it_s": 1 / t["ours"], "plain_sn_it_s": 1 / t["plain"],
+                       "ratio": t["plain"] / t["ours"], "ours_ops": ops["ours"], "plain_ops": ops["plain"],
+                       "recompile_limit_hit": watch.hit}
+                results.append(row)
+                print(f"| {arch} | {row['res']} | {width} | {batch} | {mode} | {cmode} | {row['ours_it_s']:.2f} | "
+                      f"{row['plain_sn_it_s']:.2f} | {row['ratio']:.2f} | {op_label(ops['ours'])} | "
+                      f"{op_label(ops['plain'])} |", flush=True)
+                del ours, plain
+
+    packs = [int(k) for k in a.pack.split(",") if k]
+    if packs:
+        arch, mg, width, batch = _parse_cell(a.pack_cell) if a.pack_cell else PACK_CELL[preset]
+        mode = a.modes.split(",")[0]
+        images = random_images(resolution(arch, mg))
+        threads = torch.get_num_threads()
+        print(f"\npack: {arch} {resolution(arch, mg)}² width {width} D batch {batch}, mode {mode}; aggregate it/s "
+              f"= cells × iterations / wall; separate processes: {'each ' + 'max(1, threads // K)' if device.type == 'cpu' else 'one per cell'} "
+              f"CPU threads")
+        print("\n| K cells | compile | ours, one process (pack) | ours, K processes | plain loop, K in turn | pack ms per cell-it | note |")
+        print("|---:|---|---:|---:|---:|---:|---|", flush=True)
+        for cmode in compile_modes:
+            if cmode in skipped:
+                continue
+            for k in packs:
+                cfgs = [cell_config(arch, mg, width, batch, mode, a.device, compile=cmode, precision=a.precision, seed=i)
+                        for i in range(k)]
+                torch.manual_seed(0)
+                with RecompileWatch() as watch:
+                    ours = OursPack(cfgs, device, images)
+                    if not _first_call(ours, cmode, skipped):
+                        break
+                    plain = PlainPack(cfgs, device, images)
+                    t = interleaved({"ours": ours, "plain": plain}, device, a.warmup, a.iters, a.repeats)
+                del ours, plain
+                spec = {"arch": arch, "mg": mg, "width": width, "batch": batch, "mode": mode, "compile": cmode,
+                        "precision": a.precision, "device": a.device, "warmup": a.warmup + 1,
+                        "iters": a.iters * a.repeats, "threads": max(1, threads // k) if device.type == "cpu" else 0}
+                try:
+                    sep, sep_note = separate_processes(spec, k), ""
+                except Exception as e:  # noqa: BLE001  (reported in the table)
+                    sep, sep_note = None, f"separate processes failed: {e}"
+                note = "; ".join(x for x in (sep_note, "dynamo recompile limit hit: later cells partly eager"
+                                             if watch.hit else "") if x)
+                row = {"k": k, "compile": cmode, "pack_it_s": k / t["ours"], "processes_it_s": sep,
+                       "plain_it_s": k / t["plain"], "pack_ms_per_cell_it": 1000 * t["ours"] / k, "note": note}
+                pack_results.append(row)
+                sep_s = f"{sep:.2f}" if sep is not None else "-"
+                print(f"| {k} | {cmode} | {row['pack_it_s']:.2f} | {sep_s} | {row['plain_it_s']:.2f} | "
+                      f"{row['pack_ms_per_cell_it']:.1f} | {note} |", flush=True)
+    if skipped:
+        print("\nskipped: " + "; ".join(f"compile={m}: {why}" for m, why in skipped.items()))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"header": header, "results": results}, f, indent=2)
+            json.dump({"header": header, "results": results, "pack": pack_results, "skipped": skipped}, f, indent=2)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

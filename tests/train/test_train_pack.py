@@ -305,3 +305,18 @@ def test_a_pack_evaluates_each_cell_as_alone_and_loads_the_extractor_once(tmp_pa
         pa, la = outputs(tmp_path / f"pack_{name}"), outputs(tmp_path / f"lone_{name}")
         assert pa["metrics.csv"] and len(pa["metrics.csv"]) > 1
         assert_same(pa, la)
+
+
+def test_a_compiled_pack_gives_every_cell_its_own_trace(monkeypatch):
+    """parametrize makes per-layer classes, so each cell is a new trace: the pack raises dynamo's
+    recompile limit instead of letting cells past the 8th silently run eagerly."""
+    import torch._dynamo.config as dyn
+
+    from specnorm.train.pack import _allow_recompiles
+
+    monkeypatch.setattr(dyn, "recompile_limit", 8)
+    monkeypatch.setattr(dyn, "accumulated_recompile_limit", 256)
+    _allow_recompiles(10)
+    assert dyn.recompile_limit >= 2 * 10 and dyn.accumulated_recompile_limit >= 256
+    _allow_recompiles(1)
+    assert dyn.recompile_limit >= 2 * 10  # never lowered

@@ -70,6 +70,8 @@ def run_pack(trainers: list[Trainer]) -> list[dict]:
     if len(set(dirs)) != len(dirs):
         raise ValueError("two cells of the pack write the same run directory")
     check_packable([t.cfg for t in trainers])
+    if trainers[0].cfg.train.compile != "none":
+        _allow_recompiles(len(trainers))
     results: list[dict | None] = [None] * len(trainers)
     swap = len(trainers) > 1
     slots = [_RngSlot() for _ in trainers]
@@ -112,6 +114,17 @@ def run_pack(trainers: list[Trainer]) -> list[dict]:
             for t in opened:
                 t.close()
     return results  # type: ignore[return-value]  (every cell finished or was already done)
+
+
+def _allow_recompiles(cells: int) -> None:
+    """Each cell's modules are their own classes (``parametrize``), so ``torch.compile`` traces the
+    iteration once per cell and logging flag; without room for that, dynamo silently falls back to
+    eager after 8 traces (measured with a pack of 10)."""
+    import torch._dynamo.config as dyn
+
+    need = 2 * cells + 2
+    dyn.recompile_limit = max(dyn.recompile_limit, need)
+    dyn.accumulated_recompile_limit = max(dyn.accumulated_recompile_limit, 4 * need)
 
 
 class _NoSwap:
