@@ -1,7 +1,5 @@
 """The run-directory contract (specnorm.rundir): one name per file, safe reads, atomic writes."""
 
-import json
-import os
 import threading
 
 import pytest

@@ -135,94 +135,6 @@ def score_run(run: Path, protocol: str | None, resources: str | Path, device: to
     return out
 
 
-def score_real(dataset: str, protocol: str, resources: str | Path, device: torch.device, *,
-               root: str | Path = "resources/data", seed: int = 0, extractor: str = "auto",
-               inception_path: str | None = None, overrides: dict | None = None) -> dict:
-    """Table 1's "Real data" row for ``dataset``: real training images scored like a generator under
-    ``protocol`` (docs/deviations.md P5). IS: ``n_is`` real images (all if fewer; a seeded subset
-    otherwise) in ``is_splits`` splits. FID (and KID under ``standard``): ``n_gen`` real images
-    against the protocol's reference statistics — disjoint from the reference subset when the
-    reference is a subset (``paper``: 10k vs 5k), a seeded subset of the reference itself when it is
-    the whole training set (``standard``). Returns the ``results/real/<dataset>-<protocol>.json`` content."""
-    from specnorm.catalog import get_extractor, is_builtin, resolve_extractor
-    from specnorm.config import EvalCfg
-    from specnorm.data import load, to_float
-    from specnorm.metrics.evaluator import build_extractor, real_reference
-    from specnorm.metrics.extractor import quantize_uint8, strict_fp32
-    from specnorm.metrics.fid import StatsAccumulator, fid, kid
-    from specnorm.metrics.inception_score import inception_score
-    from specnorm.metrics.protocol import eval_seed, real_subset, resolve
-    from specnorm.vocab import metric_label
-
-    ev = dataclasses.replace(EvalCfg(), protocol=protocol, extractor=extractor, inception_path=inception_path,
-                             **(overrides or {}))
-    ev.validate("eval")
-    images = load(dataset, None if is_builtin(dataset) else root)
-    p = resolve(ev, len(images), seed)
-    info = get_extractor(resolve_extractor(ev.extractor, dataset))
-    if info.resolution is not None and images.shape[2:] != (info.resolution, info.resolution):
-        raise ScoreError(f"the {info.name} extractor takes {info.resolution}x{info.resolution} images; "
-                         f"dataset {dataset!r} has {images.shape[2]}x{images.shape[3]}")
-    ex = build_extractor(ev.extractor, dataset, p.name, device, resources, ev.inception_path)
-    ref = real_reference(images, dataset, ex, p, device, ev.batch_size, resources)
-    ref_idx = real_subset(len(images), p.n_real, p.seed)
-    pool = torch.ones(len(images), dtype=torch.bool)
-    if p.n_real < len(images):
-        pool[ref_idx] = False  # disjoint from the reference subset
-    pool_idx = pool.nonzero().flatten()
-    g = torch.Generator().manual_seed(eval_seed(p.seed, "real_row/fid"))
-    n_fid = min(p.n_gen, len(pool_idx))
-    fid_idx = pool_idx[torch.randperm(len(pool_idx), generator=g)[:n_fid]].sort().values
-    n_is = min(p.n_is, len(images))
-    g = torch.Generator().manual_seed(eval_seed(p.seed, "real_row/is"))
-    is_idx = torch.randperm(len(images), generator=g)[:n_is].sort().values if n_is < len(images) \
-        else torch.arange(len(images))
-
-    def run(idx: torch.Tensor, logits_too: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        feats, logits = [], []
-        with torch.no_grad(), strict_fp32():
-            for i in range(0, len(idx), ev.batch_size):
-                x = to_float(torch.from_numpy(images[idx[i:i + ev.batch_size].numpy()])).to(device)
-                if p.quantize:
-                    x = quantize_uint8(x)
-                if logits_too:
-                    f, lg = ex(x)
-                    logits.append(lg)
-                else:
-                    f = ex.features_of(x) if hasattr(ex, "features_of") else ex(x)[0]
-                feats.append(f)
-        return torch.cat(feats), (torch.cat(logits) if logits_too else None)
-
-    feats, _ = run(fid_idx, False)
-    acc = StatsAccumulator()
-    acc.update(feats)
-    values = {"fid": fid(acc.result(), ref.stats)}
-    if p.kid:
-        values["kid"] = kid(feats.float(), ref.feats, eval_seed(p.seed, "kid"))
-    _, logits = run(is_idx, True)
-    values["is"], values["is_std"] = inception_score(logits, p.is_splits)
-    resize = f"{'uint8' if p.quantize else 'float'}->{ex.resize}"
-    reference_words = p.reference(dataset)
-    fid_real = (f"{dataset}-train-disjoint-subset({n_fid},seed={p.seed})" if p.n_real < len(images)
-                else f"{dataset}-train-subset({n_fid},seed={p.seed})")
-    scores = []
-    for metric, value in values.items():
-        if metric in ("fid", "kid"):
-            counts = {"n_images": n_fid, "images": fid_real, "n_real": p.n_real, "reference": reference_words}
-        else:
-            counts = {"n_images": n_is, "images": f"{dataset}-train" + (f"-subset({n_is},seed={p.seed})"
-                                                                         if n_is < len(images) else f"({n_is})"),
-                      "n_real": 0, "reference": f"none(IS,{p.is_splits} splits)"}
-        scores.append({"metric": metric, "label": metric_label(metric, ex.name), "value": _finite(float(value)),
-                       **counts})
-    return {"dataset": dataset, "row": "Real data",
-            "protocol": {"protocol": p.name, "extractor": ex.name, "extractor_sha256": ex.sha256, "resize": resize,
-                         "seed": p.seed, "n_gen": n_fid, "n_real": p.n_real, "n_is": n_is,
-                         "is_splits": p.is_splits, "reference": reference_words, "kid": p.kid,
-                         "n_dataset": len(images), "reference_cache": ref.path.name},
-            "scores": scores}
-
-
 def real_main(argv: list[str]) -> int:
     """``specnorm score --real --dataset NAME``: the Real-data row of Table 1 (:func:`score_real`)."""
     from specnorm.io import atomic_write_json
@@ -249,6 +161,8 @@ def real_main(argv: list[str]) -> int:
     a = p.parse_args(argv)
     overrides = {k: v for k, v in (("n_gen", a.n_gen), ("n_real", a.n_real), ("n_is", a.n_is),
                                    ("is_splits", a.is_splits), ("batch_size", a.batch_size)) if v is not None}
+    from specnorm.metrics.real import score_real
+
     try:
         result = score_real(a.dataset, a.protocol, a.resources, _device(a.device), root=a.root, seed=a.seed,
                             extractor=a.extractor, inception_path=a.inception, overrides=overrides)

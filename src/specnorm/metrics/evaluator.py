@@ -87,6 +87,30 @@ def real_reference(images: np.ndarray, dataset: str, extractor: Extractor, proto
     return Reference(stats, feats, path, cached)
 
 
+def setup(dataset: str, root: str | Path, ev, seed: int, device: torch.device, resources: str | Path,
+          cache: dict | None = None) -> tuple[np.ndarray, Protocol, Extractor, Reference]:
+    """The one-off work of scoring ``dataset`` under ``ev`` (an ``EvalCfg``): its real images, the
+    resolved protocol (``seed`` fixes the real subset and latents), the extractor (from ``cache``
+    when a pack already loaded it) and the reference statistics."""
+    from specnorm.data import load
+
+    images = load(dataset, None if is_builtin(dataset) else root)
+    protocol = resolve(ev, len(images), seed)
+    info = get_extractor(resolve_extractor(ev.extractor, dataset))
+    if info.resolution is not None and images.shape[2:] != (info.resolution, info.resolution):
+        raise ValueError(f"the {info.name} extractor takes {info.resolution}x{info.resolution} images; "
+                         f"dataset {dataset!r} has {images.shape[2]}x{images.shape[3]}")
+    key = ("extractor", info.name, protocol.name == "paper", str(device), str(resources), ev.inception_path)
+    if cache is not None and key in cache:
+        extractor = cache[key]
+    else:
+        extractor = build_extractor(ev.extractor, dataset, protocol.name, device, resources, ev.inception_path)
+        if cache is not None:
+            cache[key] = extractor
+    ref = real_reference(images, dataset, extractor, protocol, device, ev.batch_size, resources)
+    return images, protocol, extractor, ref
+
+
 class Evaluator:
     """Scores generators under one protocol; see the module docstring and ``docs/outputs.md``."""
 
@@ -104,24 +128,9 @@ class Evaluator:
                     cache: dict | None = None) -> "Evaluator":
         """Build from a cell config: real set ``specnorm.data.load``, protocol and extractor from ``cfg.eval``.
         ``cache``: shared by the cells of a pack, so the extractor network is loaded once per process."""
-        from specnorm.data import load
-
-        ev, name = cfg.eval, cfg.dataset.name
-        images = load(name, None if is_builtin(name) else cfg.dataset.root)
-        protocol = resolve(ev, len(images), cfg.train.seed)
-        info = get_extractor(resolve_extractor(ev.extractor, name))
-        if info.resolution is not None and images.shape[2:] != (info.resolution, info.resolution):
-            raise ValueError(f"the {info.name} extractor takes {info.resolution}x{info.resolution} images; "
-                             f"dataset {name!r} has {images.shape[2]}x{images.shape[3]}")
-        key = ("extractor", info.name, protocol.name == "paper", str(device), str(resources), ev.inception_path)
-        if cache is not None and key in cache:
-            extractor = cache[key]
-        else:
-            extractor = build_extractor(ev.extractor, name, protocol.name, device, resources, ev.inception_path)
-            if cache is not None:
-                cache[key] = extractor
-        ref = real_reference(images, name, extractor, protocol, device, ev.batch_size, resources)
-        return cls(extractor, protocol, ref, name, cfg.model.z_dim, device, ev.batch_size)
+        images, protocol, extractor, ref = setup(cfg.dataset.name, cfg.dataset.root, cfg.eval, cfg.train.seed,
+                                                 device, resources, cache)
+        return cls(extractor, protocol, ref, cfg.dataset.name, cfg.model.z_dim, device, cfg.eval.batch_size)
 
     # -- scoring -----------------------------------------------------------------------------
     def _extract(self, G: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
