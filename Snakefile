@@ -2,11 +2,13 @@
 
     snakemake --profile profiles/local                      # the demo: built-in digits, CPU, minutes
     snakemake --profile profiles/slurm --config set=paper   # the paper on a SLURM GPU cluster
-    snakemake plan --config set=paper                       # cells, iterations, GPU-hours
+    snakemake plan -c1 --config set=paper                   # cells, iterations, GPU-hours
 
 config.yaml's experiment blocks expand into grid cells (specnorm.grid); each cell is trained
 (specnorm train, resuming from its own checkpoints), scored (specnorm score) and aggregated
-into report/index.html (specnorm report). Rules only call the specnorm CLI. See docs/pipeline.md.
+into report/index.html (specnorm report). Rules call the specnorm CLI, except the two that print or
+write what Snakemake already expanded: plan (the table of `specnorm plan`) and cell_config
+(specnorm.grid.write_cell). See docs/pipeline.md.
 """
 
 from pathlib import Path

@@ -164,6 +164,15 @@ def test_schema_execution_keys_are_the_resume_tolerant_keys():
     assert set(schema["properties"]["execution"]["propertyNames"]["enum"]) == RESUME_TOLERANT
 
 
+@pytest.mark.parametrize("execution, key", [({"device": "tpu"}, "device"), ({"eval.batch_size": -5}, "eval.batch_size"),
+                                            ({"train.compile": "jit"}, "train.compile")])
+def test_bad_execution_values_fail_at_expansion(execution, key, experiments):
+    exp = copy.deepcopy(experiments)
+    exp["execution"] = {**(exp.get("execution") or {}), **execution}
+    with pytest.raises(grid.GridError, match=rf"config key 'execution': config key '{key}'"):
+        grid.expand(exp)
+
+
 # ---- errors name the offending key -----------------------------------------------------------
 
 @pytest.mark.parametrize("edit, key", [
@@ -218,8 +227,11 @@ def test_gpu_hours_model():
     est = grid.Throughput.load()
     cfg = cifar()  # SN, 400k, n_dis 1, 40 evaluations + 2 scoring
     assert est.evaluations(cfg) == 42
-    expected = (400_000 / ESTIMATES["it_per_s"]["cifar10"]["sn"][0] + 42 * 30.0) / 3600
-    assert est.gpu_hours(cfg) == pytest.approx(expected)
+    analyses, grids = 1 + 400_000 // cfg.log.analysis_every, 400_000 // cfg.log.sample_every
+    assert (est.analyses(cfg), est.sample_grids(cfg)) == (analyses, grids)
+    expected = (400_000 / ESTIMATES["it_per_s"]["cifar10"]["sn"][0] + 42 * 30.0
+                + analyses * ESTIMATES["analysis_s"]["cifar10"] + grids * ESTIMATES["sample_s"]["cifar10"]) / 3600
+    assert est.gpu_hours(cfg) == pytest.approx(expected) == pytest.approx(sum(est.costs(cfg).values()))
     ndis5 = cifar(train={"n_dis": 5})
     assert est.train_seconds(ndis5) == pytest.approx(400_000 / ESTIMATES["it_per_s"]["cifar10"]["sn"][1])
 

@@ -128,3 +128,40 @@ def test_missing_source_without_download_explains(tmp_path):
         prepare("imagenet", tmp_path)
     with pytest.raises(SourceMissingError, match="built in"):
         prepare("digits", tmp_path, source=tmp_path)
+
+
+def test_download_only_then_prepare_without_network_with_progress_bars(tmp_path, monkeypatch, capsys):
+    """The pipeline's split (docs/pipeline.md#downloads): `prepare --download-only` fetches the raw file
+    (a byte progress bar) and decodes nothing; `prepare --no-download` then decodes it (an image bar)."""
+    import json
+
+    from specnorm.data.cli import main
+
+    data = _idx_gz(3)
+    served = tmp_path / "served.gz"
+    served.write_bytes(data)
+    info = dataclasses.replace(DATASETS["mnist"], n_images=3, md5=hashlib.md5(data).hexdigest(),
+                               urls=(served.as_uri(),))
+    monkeypatch.setitem(DATASETS, "mnist", info)
+    root = tmp_path / "root"
+    assert main(["--dataset", "mnist", "--root", str(root), "--download-only"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["md5"] == info.md5 and json.loads((root / "mnist" / "raw" / "source.json").read_text())
+    assert "train-images-idx3-ubyte.gz" in err and "100%" in err and f"{len(data)}/{len(data)}" in err
+    assert (root / "mnist" / "raw" / "train-images-idx3-ubyte.gz").read_bytes() == data
+    assert not (root / "mnist" / "manifest.json").exists() and not (root / "mnist" / "images.npy").exists()
+
+    served.unlink()  # no network from here on
+    monkeypatch.setitem(DATASETS, "mnist", dataclasses.replace(info, urls=()))
+    assert main(["--dataset", "mnist", "--root", str(root), "--no-download"]) == 0
+    err = capsys.readouterr().err
+    assert "decode mnist" in err and "3/3" in err
+    assert load("mnist", root).shape == (3, 1, 28, 28)
+
+
+def test_download_only_and_no_download_exclude_each_other(tmp_path, capsys):
+    from specnorm.data.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--dataset", "mnist", "--root", str(tmp_path), "--download-only", "--no-download"])
+    assert "not allowed with" in capsys.readouterr().err

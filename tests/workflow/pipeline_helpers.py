@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +52,14 @@ def merged_grid(overrides: dict):
         return out
 
     return grid.expand(merge(grid.load_experiments(REPO / "config.yaml"), overrides))
+
+
+def fake_sinfo(folder, output: str):
+    """An `sinfo` on PATH that prints ``output`` for every partition (``-p P``: only P's lines)."""
+    script = folder / "sinfo"
+    script.write_text("#!/bin/sh\n"
+                      f"out='{output}'\n"
+                      'case "$*" in *"-p "*) p="${*##*-p }"; printf "%s\\n" "$out" | grep "^$p[* ]";; '
+                      '*) printf "%s\\n" "$out";; esac\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return script

@@ -23,7 +23,7 @@ def test_demo_pipeline_runs_to_the_report(tmp_path):
         scores = read_json(run / "scores.json")
         assert scores["status"] == summary["status"]
         assert (tmp_path / "results" / "cells" / f"{cell}.yaml").is_file()
-    assert (tmp_path / "results" / "theory" / "theory.csv").stat().st_size > 0
+    assert (tmp_path / "results" / "theory" / "theory-quick.csv").stat().st_size > 0
     html = (tmp_path / "report" / "index.html").read_text()
     assert "<html" in html.lower() and len(html) > 1000
     again = run_snakemake(tmp_path, "-n", timeout=300)

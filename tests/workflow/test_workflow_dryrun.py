@@ -1,11 +1,16 @@
 """`snakemake -n` on the demo and on the paper set (seconds): the DAG, the deduplicated job counts,
-the SLURM profile's GPU requests, and config errors that name the key."""
+the SLURM profile's GPU requests and site settings, reruns after a changed theory mode, the
+documented `snakemake plan` command, and config errors that name the key."""
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import subprocess
+from pathlib import Path
 
-from pipeline_helpers import REPO, run_snakemake
+from pipeline_helpers import REPO, SNAKEMAKE, fake_sinfo, run_snakemake
 
 
 def job_stats(output: str) -> dict[str, int]:
@@ -32,7 +37,7 @@ def test_paper_dry_run_on_slurm_shows_the_official_counts(tmp_path):
             in res.stdout)
     stats = job_stats(res.stdout)
     assert stats["train"] == stats["score"] == 735 == 450 + 75 + 75 + 24 + 111
-    assert stats["prepare"] == 5 and stats["fetch_inception"] == 1  # cifar10 stl10 celeba imagenet mnist
+    assert stats["prepare"] == stats["download"] == 5 and stats["fetch_inception"] == 1  # cifar10 stl10 celeba imagenet mnist
     train = res.stdout.split("rule train:", 1)[1].split("Shell command", 1)[0]
     assert re.search(r"resources: .*gpu=1", train) and "cpus_per_gpu=4" in train
 
@@ -44,7 +49,99 @@ def test_a_config_error_names_the_key(tmp_path):
 
 
 def test_the_workflow_looks_for_inception_where_fetch_inception_puts_it():
+    from specnorm import catalog
     from specnorm.metrics.inception import default_path
 
+    weights = catalog.get_extractor("inception").weights_file  # both read the catalogue's entry
+    assert default_path("res") == Path("res") / weights
     common = (REPO / "workflow" / "rules" / "common.smk").read_text()
-    assert f'INCEPTION = f"{{RESOURCES}}/{default_path("").as_posix()}"' in common
+    assert "INCEPTION = f\"{RESOURCES}/{catalog.get_extractor('inception').weights_file}\"" in common
+
+
+def local_rules() -> set[str]:
+    """Every rule the workflow's ``localrules:`` directives name, plus ``all`` (no job of its own)."""
+    names = {"all"}
+    for smk in (REPO / "workflow" / "rules").glob("*.smk"):
+        for block in re.findall(r"^localrules:\n((?:[ \t]+\w+,?[ \t]*\n)+)", smk.read_text(), re.M):
+            names |= set(re.findall(r"\w+", block))
+    return names
+
+
+def dry_run_jobs(output: str) -> list[tuple[str, str]]:
+    """(rule, resources line) of every job a dry run lists (grouped jobs included)."""
+    jobs = re.split(r"^\s*(?:local)?rule (\w+):\n", output, flags=re.M)
+    return [(rule, (re.search(r"^\s*resources: (.*)$", body, re.M) or [None, ""])[1])
+            for rule, body in zip(jobs[1::2], jobs[2::2])]
+
+
+def test_site_settings_reach_every_slurm_job(tmp_path):
+    env = {"SPECNORM_SLURM_PARTITION": "gpupart", "SPECNORM_SLURM_ACCOUNT": "myacct"}
+    res = run_snakemake(tmp_path, "-n", "--config", "set=paper", timeout=300, profile="slurm", env=env)
+    assert res.returncode == 0, res.stdout[-3000:]
+    local = local_rules()
+    assert {"download", "fetch_inception", "cell_config", "report", "report_now", "plan"} <= local
+    assert "prepare" not in local  # decoding is a compute job; downloads stay on the login node
+    remote = [(rule, resources) for rule, resources in dry_run_jobs(res.stdout) if rule not in local]
+    assert {rule for rule, _ in remote} >= {"train", "score", "theory", "prepare"}
+    for rule, resources in remote:
+        assert "slurm_partition=gpupart" in resources and "slurm_account=myacct" in resources, (rule, resources)
+        assert ("gpu=1" in resources) == (rule in ("train", "score")), (rule, resources)  # prepare: CPU only
+    prepare = res.stdout.split("rule prepare:", 1)[1].split("\n\n", 1)[0]
+    assert "--no-download" in prepare and "raw/source.json" in prepare
+    assert "--download-only" in res.stdout.split("rule download:", 1)[1].split("\n\n", 1)[0]
+
+
+def fake_finished_demo(workdir: Path) -> None:
+    """The files a finished demo run leaves, oldest to newest (cell files, runs, theory, report)."""
+    from pipeline_helpers import merged_grid
+
+    files = [workdir / "results" / "cells" / f"{c}.yaml" for c in merged_grid({}).cells]
+    files += [workdir / "results" / "runs" / c / name for c in merged_grid({}).cells
+              for name in ("summary.json", "scores.json")]
+    files += [workdir / "results" / "theory" / "theory-quick.csv", workdir / "report" / "index.html"]
+    for i, path in enumerate(files):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
+
+
+def test_a_changed_theory_mode_reruns_the_theory_checks(tmp_path):
+    fake_finished_demo(tmp_path)
+    same = run_snakemake(tmp_path, "-n", timeout=120)
+    assert same.returncode == 0 and "Nothing to be done" in same.stdout, same.stdout[-3000:]
+    full = run_snakemake(tmp_path, "-n", "--config", "theory=full", timeout=120)
+    assert full.returncode == 0, full.stdout[-3000:]
+    stats = job_stats(full.stdout)
+    assert stats.get("theory") == 1 and stats.get("report") == 1 and "train" not in stats and "score" not in stats
+    assert "results/theory/theory-full.csv" in full.stdout and "--quick" not in full.stdout
+    assert "--theory results/theory/theory-full.csv" in full.stdout  # the report shows the full checks
+
+
+def test_the_documented_snakemake_plan_command_runs_without_a_profile(tmp_path):
+    doc = (REPO / "Snakefile").read_text()
+    line = next(ln for ln in doc.splitlines() if ln.strip().startswith("snakemake plan"))
+    args = shlex.split(line.split("#", 1)[0])[1:]
+    args = [a if a != "set=paper" else "set=demo" for a in args]  # the same command, a smaller set
+    res = subprocess.run(["timeout", "-s", "INT", "120", SNAKEMAKE, "-s", str(REPO / "Snakefile"),
+                          "--directory", str(tmp_path), *args], cwd=REPO, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert "demo_scale" in res.stdout and "demo_baselines" in res.stdout
+
+
+def test_slurm_runtimes_fit_the_partition_limit_from_sinfo(tmp_path):
+    """A 50-minute partition (sinfo): every train + score allocation (group "cell") asks for at most 50."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_sinfo(bin_dir, "short 50:00\ngpu* 2-00:00:00")
+    (bin_dir / "squeue").write_text("#!/bin/sh\nexit 0\n")  # the plugin wants a status command beside sinfo
+    (bin_dir / "squeue").chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SPECNORM_SLURM_PARTITION": "short"}
+    res = run_snakemake(tmp_path / "wd", "-n", "--config", "set=cifar10_nosn", timeout=300, profile="slurm", env=env)
+    assert res.returncode == 0, res.stdout[-3000:]
+    runtimes: dict[str, list[int]] = {}
+    for rule, resources in dry_run_jobs(res.stdout):
+        if rule not in local_rules():
+            runtimes.setdefault(rule, []).append(int(re.search(r"\bruntime=(\d+)", resources)[1]))
+    assert len(runtimes["train"]) == len(runtimes["score"]) == 5 and runtimes["theory"] == runtimes["prepare"] == [50]
+    assert all(t + s <= 50 for t, s in zip(runtimes["train"], runtimes["score"])) and max(runtimes["train"]) == 40

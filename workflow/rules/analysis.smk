@@ -6,23 +6,30 @@ localrules:
 
 
 rule plan:
-    """`snakemake plan` prints the selected grid — the same table as `specnorm plan`."""
+    """`snakemake plan -c1` prints the selected grid — the same table as `specnorm plan`. Like any
+    local job it needs --cores (-c1), except with a profile that sets cores or an executor."""
     run:
-        print(grid.format_plan(GRID, THROUGHPUT), end="")
+        print(grid.format_plan(GRID, THROUGHPUT, jobs=site_jobs()), end="")
 
 
 rule theory:
     """specnorm theory: seeded checks of the variance bounds (Thms. 2, 3) and the gradient bound
-    (Prop. 1) on the discriminators' layer shapes; config `theory: quick` runs the small shapes."""
+    (Prop. 1) on the discriminators' layer shapes; config `theory: quick` runs the small shapes.
+    The mode is part of the file name, so `--config theory=full` after a quick run runs it."""
     output:
-        "results/theory/theory.csv",
+        "results/theory/theory-{mode}.csv",
     log:
-        "results/logs/theory.log",
+        "results/logs/theory-{mode}.log",
+    wildcard_constraints:
+        mode="quick|full",
     params:
-        quick="--quick" if config.get("theory", "quick") == "quick" else "",
+        quick=lambda w: "--quick" if w.mode == "quick" else "",
     threads: 1
+    resources:
+        runtime=short_runtime,
+        **SITE,
     conda:
         "../../envs/specnorm.yaml"
     shell:
         "SPECNORM_THREADS={threads} OMP_NUM_THREADS={threads} "
-        "{SPECNORM} theory --out {output} {params.quick} > {log} 2>&1"
+        "{SPECNORM} theory --out {output:q} {params.quick:q} > {log:q} 2>&1"

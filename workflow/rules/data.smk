@@ -1,26 +1,57 @@
 # Downloads run on the login node (localrules) into the resources folder, checksummed by the
-# specnorm commands; compute jobs only read what these rules left there (issue 5, point 5).
+# specnorm commands; decoding a dataset is a compute job (CPU only) that reads what `download` left
+# there without touching the network (docs/pipeline.md#downloads).
 
 localrules:
-    prepare,
+    download,
     fetch_inception,
 
 
+def source_arg(wildcards):
+    """`--source PATH` for a dataset config.yaml's `sources` gives a local copy of."""
+    sources = config.get("sources") or {}
+    return f"--source {shell_quote(sources[wildcards.dataset])}" if wildcards.dataset in sources else ""
+
+
+rule download:
+    """Find or download (md5-checked) one dataset's raw source into <resources>/data/<name>/raw/,
+    recorded in raw/source.json; config.yaml's `sources` gives a local archive or folder instead."""
+    output:
+        f"{RESOURCES}/data/{{dataset}}/raw/source.json",
+    log:
+        "results/logs/download/{dataset}.log",
+    params:
+        root=f"{RESOURCES}/data",
+        source=source_arg,
+    conda:
+        "../../envs/specnorm.yaml"
+    shell:
+        "{SPECNORM} prepare --dataset {wildcards.dataset:q} --root {params.root:q} {params.source} --download-only "
+        "> {log:q} 2>&1"
+
+
 rule prepare:
-    """Download (md5-checked) and prepare one dataset into <resources>/data/<name>/ (images.npy +
-    manifest.json, written last); config.yaml's `sources` gives a local archive instead."""
+    """Decode one downloaded dataset into <resources>/data/<name>/ (images.npy + manifest.json,
+    written last) as a compute job: CPU threads, no GPU, no network (--no-download)."""
+    input:
+        ancient(f"{RESOURCES}/data/{{dataset}}/raw/source.json"),
     output:
         f"{RESOURCES}/data/{{dataset}}/manifest.json",
     log:
         "results/logs/prepare/{dataset}.log",
     params:
         root=f"{RESOURCES}/data",
-        source=lambda w: (f"--source {shell_quote(config['sources'][w.dataset])}"
-                          if w.dataset in (config.get("sources") or {}) else ""),
+        source=source_arg,
+    threads: 8
+    resources:
+        mem_mb=lambda w: int(JOBS["mem_mb"].get(w.dataset, JOBS["mem_mb"]["default"])),  # config.yaml jobs
+        runtime=short_runtime,
+        **SITE,
     conda:
         "../../envs/specnorm.yaml"
     shell:
-        "{SPECNORM} prepare --dataset {wildcards.dataset} --root {params.root} {params.source} > {log} 2>&1"
+        "{SPECNORM} prepare --dataset {wildcards.dataset:q} --root {params.root:q} {params.source} --no-download "
+        "--workers {threads} > {log:q} 2>&1"
 
 
 rule fetch_inception:
@@ -35,4 +66,4 @@ rule fetch_inception:
     conda:
         "../../envs/specnorm.yaml"
     shell:
-        "{SPECNORM} fetch-inception {params.source} --resources {RESOURCES} > {log} 2>&1"
+        "{SPECNORM} fetch-inception {params.source} --resources {RESOURCES_Q} > {log:q} 2>&1"

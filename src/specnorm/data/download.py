@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import sys
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -50,6 +51,24 @@ def verify_md5(path: Path, expected: str, remedy: str = "") -> dict[str, str]:
     return digests
 
 
+def progress(total: int | None, desc: str, unit: str):
+    """A tqdm bar on stderr (the pipeline's logs): bytes scaled (``unit="B"``) or counted items; at
+    most one line every 5 s when not a terminal."""
+    from tqdm import tqdm
+
+    scaled = unit == "B"
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=scaled, unit_divisor=1024 if scaled else 1000,
+                file=sys.stderr, mininterval=0.5 if sys.stderr.isatty() else 5.0, disable=False)
+
+
+def _length(response: BinaryIO) -> int | None:
+    """The response's Content-Length, if it says one."""
+    try:
+        return int(response.headers["Content-Length"])  # type: ignore[attr-defined]
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
 def download(urls: Sequence[str], dest: Path, md5: str, *, opener: Opener = urllib.request.urlopen,
              timeout: float = 60.0) -> Path:
     """Fetch ``dest`` from the first mirror that yields a file with the right md5.
@@ -65,10 +84,12 @@ def download(urls: Sequence[str], dest: Path, md5: str, *, opener: Opener = urll
         try:
             with atomic_path(dest) as tmp:
                 h = hashlib.md5()
-                with opener(url, timeout=timeout) as response, open(tmp, "wb") as out:
+                with opener(url, timeout=timeout) as response, open(tmp, "wb") as out, \
+                        progress(_length(response), dest.name, unit="B") as bar:
                     while block := response.read(CHUNK):
                         h.update(block)
                         out.write(block)
+                        bar.update(len(block))
                 if h.hexdigest() != md5.lower():
                     size = tmp.stat().st_size
                     raise ChecksumError(f"{url} -> {dest.name}: md5 expected {md5}, got {h.hexdigest()} ({size:,} bytes)")

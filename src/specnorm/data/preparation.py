@@ -13,16 +13,18 @@ import hashlib
 import os
 import platform
 from datetime import datetime, timezone
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from specnorm.data.download import download as fetch_file
-from specnorm.data.download import verify_md5
+from specnorm.data.download import progress, verify_md5
 from specnorm.data.errors import SourceMissingError, StoreError
 from specnorm.catalog import DatasetInfo, get_info
 from specnorm.data.sources import imagenet_files
+from specnorm.io import atomic_write_json
 from specnorm.data.store import ARRAY_FILE, FORMAT, MANIFEST_FILE, check_array, open_images, read_manifest, write_images, write_manifest
 
 
@@ -111,7 +113,7 @@ def prepare(name: str, root: str | Path, *, download: bool = True, source: str |
         raw_path, record = folder, _builtin_record(info)
     else:
         raw_path, record = _resolve_source(info, folder / "raw", None if source is None else Path(source), download)
-    chunks = info.read(raw_path, info, workers or default_workers())
+    chunks = _counted(info.read(raw_path, info, workers or default_workers()), info)
     written = write_images(folder / ARRAY_FILE, info.shape, chunks)
     write_manifest(folder, {
         "format": FORMAT,
@@ -130,6 +132,33 @@ def prepare(name: str, root: str | Path, *, download: bool = True, source: str |
         "versions": _versions(),
     })
     return folder
+
+
+SOURCE_RECORD = "source.json"  # <root>/<name>/raw/: what fetch found or downloaded
+
+
+def fetch(name: str, root: str | Path, *, download: bool = True, source: str | Path | None = None) -> Path:
+    """The download half of :func:`prepare`, for the login node (docs/pipeline.md#downloads): find or
+    download (md5-checked) the raw source of ``name``, decode nothing, and record it in
+    ``<root>/<name>/raw/source.json`` (returned), so a compute job can then prepare without network."""
+    info = get_info(name)
+    if info.builtin and source is not None:
+        raise SourceMissingError(f"{name} is built in; it takes no --source")
+    raw = Path(root) / name / "raw"
+    if info.builtin:
+        record = _builtin_record(info)
+    else:
+        record = _resolve_source(info, raw, None if source is None else Path(source), download)[1]
+    raw.mkdir(parents=True, exist_ok=True)
+    return atomic_write_json(raw / SOURCE_RECORD, record)
+
+
+def _counted(chunks: Iterable[np.ndarray], info: DatasetInfo) -> Iterator[np.ndarray]:
+    """``chunks`` with a progress bar of the images decoded so far."""
+    with progress(info.shape[0], f"decode {info.name}", unit="img") as bar:
+        for chunk in chunks:
+            bar.update(len(chunk))
+            yield chunk
 
 
 def builtin_images(info: DatasetInfo) -> np.ndarray:

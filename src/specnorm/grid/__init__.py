@@ -8,13 +8,18 @@ estimated GPU-hours per block; ``cells_main`` / ``plan_main`` are the ``specnorm
 
 from specnorm.grid.cli import cells_main, plan_main, write_cell
 from specnorm.grid.expand import Block, BlockCount, Cell, Grid, cell_name, expand, identity_config, load_experiments
-from specnorm.grid.jobs import job_settings, mem_mb, runtime_minutes
+from specnorm.grid.jobs import fit_partition, job_settings, mem_mb, parse_slurm_time, pieces, runtime_minutes
+from specnorm.grid.packs import (DEFAULT_PACK_BY, Pack, pack_cells, pack_hours, pack_mem_mb, pack_name, pack_pieces,
+                                 pack_runtime_minutes)
 from specnorm.grid.plan import PlanRow, format_plan, plan_rows, summary
 from specnorm.grid.schema import SCHEMA, GridError, validate_experiments
 from specnorm.grid.throughput import Throughput
 
 __all__ = [
+    "DEFAULT_PACK_BY", "Pack", "pack_cells", "pack_hours", "pack_mem_mb", "pack_name", "pack_pieces",
+    "pack_runtime_minutes",
     "Block", "BlockCount", "Cell", "Grid", "GridError", "PlanRow", "SCHEMA", "Throughput", "cell_name", "cells_main",
-    "expand", "format_plan", "identity_config", "job_settings", "load_experiments", "mem_mb", "plan_main",
-    "plan_rows", "runtime_minutes", "summary", "validate_experiments", "write_cell",
+    "expand", "fit_partition", "format_plan", "identity_config", "job_settings", "load_experiments", "mem_mb",
+    "parse_slurm_time", "pieces", "plan_main", "plan_rows", "runtime_minutes", "summary", "validate_experiments",
+    "write_cell",
 ]

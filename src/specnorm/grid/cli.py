@@ -8,7 +8,7 @@ from pathlib import Path
 
 from specnorm.config import ConfigError
 from specnorm.grid.expand import Grid, expand, load_experiments
-from specnorm.grid.jobs import job_settings
+from specnorm.grid.jobs import fit_partition, job_settings
 from specnorm.grid.schema import GridError
 from specnorm.grid.throughput import Throughput
 from specnorm.io import atomic_write_text
@@ -64,20 +64,29 @@ def plan_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="specnorm plan",
         description="Print the grid of config.yaml: per experiment block the cells it lists, the new "
-                    "(deduplicated) cells it adds, their G iterations and D steps, and estimated GPU-hours; "
+                    "(deduplicated) cells it adds, their G iterations and D steps, estimated GPU-hours of "
+                    "training, evaluation, analysis and sample grids (from the cells' cadences), packs "
+                    "(jobs.pack_size) and train jobs (a pack longer than jobs.max_runtime, or "
+                    "SPECNORM_SLURM_MAX_RUNTIME or the sinfo limit of SPECNORM_SLURM_PARTITION, runs as several); "
                     "totals per official code folder. GPU-hours are performance-model estimates unless "
                     "--throughput (or jobs.throughput) gives measured figures.")
     _common(parser)
     parser.add_argument("--throughput", help="YAML file with measured throughputs (see specnorm.grid.throughput)")
     parser.add_argument("--format", choices=("table", "csv"), default="table")
+    parser.add_argument("--pack-size", type=int, metavar="N",
+                        help="cells per train job (default: the config's jobs.pack_size; docs/pipeline.md#packs)")
     args = parser.parse_args(argv)
     try:
         experiments, grid = _grid(args)
         from specnorm.grid.plan import format_plan
 
-        throughput = Throughput.load(args.throughput or job_settings(experiments)["throughput"])
-        sys.stdout.write(format_plan(grid, throughput, args.format))
-    except (GridError, ConfigError, OSError) as e:
+        if args.pack_size is not None:
+            experiments["jobs"] = {**(experiments.get("jobs") or {}), "pack_size": args.pack_size}
+            grid = expand(experiments, args.set, args.datasets)  # validates the size
+        jobs = fit_partition(job_settings(experiments))  # the partition's limit, as the pipeline sizes jobs
+        throughput = Throughput.load(args.throughput or jobs["throughput"])
+        sys.stdout.write(format_plan(grid, throughput, args.format, jobs))
+    except (GridError, ConfigError, OSError, ValueError) as e:
         print(f"specnorm plan: {e}", file=sys.stderr)
         return 2
     return 0

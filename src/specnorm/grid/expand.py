@@ -197,7 +197,13 @@ def expand(experiments: dict[str, Any], selection: str | list[str] | None = None
             counts.append(BlockCount(block, expanded, tuple(new)))
     if keep is not None and not cells:
         raise GridError(f"config key 'datasets': no selected cell uses {sorted(keep)}")
-    return Grid(tuple(counts), cells, execution)
+    grid = Grid(tuple(counts), cells, execution)
+    if cells:  # bad execution values (device: tpu, eval.batch_size: -5) fail here, not later in a job
+        try:
+            grid.run_config(next(iter(cells)))
+        except ConfigError as e:
+            raise GridError(f"config key 'execution': {e}") from None
+    return grid
 
 
 def load_experiments(path: str | Path) -> dict[str, Any]:

@@ -8,6 +8,11 @@ checkpoint in the next attempt (issue 5, point 4).
 from __future__ import annotations
 
 import math
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
 from typing import Any
 
 from specnorm.config import CellConfig
@@ -19,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "min_runtime": 10,
     "max_runtime": 2880,
     "throughput": None,
+    "pack_size": 1,  # cells per train job (docs/pipeline.md#packs)
+    "pack_by": ["train.seed", "norm.scale"],  # keys that may differ inside a pack
+    "pack_mem_mb": 2000,  # memory per further cell of a pack
 }
 
 
@@ -31,6 +39,80 @@ def runtime_minutes(cfg: CellConfig, jobs: dict[str, Any], throughput: Throughpu
     """Minutes to request for a cell's train job on attempt ``attempt`` (1-based)."""
     estimate = throughput.gpu_hours(cfg) * 60.0 * jobs["runtime_factor"] * attempt
     return int(min(jobs["max_runtime"], max(jobs["min_runtime"], math.ceil(estimate))))
+
+
+MAX_RUNTIME_ENV = "SPECNORM_SLURM_MAX_RUNTIME"  # minutes: the partition's time limit
+PARTITION_ENV = "SPECNORM_SLURM_PARTITION"
+
+_SLURM_TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
+
+
+def parse_slurm_time(text: str) -> int | None:
+    """Whole minutes of a SLURM time limit as ``sinfo -o %l`` prints it (``D-HH:MM:SS``, ``D-HH[:MM]``,
+    ``HH:MM:SS``, ``MM:SS``, ``MM``); None for ``infinite``/``UNLIMITED``. Seconds round down, so a
+    job sized to the result fits. ValueError for anything else."""
+    t = text.strip()
+    if t.lower() in ("infinite", "unlimited"):
+        return None
+    m = _SLURM_TIME.match(t)
+    if not m:
+        raise ValueError(f"not a SLURM time limit: {text!r}")
+    days, a, b, c = (int(g) if g is not None else None for g in m.groups())
+    if days is not None:  # D-HH, D-HH:MM, D-HH:MM:SS
+        return days * 1440 + a * 60 + (b or 0)
+    if c is not None:  # HH:MM:SS
+        return a * 60 + b
+    return a  # MM or MM:SS
+
+
+def partition_limit(partition: str | None = None, timeout: float = 10.0) -> int | None:
+    """The time limit (minutes) of ``partition`` (the cluster's default partition, marked ``*``, if
+    None) from ``sinfo``; None where sinfo is missing, fails, or the limit is infinite."""
+    sinfo = shutil.which("sinfo")
+    if sinfo is None:
+        return None
+    cmd = [sinfo, "-h", "-o", "%P %l"] + (["-p", partition] if partition else [])
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    limits = []
+    for line in out.splitlines():
+        name, _, limit = line.strip().partition(" ")
+        if name and (partition or name.endswith("*")):
+            try:
+                limits.append(parse_slurm_time(limit))
+            except ValueError:
+                continue
+    known = [x for x in limits if x is not None]
+    return min(known) if known else None
+
+
+def fit_partition(jobs: dict[str, Any], env: Mapping[str, str] = os.environ, sinfo: bool = True) -> dict[str, Any]:
+    """``jobs`` with ``max_runtime`` at most the partition's time limit: ``SPECNORM_SLURM_MAX_RUNTIME``
+    (minutes) if set, else ``sinfo`` for ``SPECNORM_SLURM_PARTITION`` (or the default partition) when
+    ``sinfo`` is true and available; ``min_runtime`` never exceeds it (docs/pipeline.md#profiles)."""
+    if env.get(MAX_RUNTIME_ENV):
+        try:
+            limit = int(env[MAX_RUNTIME_ENV])
+        except ValueError:
+            raise ValueError(f"{MAX_RUNTIME_ENV}={env[MAX_RUNTIME_ENV]!r}: give whole minutes") from None
+        if limit < 1:
+            raise ValueError(f"{MAX_RUNTIME_ENV}={limit}: give at least 1 minute")
+    else:
+        limit = partition_limit(env.get(PARTITION_ENV) or None) if sinfo else None
+    if limit is None:
+        return dict(jobs)
+    cap = min(int(jobs["max_runtime"]), limit)
+    return {**jobs, "max_runtime": cap, "min_runtime": min(int(jobs["min_runtime"]), cap)}
+
+
+def pieces(cfg: CellConfig, jobs: dict[str, Any], throughput: Throughput) -> int:
+    """How many consecutive jobs a cell's training takes: its requested time (estimate ×
+    ``runtime_factor``) in slices of ``max_runtime``, each resuming from the checkpoint the one
+    before left (the pipeline's retries rerun it)."""
+    need = throughput.gpu_hours(cfg) * 60.0 * jobs["runtime_factor"]
+    return max(1, math.ceil(need / jobs["max_runtime"] - 1e-9))
 
 
 def mem_mb(cfg: CellConfig, jobs: dict[str, Any]) -> int:

@@ -32,7 +32,7 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Throughput:
-    """GPU-time model of one cell: training iterations plus evaluations."""
+    """GPU-time model of one cell (training, evaluations, analysis calls, sample grids) and of a pack."""
 
     table: dict[str, Any]
 
@@ -63,7 +63,48 @@ class Throughput:
         during = cfg.train.iterations // cfg.eval.every if cfg.eval.every else 0
         return during + 2
 
+    @staticmethod
+    def analyses(cfg: CellConfig) -> int:
+        """Analysis calls (``analysis.csv`` rows): one at iteration 0, then every ``log.analysis_every``."""
+        every = cfg.log.analysis_every
+        return 1 + cfg.train.iterations // every if every else 0
+
+    @staticmethod
+    def sample_grids(cfg: CellConfig) -> int:
+        """Sample grids written during training (every ``log.sample_every``)."""
+        return cfg.train.iterations // cfg.log.sample_every if cfg.log.sample_every else 0
+
+    def _per_dataset(self, key: str, cfg: CellConfig, default: float) -> float:
+        return float((self.table.get(key) or {}).get(cfg.dataset.name, default))
+
+    def costs(self, cfg: CellConfig) -> dict[str, float]:
+        """Estimated GPU-hours of one cell by cadence: ``train`` (iterations), ``eval`` (in-training
+        and scoring evaluations × ``eval_s``), ``analysis`` (calls × ``analysis_s``) and ``samples``
+        (grids × ``sample_s``), each checkable against a measurement (docs/pipeline.md#packs)."""
+        return {
+            "train": self.train_seconds(cfg) / 3600.0,
+            "eval": self.evaluations(cfg) * self._per_dataset("eval_s", cfg, 30.0) / 3600.0,
+            "analysis": self.analyses(cfg) * self._per_dataset("analysis_s", cfg, 0.0) / 3600.0,
+            "samples": self.sample_grids(cfg) * self._per_dataset("sample_s", cfg, 0.0) / 3600.0,
+        }
+
     def gpu_hours(self, cfg: CellConfig) -> float:
-        """Estimated GPU-hours of one cell (training + evaluation)."""
-        eval_s = self.table["eval_s"].get(cfg.dataset.name, 30.0)
-        return (self.train_seconds(cfg) + self.evaluations(cfg) * eval_s) / 3600.0
+        """Estimated GPU-hours of one cell: the sum of :meth:`costs`."""
+        return sum(self.costs(cfg).values())
+
+    def pack_speedup(self, n: int) -> float:
+        """Aggregate throughput of a pack of ``n`` cells relative to one cell (table ``pack.speedup``,
+        linear between listed sizes, flat beyond the largest)."""
+        table = {int(k): float(v) for k, v in ((self.table.get("pack") or {}).get("speedup") or {1: 1.0}).items()}
+        table.setdefault(1, 1.0)
+        sizes = sorted(table)
+        if n <= sizes[0]:
+            return table[sizes[0]]
+        for lo, hi in zip(sizes, sizes[1:]):
+            if n <= hi:
+                return table[lo] + (table[hi] - table[lo]) * (n - lo) / (hi - lo)
+        return table[sizes[-1]]
+
+    def pack_slowdown(self, n: int) -> float:
+        """How much longer a pack of ``n`` cells takes than its longest cell alone: n / speed-up."""
+        return n / self.pack_speedup(n)
