@@ -45,7 +45,7 @@ def test_full_width_parameter_counts(mg, g_m, d_m):
     d_all, d_w = d_counts(mg)
     assert (n_params(G), n_weights(G)) == (g_all, g_w)
     assert (n_params(D), n_weights(D)) == (d_all, d_w)
-    # performance-model.md's 3.80M / 2.93M etc. count weight matrices (no biases, no BN affine)
+    # the performance model's 3.80M / 2.93M etc. count weight matrices (no biases, no BN affine)
     assert (round(g_w / 1e6, 2), round(d_w / 1e6, 2)) == (g_m, d_m)
     assert G.resolution == 8 * mg and G.z_dim == 128 and G.img_channels == 3 and D.resolution == 8 * mg
 

@@ -135,6 +135,26 @@ def score_run(run: Path, protocol: str | None, resources: str | Path, device: to
     return out
 
 
+def _protocol_args(p: argparse.ArgumentParser, n_gen_help: str, n_is_help: str) -> None:
+    """The options ``specnorm score`` and ``specnorm score --real`` share: where things are, and the
+    protocol's sample counts."""
+    p.add_argument("--resources", default="resources", help="resources folder (Inception weights, fid_stats/)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    p.add_argument("--n-gen", type=int, help=f"{n_gen_help} (default: the protocol's)")
+    p.add_argument("--n-real", type=int, help="real reference images (default: the protocol's)")
+    p.add_argument("--n-is", type=int, help=n_is_help)
+    p.add_argument("--is-splits", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--inception", help="a local Inception weights file (air-gapped nodes)")
+
+
+def _overrides(a: argparse.Namespace) -> dict:
+    """The ``eval`` keys the options set (unset ones keep the protocol's values)."""
+    pairs = (("n_gen", a.n_gen), ("n_real", a.n_real), ("n_is", a.n_is), ("is_splits", a.is_splits),
+             ("batch_size", a.batch_size), ("inception_path", a.inception))
+    return {k: v for k, v in pairs if v is not None}
+
+
 def real_main(argv: list[str]) -> int:
     """``specnorm score --real --dataset NAME``: the Real-data row of Table 1 (:func:`score_real`)."""
     from specnorm.io import atomic_write_json
@@ -147,25 +167,18 @@ def real_main(argv: list[str]) -> int:
     p.add_argument("--dataset", required=True)
     p.add_argument("--protocol", choices=PROTOCOLS, default="paper")
     p.add_argument("--root", default="resources/data", help="prepared datasets (unused by built-in ones)")
-    p.add_argument("--resources", default="resources", help="resources folder (Inception weights, fid_stats/)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     p.add_argument("--seed", type=int, default=0, help="fixes the reference subset and the real samples")
     p.add_argument("--extractor", default="auto")
-    p.add_argument("--n-gen", type=int, help="real images scored for FID/KID (default: the protocol's n_gen)")
-    p.add_argument("--n-real", type=int, help="reference images (default: the protocol's)")
-    p.add_argument("--n-is", type=int, help="real images for IS (default 50k, all if fewer)")
-    p.add_argument("--is-splits", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--inception", help="a local Inception weights file (air-gapped nodes)")
+    _protocol_args(p, "real images scored for FID/KID", "real images for IS (default 50k, all if fewer)")
     p.add_argument("--out", type=Path, help="default: results/real/<dataset>-<protocol>.json")
     a = p.parse_args(argv)
-    overrides = {k: v for k, v in (("n_gen", a.n_gen), ("n_real", a.n_real), ("n_is", a.n_is),
-                                   ("is_splits", a.is_splits), ("batch_size", a.batch_size)) if v is not None}
+    overrides = _overrides(a)
+    inception = overrides.pop("inception_path", None)
     from specnorm.metrics.real import score_real
 
     try:
         result = score_real(a.dataset, a.protocol, a.resources, _device(a.device), root=a.root, seed=a.seed,
-                            extractor=a.extractor, inception_path=a.inception, overrides=overrides)
+                            extractor=a.extractor, inception_path=inception, overrides=overrides)
     except (ScoreError, cfgmod.ConfigError, KeyError, ValueError, FileNotFoundError) as e:
         print(f"specnorm score --real: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
         return 2
@@ -188,19 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                     "training set + KID) unless overridden here; the run's eval.n_* smoke settings are ignored.")
     p.add_argument("--run", required=True, type=Path, help="run directory (config.yaml, summary.json, generator_*.pt)")
     p.add_argument("--protocol", choices=PROTOCOLS, help="default: the run's eval.protocol")
-    p.add_argument("--resources", default="resources", help="resources folder (Inception weights, fid_stats/)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    p.add_argument("--n-gen", type=int, help="generated images for FID/KID")
-    p.add_argument("--n-real", type=int, help="real reference images (default: the protocol's)")
-    p.add_argument("--n-is", type=int, help="generated images for IS")
-    p.add_argument("--is-splits", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--inception", help="a local inception-2015-12-05.pt (air-gapped nodes)")
+    _protocol_args(p, "generated images for FID/KID", "generated images for IS")
     p.add_argument("--out", type=Path, help="default: RUN/scores.json")
     a = p.parse_args(argv)
-    overrides = {k: v for k, v in (("n_gen", a.n_gen), ("n_real", a.n_real), ("n_is", a.n_is),
-                                   ("is_splits", a.is_splits), ("batch_size", a.batch_size),
-                                   ("inception_path", a.inception)) if v is not None}
+    overrides = _overrides(a)
     if not a.run.is_dir():
         print(f"specnorm score: run directory {a.run} does not exist", file=sys.stderr)
         return 2

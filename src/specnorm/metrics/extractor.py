@@ -33,15 +33,21 @@ def quantize_uint8(x: torch.Tensor) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def strict_fp32() -> Iterator[None]:
-    """Disable TF32 in cuDNN convolutions and CUDA matmuls for the metric network (cuDNN allows
-    it by default; performance-model.md §5: keep the Inception forward in fp32)."""
+def tf32(enabled: bool) -> Iterator[None]:
+    """TF32 in cuDNN convolutions and CUDA matmuls on or off inside the block; the previous flags
+    come back after it (also on exceptions)."""
     conv, mm = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = enabled
     try:
         yield
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = conv, mm
+
+
+def strict_fp32() -> contextlib.AbstractContextManager[None]:
+    """TF32 off for the metric network (cuDNN allows it by default; docs/deviations.md M4: the
+    Inception forward runs in fp32)."""
+    return tf32(False)
 
 
 @contextlib.contextmanager
@@ -52,16 +58,8 @@ def extractor_precision(precision: str, device: torch.device) -> Iterator[None]:
     (CPU or CUDA), TF32 off for the operations autocast leaves in fp32."""
     if precision not in EVAL_PRECISIONS:
         raise ValueError(f"eval precision must be one of {EVAL_PRECISIONS}, got {precision!r}")
-    if precision == "tf32":
-        conv, mm = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
-        try:
-            yield
-        finally:
-            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = conv, mm
-        return
-    with strict_fp32(), (torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16"
-                         else contextlib.nullcontext()):
+    bf16 = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+    with tf32(precision == "tf32"), bf16:
         yield
 
 

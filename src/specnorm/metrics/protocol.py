@@ -1,6 +1,6 @@
 """Evaluation protocols: how many images, which reference set, which resize — recorded with every score.
 
-A score means nothing without its protocol (anchors.md §1.2), so every score row carries the
+A score means nothing without its protocol (docs/design.md#metric-protocol), so every score row carries the
 protocol, extractor, sample counts, reference set, resize and seed (see ``evaluator.py``).
 
 - ``paper``: the official BSN code (docs/design.md#metric-protocol). FID on 10k generated vs

@@ -1,5 +1,5 @@
 """Reference statistics of the real images, computed by our pipeline and cached under
-``<resources>/fid_stats/`` (never in clean-fid's package folder; anchors.md §1.4).
+``<resources>/fid_stats/`` (never in clean-fid's package folder; docs/deviations.md M3).
 
 One ``.npz`` per (dataset, extractor and its weights, protocol, n_real, seed when a subset is
 used, the metric network's precision when it is not fp32: older fp32 files stay valid). It holds
