@@ -49,3 +49,22 @@ def test_real_data_row_without_a_file_says_not_computed(tmp_path):
     row = t1[(t1["metric"] == "fid") & (t1["row"] == "Real data") & (t1["which"] == "best")].iloc[0]
     assert math.isnan(row["mean"])
     assert _t1_cell(row, next(c for c in cols if c.metric == "fid"), t1, "best")["ours"] == "not computed"
+
+
+def test_a_real_score_fills_only_columns_with_its_image_counts():
+    """A smoke column (500 generated vs 500 real) gets no real score computed with the protocol's
+    full counts; the full-protocol columns do (IS on all real images when there are fewer)."""
+    sig = "protocol paper · extractor digits (x) · n_gen {g} · n_real {r} · reference r · resize x"
+    real = [{"dataset": "digits", "metric": "fid", "label": "digits-FID", "value": 0.5, "protocol": "paper",
+             "n_real": 1797, "n_images": 1797, "n_dataset": 1797},
+            {"dataset": "digits", "metric": "is", "label": "digits-IS", "value": 9.7, "protocol": "paper",
+             "n_real": 0, "n_images": 1797, "n_dataset": 1797}]
+
+    def col(metric, g, r):
+        return agg.Column("digits", metric, f"digits-{metric.upper()}", f"paper, {g} vs {r}",
+                          sig.format(g=g, r=r), "paper")
+
+    assert agg._real_value(real, col("fid", 10000, 1797)) == 0.5
+    assert math.isnan(agg._real_value(real, col("fid", 500, 500)))
+    assert agg._real_value(real, col("is", 50000, 0)) == 9.7
+    assert math.isnan(agg._real_value(real, col("is", 500, 0)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,18 +138,36 @@ def real_scores(real_dir: Path) -> list[dict]:
     for path in sorted(Path(real_dir).glob("*.json")) if real_dir is not None else ():
         try:
             data = json.loads(path.read_text())
-            out += [{**s, "dataset": data["dataset"], "protocol": data["protocol"]["protocol"], "file": path.name}
-                    for s in data["scores"]]
+            out += [{**s, "dataset": data["dataset"], "protocol": data["protocol"]["protocol"], "file": path.name,
+                     "n_dataset": data["protocol"].get("n_dataset")} for s in data["scores"]]
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return out
 
 
+def _count(signature: str, key: str) -> int | None:
+    m = re.search(rf"\b{key} (\d+)", signature)
+    return int(m.group(1)) if m else None
+
+
+def _same_counts(s: dict, col: Column) -> bool:
+    """Whether a real score was taken with the column's image counts: FID/KID against the same
+    reference size; IS on as many images as the column's protocol scores (all real ones if fewer).
+    A real score that does not record its counts is matched by protocol name alone."""
+    if col.metric == "is":
+        n_gen, n_images, n_dataset = _count(col.signature, "n_gen"), s.get("n_images"), s.get("n_dataset")
+        return None in (n_gen, n_images, n_dataset) or min(n_gen, n_dataset) == n_images
+    n_real = _count(col.signature, "n_real")
+    return n_real is None or s.get("n_real") is None or int(s["n_real"]) == n_real
+
+
 def _real_value(real: list[dict], col: Column) -> float:
-    """The Real-data value of a column: same dataset, metric, label (extractor) and protocol."""
+    """The Real-data value of a column: same dataset, metric, label (extractor), protocol and
+    image counts (a smoke column of 500 images gets no 50k-image real score)."""
     for s in real:
         if (s["dataset"], s["metric"], s.get("label")) == (col.dataset, col.metric, col.label) and s["value"] is not None \
-                and (col.proto.startswith(f"{s['protocol']}, ") or f"protocol {s['protocol']}" in col.protocol):
+                and (col.proto.startswith(f"{s['protocol']}, ") or f"protocol {s['protocol']}" in col.protocol) \
+                and _same_counts(s, col):
             return float(s["value"])
     return math.nan
 
