@@ -176,15 +176,6 @@ def test_each_metric_keeps_its_own_best_generator_also_across_a_kill_and_resume(
     assert not (out / "generator_best.pt").exists()
 
 
-def test_a_checkpoint_with_one_selection_best_resumes_as_that_metrics_best():
-    from specnorm.train.state import _per_metric_best
-
-    w = {"x": torch.zeros(1)}
-    best, best_g = _per_metric_best({"iteration": 10, "metric": "fid", "value": 3.0}, w)
-    assert best == {"fid": {"iteration": 10, "value": 3.0}} and best_g == {"fid": w}
-    assert _per_metric_best(None, None) == ({}, {})
-
-
 def test_a_fresh_start_removes_a_best_generator_without_checkpoint(tmp_path):
     out = tmp_path / "run"
     out.mkdir()

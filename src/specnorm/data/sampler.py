@@ -62,7 +62,7 @@ class BatchSampler:
         self.on_device = self.placement(images, self.device) if on_device is None else bool(on_device)
         if self.on_device:
             # ``data``: the images' device copy, shared by the cells of a pack (read only)
-            self._data = data if data is not None else torch.from_numpy(np.array(images, copy=True)).to(self.device)
+            self._data = data if data is not None else self.device_copy(images, self.device)
             self._images = None
             self.generator = torch.Generator(device=self.device)
         else:
@@ -71,6 +71,11 @@ class BatchSampler:
             self.generator = torch.Generator(device="cpu")
         self.generator.manual_seed(self.seed)
         self._pin = not self.on_device and self.device.type == "cuda"
+
+    @staticmethod
+    def device_copy(images: np.ndarray, device: torch.device | str) -> torch.Tensor:
+        """The uint8 images copied once onto ``device`` (a memmap is read into RAM first)."""
+        return torch.from_numpy(np.array(images, copy=True)).to(device)
 
     @staticmethod
     def placement(images: np.ndarray, device: torch.device | str) -> bool:

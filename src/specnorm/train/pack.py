@@ -15,6 +15,7 @@ unfinished cell at the iteration it is at and raises :class:`~specnorm.train.tra
 
 from __future__ import annotations
 
+import contextlib
 import random
 from contextlib import ExitStack
 from pathlib import Path
@@ -127,15 +128,7 @@ def _allow_recompiles(cells: int) -> None:
     dyn.accumulated_recompile_limit = max(dyn.accumulated_recompile_limit, 4 * need)
 
 
-class _NoSwap:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-
-_NO_SWAP = _NoSwap()
+_NO_SWAP = contextlib.nullcontext()  # a pack of one keeps the process-wide RNG as it is
 
 
 def train_pack(cfgs: list[CellConfig], out_dirs: list[str | Path], *, resources: str | Path = "resources") -> list[dict]:

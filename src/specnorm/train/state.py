@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -96,21 +95,8 @@ class RunState:
         self.z_gen.set_state(sd["z_gen"].cpu())
         self.gp_gen.set_state(sd["gp_gen"].cpu())
         self.first_nonfinite = sd["first_nonfinite"].to(self.device)
-        self.best, self.best_G = _per_metric_best(sd["best"], sd["best_G"])
+        self.best, self.best_G = dict(sd["best"]), dict(sd["best_G"])
         self.metric_history = list(sd["metric_history"])
-
-
-def _per_metric_best(best: dict | None, best_G: dict | None) -> tuple[dict, dict]:
-    """``(best, best_G)`` of a checkpoint; one written before per-metric bests holds one generator,
-    kept by the ``eval.selection`` metric (``{"iteration", "metric", "value"}``): it becomes that
-    metric's best, and the other metric's best is kept from the evaluations after the resume."""
-    if not best:
-        return {}, {}
-    if "metric" not in best:
-        return dict(best), dict(best_G or {})
-    metric = best["metric"]
-    return {metric: {"iteration": best["iteration"], "value": best["value"]}}, (
-        {metric: best_G} if best_G is not None else {})
 
 
 def _dataset(cfg: CellConfig, device: torch.device, data_cache: dict | None) -> tuple:
@@ -122,8 +108,7 @@ def _dataset(cfg: CellConfig, device: torch.device, data_cache: dict | None) -> 
         return data_cache[key]
     # a built-in dataset has no files; a prepared one is verified once per file version (docs/design.md#datasets)
     images = load(name, None) if is_builtin(name) else load(name, root, verify=True)
-    on_device = BatchSampler.placement(images, device)
-    entry = (images, torch.from_numpy(np.array(images, copy=True)).to(device) if on_device else None)
+    entry = (images, BatchSampler.device_copy(images, device) if BatchSampler.placement(images, device) else None)
     if data_cache is not None:
         data_cache[key] = entry
     return entry

@@ -263,9 +263,6 @@ class Trainer:
             raise ResumeRefused(f"checkpoint in {self.ckpt_dir} is of a different configuration: {'; '.join(diffs)}")
         st.load_state_dict(data["run"])
         ckpt.set_global_rng_state(data["rng"])
-        if (data["run"].get("best") or {}).get("metric") is not None:
-            print(f"checkpoint of {self.out} keeps one best generator (by {data['run']['best']['metric']}); the "
-                  "other metric's best is kept from the evaluations after this resume", flush=True)
         self._write_best(st)  # the best generators and summary.best always name the same weights
         print(f"resuming from {ckpt.path_for(self.ckpt_dir, st.iteration)} at iteration {st.iteration}", flush=True)
         return True
