@@ -37,7 +37,13 @@ def job_settings(experiments: dict[str, Any]) -> dict[str, Any]:
 
 def runtime_minutes(cfg: CellConfig, jobs: dict[str, Any], throughput: Throughput, attempt: int = 1) -> int:
     """Minutes to request for a cell's train job on attempt ``attempt`` (1-based)."""
-    estimate = throughput.gpu_hours(cfg) * 60.0 * jobs["runtime_factor"] * attempt
+    return request_minutes(throughput.gpu_hours(cfg), jobs, attempt)
+
+
+def request_minutes(hours: float, jobs: dict[str, Any], attempt: int = 1) -> int:
+    """A job's request for an estimated ``hours``: × ``runtime_factor`` × attempt, within
+    [``min_runtime``, ``max_runtime``] minutes."""
+    estimate = hours * 60.0 * jobs["runtime_factor"] * attempt
     return int(min(jobs["max_runtime"], max(jobs["min_runtime"], math.ceil(estimate))))
 
 

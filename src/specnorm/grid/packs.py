@@ -17,7 +17,7 @@ from typing import Any
 
 from specnorm.config import CellConfig, ConfigError, check_packable
 from specnorm.grid.expand import Grid
-from specnorm.grid.jobs import mem_mb
+from specnorm.grid.jobs import mem_mb, request_minutes
 from specnorm.grid.schema import GridError
 from specnorm.grid.throughput import Throughput
 from specnorm.vocab import PACK_KEYS
@@ -74,8 +74,7 @@ def pack_hours(cfgs: list[CellConfig], throughput: Throughput) -> float:
 
 def pack_runtime_minutes(cfgs: list[CellConfig], jobs: dict[str, Any], throughput: Throughput, attempt: int = 1) -> int:
     """Minutes to request for a pack's train job on attempt ``attempt`` (as ``runtime_minutes``)."""
-    estimate = pack_hours(cfgs, throughput) * 60.0 * jobs["runtime_factor"] * attempt
-    return int(min(jobs["max_runtime"], max(jobs["min_runtime"], math.ceil(estimate))))
+    return request_minutes(pack_hours(cfgs, throughput), jobs, attempt)
 
 
 def pack_pieces(cfgs: list[CellConfig], jobs: dict[str, Any], throughput: Throughput) -> int:
