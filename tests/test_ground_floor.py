@@ -74,8 +74,9 @@ def test_vocabulary_matches_its_implementations():
     from specnorm.nn import spectral
 
     assert tuple(LOSSES) == vocab.LOSSES
-    assert spectral.MODES is vocab.MODES and spectral.GAMMAS is vocab.GAMMAS
-    assert set(vocab.MODE_LABELS) == set(vocab.MODES) - {"none"}
+    assert spectral.MODES == catalog.norm_names() and spectral.GAMMAS is vocab.GAMMAS
+    assert catalog.norm_names() == ("none", "sn", "bsn", "sn_conv")
+    assert [catalog.get_norm(m).label for m in catalog.norm_names()] == ["no-SN", "SN", "BSN", "SN_Conv"]
 
 
 def test_metric_labels_never_call_another_network_inception():

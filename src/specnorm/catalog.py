@@ -1,8 +1,10 @@
-"""Registries of the benchmark, by name: datasets and feature extractors (torch-free ground floor).
+"""Registries of the benchmark, by name: datasets, feature extractors and normalizations
+(torch-free ground floor).
 
 Everything else asks these registries (docs/design.md#vocabulary): whether a dataset is built in,
-its shape and source, its display name, and which extractor scores it when ``eval.extractor`` is
-``auto`` (the one "auto" rule: :func:`resolve_extractor`). Like torch-fidelity's registries, an
+its shape and source, its display name, which extractor scores it when ``eval.extractor`` is
+``auto`` (the one "auto" rule: :func:`resolve_extractor`), and which normalizations ``norm.mode``
+may name and how the report calls them. Like torch-fidelity's registries, an
 entry names its implementation as ``"module:function"`` and is imported only when used, so the
 workflow, the grid and the report read the catalogue without importing torch.
 
@@ -264,3 +266,60 @@ def get_extractor(name: str) -> ExtractorInfo:
         return EXTRACTORS[name]
     except KeyError:
         raise KeyError(f"unknown extractor {name!r}; known: {', '.join(EXTRACTORS)}") from None
+
+
+
+# -- normalizations of D -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NormInfo:
+    """One normalization of the discriminator's weights (paper §2–§5), by its ``norm.mode`` name.
+
+    ``impl``: ``"module:Class"`` of its :class:`specnorm.nn.Normalization` subclass, imported on
+    use (None: the layers are left as they are). ``label``: the variant family's display name in the
+    report (its scaled versions are the same family at s ≠ 1: SSN is SN ×s). ``options``: the
+    ``norm.*`` keys beyond ``scale``, ``gamma`` and ``grad_through_uv`` that apply to it.
+    """
+
+    name: str
+    label: str
+    impl: str | None
+    about: str = ""
+    options: tuple[str, ...] = ()
+
+    def load(self) -> type:
+        """The implementing class (imports torch)."""
+        if self.impl is None:
+            raise ValueError(f"normalization {self.name!r} has no implementation (it leaves the layers as they are)")
+        return _import(self.impl)
+
+
+NORMALIZATIONS: dict[str, NormInfo] = {}
+
+
+def register_norm(info: NormInfo) -> NormInfo:
+    """Add (or replace) a normalization; cell configs accept ``norm.mode: <name>`` at once
+    (README, "Adding a new normalization")."""
+    NORMALIZATIONS[info.name] = info
+    return info
+
+
+def get_norm(name: str) -> NormInfo:
+    try:
+        return NORMALIZATIONS[name]
+    except KeyError:
+        raise KeyError(f"unknown normalization {name!r}; known: {', '.join(NORMALIZATIONS)}") from None
+
+
+def norm_names() -> tuple[str, ...]:
+    """The registered ``norm.mode`` values, in registration order (read at call time)."""
+    return tuple(NORMALIZATIONS)
+
+
+register_norm(NormInfo("none", "no-SN", None, "no normalization (the un-normalized baselines: no SN, LeCun×s)"))
+register_norm(NormInfo("sn", "SN", "specnorm.nn.spectral:SN",
+                       "SN_w (Miyato): sigma of the c_out x c_in*k*k kernel matrix; SSN with a scale s"))
+register_norm(NormInfo("bsn", "BSN", "specnorm.nn.spectral:BSN",
+                       "BSN (paper §5): mean of the sigmas of both kernel unfoldings; BSSN with a scale s"))
+register_norm(NormInfo("sn_conv", "SN_Conv", "specnorm.nn.spectral:SNConv",
+                       "SN_Conv (paper §4): sigma of the convolution operator at the layer's input size",
+                       options=("clamp",)))

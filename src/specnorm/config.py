@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from specnorm.catalog import DATASETS, DEFAULT_DATASET, EXTRACTOR_CHOICES
+from specnorm.catalog import DATASETS, DEFAULT_DATASET, EXTRACTOR_CHOICES, norm_names
 from specnorm.io import read_yaml
-from specnorm.vocab import (ARCHS, COMPILE_MODES, EVAL_PRECISIONS, EXECUTION_KEYS, GAMMAS, INITS, LOSSES, MODES,
+from specnorm.vocab import (ARCHS, COMPILE_MODES, EVAL_PRECISIONS, EXECUTION_KEYS, GAMMAS, INITS, LOSSES,
                             PACK_KEYS, PRECISIONS, PROGRESS, PROTOCOLS, Z_REUSE)
 
 
@@ -87,7 +87,7 @@ class NormCfg:
     init: str = "official"  # official | lecun (Fig. 8 baseline: mode none, std = scale/√fan_in)
 
     def validate(self, key: str) -> None:
-        _check(self.mode in MODES, f"{key}.mode", f"must be one of {MODES}, got {self.mode!r}")
+        _check(self.mode in norm_names(), f"{key}.mode", f"must be one of {norm_names()}, got {self.mode!r}")
         _check(self.gamma in GAMMAS, f"{key}.gamma", f"must be one of {GAMMAS}, got {self.gamma!r}")
         _check(self.scale > 0, f"{key}.scale", "must be > 0")
         _check(self.init in INITS, f"{key}.init", f"must be one of {INITS}, got {self.init!r}")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 
 # -- what a cell is ------------------------------------------------------------------------------
-MODES = ("none", "sn", "bsn", "sn_conv")
-"""Normalizations of D (paper §2, §4): none, SN (= SN_w), BSN, SN_Conv; a scale s ≠ 1 makes SSN/BSSN."""
 GAMMAS = ("none", "same", "diff")
 """Learned γ (docs/design.md#learned-gamma): none, one shared by all layers, one per layer."""
 INITS = ("official", "lecun")
@@ -63,7 +61,6 @@ def metric_label(metric: str, extractor: object) -> str:
 
 
 # -- variants (paper names) ----------------------------------------------------------------------
-MODE_LABELS = {"sn": "SN", "bsn": "BSN", "sn_conv": "SN_Conv"}
 FAMILY_ORDER = ("SN", "BSN", "SN_Conv", "LeCun", "no-SN", "SN+γ(same)", "SN+γ(diff)")
 """Display order of the variant families (ablation suffixes sort after their base)."""
 

@@ -32,7 +32,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from specnorm.vocab import GAMMAS, INITS, MODES
+from specnorm.catalog import norm_names
+from specnorm.vocab import GAMMAS, INITS
+
+MODES = norm_names()
 
 EPS = 1e-12
 

@@ -11,7 +11,8 @@ import hashlib
 import json
 from typing import Any
 
-from specnorm.vocab import EXECUTION_KEYS, FAMILY_ORDER, MODE_LABELS, variant_label
+from specnorm.catalog import get_norm
+from specnorm.vocab import EXECUTION_KEYS, FAMILY_ORDER, variant_label
 
 __all__ = ["FAMILY_ORDER", "family", "family_rank", "group_key", "setting_key", "setting_label", "variant_label"]
 
@@ -26,7 +27,7 @@ def family(cfg: dict[str, Any]) -> str:
     if mode == "none":
         name = "LeCun" if cfg["norm.init"] == "lecun" else "no-SN"
     else:
-        name = MODE_LABELS[mode]
+        name = get_norm(mode).label
     if cfg["norm.gamma"] != "none":
         name += f"+γ({cfg['norm.gamma']})"
     if cfg["loss.name"] != "hinge" and cfg["norm.gamma"] == "none":
