@@ -153,11 +153,11 @@ class PlainPack:
 
 def _plain_step(cfg, device: torch.device, images, seed: int):
     from specnorm.models import build_models
-    from specnorm.nn import NormSpec
+    from specnorm.config import NormCfg
 
     m = cfg.model
     torch.manual_seed(seed)
-    G, D = build_models(m.arch, NormSpec("none"), mg=m.mg, width=m.width, z_dim=m.z_dim)
+    G, D = build_models(m.arch, NormCfg("none"), mg=m.mg, width=m.width, z_dim=m.z_dim)
     for _, layer, _ in D.weighted_layers():
         torch.nn.utils.parametrizations.spectral_norm(layer)
     G.to(device).train()

@@ -15,7 +15,7 @@ Parts timed (medians after warm-up; CUDA timings synchronise before reading the 
   also computes the reference's √Σ, later ones reuse it), and KID (100 subsets of 1000, 2048-d),
   clean-fid ``kernel_distance`` vs ours.
 - analysis: σ_conv of the 7 conv layers of the official CIFAR discriminator (mg 4, full width), old
-  route (ARPACK ``svds`` in float64 on the host, ``specnorm.nn.conv_operator_sigma``, maxiter 200 as
+  route (ARPACK ``svds`` in float64 on the host, ``specnorm.analysis.linalg.arpack_conv_operator_norm``, maxiter 200 as
   the analysis used) vs ours (``specnorm.analysis.linalg.conv_operator_norm``: Lanczos on
   ``--device``, float32, relative tolerance 1e-5), cold and warm-started after a small weight change.
 - evaluation: one :meth:`Evaluator.evaluate` of the official CIFAR CNN generator (mg 4, full width)
@@ -48,16 +48,16 @@ from torch import nn
 from _timing import median_time, sync  # bench/ is on sys.path when run as a script
 
 import specnorm
-from specnorm.config import EvalCfg
 from specnorm.metrics import inception
 from specnorm.metrics.digits_classifier import DigitsExtractor, load_classifier
 from specnorm.metrics.evaluator import Evaluator, real_reference
-from specnorm.analysis.linalg import conv_operator_norm
+from specnorm.analysis.linalg import arpack_conv_operator_norm, conv_operator_norm
+from specnorm.config import EvalCfg, NormCfg
 from specnorm.metrics.fid import Stats, fid, kid
 from specnorm.metrics.protocol import resolve
 from specnorm.metrics.resize import resize_clean
 from specnorm.models import build_models
-from specnorm.nn import NormSpec, conv_operator_sigma, raw_weight
+from specnorm.nn import raw_weight
 
 
 class InceptionArch(nn.Module):
@@ -158,14 +158,14 @@ def arithmetic_times(device: torch.device) -> dict:
 def analysis_times(device: torch.device) -> dict:
     """σ_conv of the CIFAR discriminator's conv layers: ARPACK (old) vs Lanczos on ``device`` (cold, warm)."""
     g = torch.Generator().manual_seed(0)
-    D = build_models("cnn", NormSpec("none"), mg=4, generator=g)[1].to(device)
+    D = build_models("cnn", NormCfg("none"), mg=4, generator=g)[1].to(device)
     convs = [(raw_weight(layer).detach(), size, layer) for _, layer, size in D.weighted_layers() if size is not None]
     moved = [w + 0.01 * w.std() * torch.randn(w.shape, generator=g).to(device) for w, _, _ in convs]
     out = {"layers": [], "old_arpack_s": 0.0, "new_cold_s": 0.0, "new_warm_s": 0.0}
     for (w, size, layer), w2 in zip(convs, moved):
         geo = (layer.stride, layer.padding, layer.dilation)
         t = time.perf_counter()
-        old = conv_operator_sigma(w, size, *geo, n_iter=200)
+        old = arpack_conv_operator_norm(w, size, *geo, n_iter=200)
         t_old = time.perf_counter() - t
         sync(device)
         t = time.perf_counter()
@@ -273,8 +273,8 @@ def evaluations(a: argparse.Namespace, res: dict, net: nn.Module, sha: str, digi
     """Seconds of whole evaluations (Inception at reduced or full counts, digits at demo and full counts)."""
     tmp = tempfile.mkdtemp(prefix="eval_speed_")
     g = torch.Generator().manual_seed(0)
-    cifar_G = build_models("cnn", NormSpec("sn"), mg=4, generator=g)[0].to(device).eval()
-    digits_G = build_models("cnn", NormSpec("sn"), mg=2, width=0.125, z_dim=32, generator=g)[0].to(device).eval()
+    cifar_G = build_models("cnn", NormCfg("sn"), mg=4, generator=g)[0].to(device).eval()
+    digits_G = build_models("cnn", NormCfg("sn"), mg=2, width=0.125, z_dim=32, generator=g)[0].to(device).eval()
     cifar_real = np.random.default_rng(0).integers(0, 256, (50_000, 3, 32, 32), dtype=np.uint8)
     from specnorm.data import load
 

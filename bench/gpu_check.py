@@ -249,7 +249,7 @@ def eval_row(table: Table, torch, device, images, a, label: str) -> None:
         import eval_speed
         from specnorm.metrics import inception
         from specnorm.models import build_models
-        from specnorm.nn import NormSpec
+        from specnorm.config import NormCfg
 
         path = a.inception or ("resources/inception/inception-2015-12-05.pt"
                                if os.path.exists("resources/inception/inception-2015-12-05.pt") else None)
@@ -257,7 +257,7 @@ def eval_row(table: Table, torch, device, images, a, label: str) -> None:
             import torchvision  # noqa: F401  (the stand-in is torchvision's Inception-v3)
         net, sha, net_name = eval_speed._inception(path, device)
         g = torch.Generator().manual_seed(0)
-        G = build_models("cnn", NormSpec("sn"), mg=4, generator=g)[0].to(device).eval()
+        G = build_models("cnn", NormCfg("sn"), mg=4, generator=g)[0].to(device).eval()
         if a.smoke:
             counts, batch, real = {"n_gen": 8, "n_is": 8, "n_real": 8, "is_splits": 2}, 8, images[:32]
         else:

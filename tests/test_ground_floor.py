@@ -71,11 +71,13 @@ def test_registered_builders_resolve():
 
 def test_vocabulary_matches_its_implementations():
     from specnorm.losses import LOSSES
-    from specnorm.nn import spectral
+    from specnorm.nn import Normalization
 
     assert tuple(LOSSES) == vocab.LOSSES
-    assert spectral.MODES == catalog.norm_names() and spectral.GAMMAS is vocab.GAMMAS
     assert catalog.norm_names() == ("none", "sn", "bsn", "sn_conv")
+    for name in catalog.norm_names():  # every registered normalization names a Normalization class
+        info = catalog.get_norm(name)
+        assert info.impl is None if name == "none" else issubclass(info.load(), Normalization)
     assert [catalog.get_norm(m).label for m in catalog.norm_names()] == ["no-SN", "SN", "BSN", "SN_Conv"]
 
 

@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from specnorm.catalog import DATASETS, DEFAULT_DATASET, EXTRACTOR_CHOICES, norm_names
+from specnorm.catalog import DATASETS, DEFAULT_DATASET, EXTRACTOR_CHOICES, get_norm, norm_names
 from specnorm.io import read_yaml
 from specnorm.vocab import (ARCHS, COMPILE_MODES, EVAL_PRECISIONS, EXECUTION_KEYS, GAMMAS, INITS, LOSSES,
                             PACK_KEYS, PRECISIONS, PROGRESS, PROTOCOLS, Z_REUSE)
@@ -79,22 +77,33 @@ class ModelCfg:
 
 @dataclass(frozen=True)
 class NormCfg:
-    mode: str = "sn"  # none | sn | bsn | sn_conv
+    """How D's layers are normalized (paper §2, §4, §5): the one description of a normalization, from
+    config to layer (``specnorm.nn.apply_norm``); validated here, once."""
+
+    mode: str = "sn"  # a registered normalization (specnorm.catalog.NORMALIZATIONS): none | sn | bsn | sn_conv
     scale: float = 1.0  # s of SSN/BSSN/SN_Conv×s; with init=lecun, the LeCun multiplier
     gamma: str = "none"  # none | same | diff (learned γ, official same_gamma / diff_gamma)
     grad_through_uv: bool = True  # official: gradient flows through u and v (docs/design.md#grad-through-uv)
-    clamp: bool = False  # sn_conv only: Farnia's max(σ, 1)
+    clamp: bool = False  # an option of sn_conv only: Farnia's max(σ, 1)
     init: str = "official"  # official | lecun (Fig. 8 baseline: mode none, std = scale/√fan_in)
 
-    def validate(self, key: str) -> None:
+    def validate(self, key: str) -> "NormCfg":
         _check(self.mode in norm_names(), f"{key}.mode", f"must be one of {norm_names()}, got {self.mode!r}")
+        info = get_norm(self.mode)
         _check(self.gamma in GAMMAS, f"{key}.gamma", f"must be one of {GAMMAS}, got {self.gamma!r}")
         _check(self.scale > 0, f"{key}.scale", "must be > 0")
         _check(self.init in INITS, f"{key}.init", f"must be one of {INITS}, got {self.init!r}")
-        _check(self.init != "lecun" or self.mode == "none", f"{key}.init",
+        _check(self.init != "lecun" or info.impl is None, f"{key}.init",
                "lecun init is the un-normalized baseline: it needs norm.mode: none")
-        _check(self.mode != "none" or self.gamma == "none", f"{key}.gamma", "a learned gamma needs a normalization")
-        _check(not self.clamp or self.mode == "sn_conv", f"{key}.clamp", "applies to mode sn_conv only")
+        _check(info.impl is not None or self.gamma == "none", f"{key}.gamma", "a learned gamma needs a normalization")
+        for f in dataclasses.fields(self):  # a normalization's own options (NormInfo.options): set only for it
+            if f.name not in _COMMON_NORM_KEYS and getattr(self, f.name) != f.default:
+                _check(f.name in info.options, f"{key}.{f.name}", f"is not an option of norm.mode {self.mode!r}"
+                       + (f" (its options: {', '.join(info.options)})" if info.options else " (it has none)"))
+        return self
+
+
+_COMMON_NORM_KEYS = frozenset({"mode", "scale", "gamma", "grad_through_uv", "init"})
 
 
 @dataclass(frozen=True)
@@ -236,6 +245,8 @@ class CellConfig:
         return dataclasses.asdict(self)
 
     def to_yaml(self) -> str:
+        import yaml  # imported on use: building a config needs no PyYAML (bench/gpu_check.py on a bare machine)
+
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def flat(self) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """σ of the convolution operator on the device (Lanczos, warm starts) against the dense SVD of the
-explicitly built operator and against ARPACK (``specnorm.nn.conv_operator_sigma``, the oracle)."""
+explicitly built operator and against ARPACK (``linalg.arpack_conv_operator_norm``, the oracle)."""
 
 import gc
 import math
@@ -12,8 +12,8 @@ from torch import nn
 import specnorm  # noqa: F401
 from specnorm.analysis import layer_analysis
 from specnorm.analysis import quantities
+from specnorm.analysis import linalg
 from specnorm.analysis.linalg import ConvGeometry, ConvSigmaCache, conv_operator_norm, exact_sigma
-from specnorm.nn import conv_operator_sigma
 
 
 def _weight(c_out, c_in, kh, kw, seed=0) -> torch.Tensor:
@@ -73,7 +73,7 @@ def test_float64_reaches_a_tighter_tolerance():
 def test_equals_arpack_on_a_medium_layer(c_out, c_in, k, size, stride):
     w = _weight(c_out, c_in, k, k, seed=7)
     r = conv_operator_norm(w, (size, size), stride, 1)
-    oracle = conv_operator_sigma(w, (size, size), stride, 1, n_iter=3000)
+    oracle = linalg.arpack_conv_operator_norm(w, (size, size), stride, 1, n_iter=3000)
     assert r.converged
     assert r.sigma == pytest.approx(oracle, rel=1e-5)
 

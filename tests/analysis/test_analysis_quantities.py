@@ -10,15 +10,16 @@ from torch import nn
 import specnorm  # noqa: F401
 from specnorm.analysis import ANALYSIS_COLUMNS, layer_analysis
 from specnorm.analysis.quantities import eff_grad_norms, raw_grad_norms
-from specnorm.nn import NormSpec, apply_norm, raw_weight, sigmas, update_u
+from specnorm.config import NormCfg
+from specnorm.nn import advance_state, apply_norm, logged_sigmas, raw_weight
 
 SPECS = [
-    NormSpec("none"),
-    NormSpec("sn", 1.5),
-    NormSpec("sn", 1.0, grad_through_uv=False),
-    NormSpec("bsn", 1.2, gamma="diff"),
-    NormSpec("sn_conv", 1.75),
-    NormSpec("sn", 1.0, gamma="same"),
+    NormCfg("none"),
+    NormCfg("sn", 1.5),
+    NormCfg("sn", 1.0, grad_through_uv=False),
+    NormCfg("bsn", 1.2, gamma="diff"),
+    NormCfg("sn_conv", 1.75),
+    NormCfg("sn", 1.0, gamma="same"),
 ]
 
 
@@ -51,7 +52,7 @@ class LinearD(nn.Module):
         return self.fc(x).squeeze(1)
 
 
-def make_d(spec: NormSpec, seed: int = 0) -> TinyD:
+def make_d(spec: NormCfg, seed: int = 0) -> TinyD:
     g = torch.Generator().manual_seed(seed)
     D = TinyD()
     with torch.no_grad():
@@ -62,7 +63,7 @@ def make_d(spec: NormSpec, seed: int = 0) -> TinyD:
         for _, layer, _ in D.weighted_layers():  # move γ and u away from their initial values
             if hasattr(layer, "parametrizations") and layer.parametrizations.weight[0].gamma is not None:
                 layer.parametrizations.weight[0].gamma.fill_(1.3)
-    update_u(D)
+    advance_state(D)
     return D
 
 
@@ -102,14 +103,14 @@ def test_grad_norms_match_a_naive_loop(spec):
 
 
 def test_per_sample_norms_do_not_depend_on_chunking():
-    D, x = make_d(NormSpec("bsn", 1.2)), inputs(7)
+    D, x = make_d(NormCfg("bsn", 1.2)), inputs(7)
     layers = [layer for _, layer, _ in D.weighted_layers()]
     assert torch.allclose(raw_grad_norms(D, layers, x, 2), raw_grad_norms(D, layers, x, 16), rtol=1e-6)
     assert torch.allclose(eff_grad_norms(D, layers, x, 3), eff_grad_norms(D, layers, x, 16), rtol=1e-6)
 
 
 def test_without_normalization_raw_and_effective_gradients_coincide():
-    rows = layer_analysis(make_d(NormSpec("none")), inputs())
+    rows = layer_analysis(make_d(NormCfg("none")), inputs())
     for r in rows:
         assert r["grad_norm_eff"] == pytest.approx(r["grad_norm_raw"], rel=1e-6)
         assert math.isnan(r["sigma_used"])
@@ -121,7 +122,7 @@ def test_single_linear_layer_with_sn_by_hand(grad_through_uv):
     ∇_W D = s·(I − ŵŵᵀ)x/‖W‖ with ŵ = W/‖W‖ (σ's gradient is ŵ, whether or not it flows through u, v)."""
     n, s = 6, 1.5
     D = LinearD(n)
-    apply_norm([(D.fc, None)], NormSpec("sn", s, grad_through_uv=grad_through_uv))
+    apply_norm([(D.fc, None)], NormCfg("sn", s, grad_through_uv=grad_through_uv))
     x = torch.randn(4, n, generator=torch.Generator().manual_seed(2))
     (row,) = layer_analysis(D, x)
     w = raw_weight(D.fc).detach()[0]
@@ -141,13 +142,13 @@ def dense_conv_sigma(conv: nn.Conv2d, w: torch.Tensor, size: int) -> float:
     return torch.linalg.matrix_norm(out.reshape(n_in, -1), 2).item()
 
 
-@pytest.mark.parametrize("spec", [NormSpec("bsn", 1.2, gamma="diff"), NormSpec("sn_conv", 1.75)], ids=lambda s: s.mode)
+@pytest.mark.parametrize("spec", [NormCfg("bsn", 1.2, gamma="diff"), NormCfg("sn_conv", 1.75)], ids=lambda s: s.mode)
 def test_variances_bounds_and_sigmas(spec):
     D = make_d(spec)
     rows = layer_analysis(D, inputs())
     assert [r["layer"] for r in rows] == ["body.c0", "body.c1", "fc"]
     assert all(list(r) == list(ANALYSIS_COLUMNS) for r in rows)
-    used = {s.name: s.sigma for s in sigmas(D)}
+    used = {s.name: float(s.sigma) for s in logged_sigmas(D)}
     for r, (name, layer, _) in zip(rows, D.weighted_layers()):
         w, eff = raw_weight(layer).detach(), layer.weight.detach()
         m, n = w.shape[0], w[0].numel()

@@ -57,8 +57,9 @@ def test_gpu_check_smoke_writes_every_row(tmp_path):
     assert rows[("equivalence", "sn · pack 4 vs each alone · 10 it · none")]["result"] == "bitwise equal"
 
 
-def test_gpu_check_degrades_without_pyyaml(tmp_path):
-    """A bare GPU machine may lack PyYAML: every part that needs it becomes a 'could not run' row."""
+def test_gpu_check_runs_without_pyyaml(tmp_path):
+    """A bare GPU machine may lack PyYAML: the check says so and still measures (building a cell's
+    config and training need no YAML; only reading or writing config files does)."""
     block = tmp_path / "block"
     block.mkdir()
     (block / "yaml.py").write_text('raise ImportError("No module named \'yaml\' (blocked by the test)")\n')
@@ -69,8 +70,7 @@ def test_gpu_check_degrades_without_pyyaml(tmp_path):
     rows = _rows(out)
     _config_rows(rows)
     assert "yaml MISSING" in rows[("env", "python deps")]["result"]
-    assert rows[("train ours", "sn · pack 1 · none")]["result"] == "could not run"
-    assert "yaml" in rows[("train ours", "sn · pack 1 · none")]["note"]
+    assert rows[("train ours", "sn · pack 1 · none")]["result"].endswith("per cell-it)")
     assert rows[("train plain", "sn (PyTorch spectral_norm) · 1 in turn · eager")]["result"].endswith("per cell-it)")
 
 

@@ -12,7 +12,7 @@ from torch import nn
 from metrics_helpers import digits_cfg
 from specnorm.data import load, to_float
 from specnorm.metrics import Evaluator, InceptionMissingError, reference
-from specnorm.models import build_models, norm_spec
+from specnorm.models import build_models
 
 CPU = torch.device("cpu")
 ROW_KEYS = {"iteration", "wall_time", "metric", "value", "protocol", "extractor", "extractor_sha256", "n_gen",
@@ -21,7 +21,7 @@ ROW_KEYS = {"iteration", "wall_time", "metric", "value", "protocol", "extractor"
 
 def tiny_g(cfg) -> nn.Module:
     g = torch.Generator().manual_seed(1)
-    G, _ = build_models("cnn", norm_spec(cfg), mg=2, width=0.125, z_dim=cfg.model.z_dim, generator=g)
+    G, _ = build_models("cnn", cfg.norm, mg=2, width=0.125, z_dim=cfg.model.z_dim, generator=g)
     return G
 
 

@@ -16,7 +16,7 @@ from specnorm.data import load, to_float
 from specnorm.metrics import Evaluator, inception
 from specnorm.metrics.evaluator import build_extractor, precision_difference, unchanged_as_printed
 from specnorm.metrics.extractor import extract, extractor_precision
-from specnorm.models import build_models, norm_spec
+from specnorm.models import build_models
 from specnorm.report.scores import annotate, signature
 
 CPU = torch.device("cpu")
@@ -31,7 +31,7 @@ def image_sets():
     real, other = images[perm[:900]], images[perm[900:]]
     noisy = (other + 0.3 * torch.randn(other.shape, generator=torch.Generator().manual_seed(3))).clamp(-1, 1)
     cfg = digits_cfg()
-    G, _ = build_models("cnn", norm_spec(cfg), mg=2, width=0.125, z_dim=32, generator=torch.Generator().manual_seed(1))
+    G, _ = build_models("cnn", cfg.norm, mg=2, width=0.125, z_dim=32, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         fake = G.eval()(torch.randn(len(other), 32, generator=torch.Generator().manual_seed(2))).float()
     return real, {"real": other, "noisy": noisy, "G": fake}
@@ -115,7 +115,7 @@ def test_the_precision_is_in_every_row_and_in_the_reference_cache_key(tmp_path):
     assert ev16.reference.path.name.endswith("_bf16.npz") and "bf16" not in ev32.reference.path.name
     assert not torch.equal(torch.as_tensor(ev32.reference.stats.mu), torch.as_tensor(ev16.reference.stats.mu))
     assert ev32.protocol_fields()["precision"] == "fp32" and ev16.protocol_fields()["precision"] == "bf16"
-    G, _ = build_models("cnn", norm_spec(digits_cfg()), mg=2, width=0.125, z_dim=32,
+    G, _ = build_models("cnn", digits_cfg().norm, mg=2, width=0.125, z_dim=32,
                         generator=torch.Generator().manual_seed(1))
     rows32, rows16 = ev32.evaluate(G, 1, 0.0), ev16.evaluate(G, 1, 0.0)
     assert {r["precision"] for r in rows32} == {"fp32"} and {r["precision"] for r in rows16} == {"bf16"}
@@ -153,7 +153,7 @@ def test_evaluating_three_times_loads_the_network_and_the_dataset_once(standin, 
     cfg = digits_cfg(extractor="inception", inception_path=str(standin), n_real=40, n_gen=20, n_is=20, batch_size=20)
     cache: dict = {}
     ev = Evaluator.from_config(cfg, CPU, tmp_path, cache=cache)
-    G, _ = build_models("cnn", norm_spec(cfg), mg=2, width=0.125, z_dim=32, generator=torch.Generator().manual_seed(1))
+    G, _ = build_models("cnn", cfg.norm, mg=2, width=0.125, z_dim=32, generator=torch.Generator().manual_seed(1))
     values = [[r["value"] for r in ev.evaluate(G, it, 0.0)] for it in (1, 2, 3)]
     assert calls == {"jit": 1, "hash": 1, "data": 1}
     assert values[0] == values[1] == values[2]  # same latents, same network: same scores

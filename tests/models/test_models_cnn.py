@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from specnorm.models import CNNDiscriminator, CNNGenerator, build_models
-from specnorm.nn import NormSpec
+from specnorm.config import NormCfg
 
 D_CONVS = [(3, 64, 3), (64, 64, 4), (64, 128, 3), (128, 128, 4), (128, 256, 3), (256, 256, 4), (256, 512, 3)]
 G_DECONVS = [(512, 256, 4), (256, 128, 4), (128, 64, 4), (64, 3, 3)]
@@ -40,7 +40,7 @@ def n_weights(m: nn.Module) -> int:
 
 @pytest.mark.parametrize("mg,g_m,d_m", [(4, 3.80, 2.93), (6, 5.11, 2.94), (8, 6.95, 2.96)])
 def test_full_width_parameter_counts(mg, g_m, d_m):
-    G, D = build_models("cnn", NormSpec("sn"), mg=mg)
+    G, D = build_models("cnn", NormCfg("sn"), mg=mg)
     g_all, g_w = g_counts(mg)
     d_all, d_w = d_counts(mg)
     assert (n_params(G), n_weights(G)) == (g_all, g_w)
@@ -52,7 +52,7 @@ def test_full_width_parameter_counts(mg, g_m, d_m):
 
 @pytest.mark.parametrize("mg", [2, 4, 6])
 def test_shapes_and_range(mg):
-    G, D = build_models("cnn", NormSpec("sn"), mg=mg, width=1 / 16, img_channels=1, z_dim=16)
+    G, D = build_models("cnn", NormCfg("sn"), mg=mg, width=1 / 16, img_channels=1, z_dim=16)
     img = G(torch.randn(5, 16))
     assert img.shape == (5, 1, 8 * mg, 8 * mg)
     assert img.abs().max() <= 1.0
@@ -87,7 +87,7 @@ def test_discriminator_activation_is_leaky_relu_01():
 
 def test_official_init_statistics():
     gen = torch.Generator().manual_seed(0)
-    G, D = build_models("cnn", NormSpec("none"), mg=4, generator=gen)
+    G, D = build_models("cnn", NormCfg("none"), mg=4, generator=gen)
     # D convs: N(0, 0.02²) truncated at ±0.04 absolute → std 0.02·0.8796
     trunc_factor = math.sqrt(1 - 4 * math.exp(-2) / math.sqrt(2 * math.pi) / math.erf(2 / math.sqrt(2)))
     convs = torch.cat([D.get_submodule(f"layer{i}").weight.flatten() for i in range(7)])

@@ -6,11 +6,11 @@ import torch
 from torch import nn
 
 from specnorm.models import MLPGenerator, build_models
-from specnorm.nn import NormSpec
+from specnorm.config import NormCfg
 
 
 def test_default_shapes_and_layers():
-    G, D = build_models("mlp", NormSpec("sn"), img_channels=1)
+    G, D = build_models("mlp", NormCfg("sn"), img_channels=1)
     assert (G.resolution, G.img_channels, G.z_dim) == (28, 1, 128)
     img = G(torch.randn(4, 128))
     assert img.shape == (4, 1, 28, 28) and img.abs().max() <= 1.0
@@ -25,14 +25,14 @@ def test_default_shapes_and_layers():
 
 
 def test_custom_size_hidden_width():
-    G, D = build_models("mlp", NormSpec("bsn"), img_channels=3, img_size=8, hidden=64, width=0.5, z_dim=10)
+    G, D = build_models("mlp", NormCfg("bsn"), img_channels=3, img_size=8, hidden=64, width=0.5, z_dim=10)
     img = G(torch.randn(2, 10))
     assert img.shape == (2, 3, 8, 8) and D(img).shape == (2,)
     assert D.layer0.in_features == 192 and D.layer0.out_features == 32
 
 
 def test_init_statistics():
-    G, D = build_models("mlp", NormSpec("none"), img_channels=1, generator=torch.Generator().manual_seed(3))
+    G, D = build_models("mlp", NormCfg("none"), img_channels=1, generator=torch.Generator().manual_seed(3))
     for model in (G, D):
         for m in model.modules():
             if isinstance(m, nn.Linear):
@@ -43,8 +43,8 @@ def test_init_statistics():
 
 def test_bad_arguments_raise():
     with pytest.raises(ValueError):
-        build_models("cnn", NormSpec("sn"), hidden=10)
+        build_models("cnn", NormCfg("sn"), hidden=10)
     with pytest.raises(ValueError):
-        build_models("vgg", NormSpec("sn"))
+        build_models("vgg", NormCfg("sn"))
     with pytest.raises(ValueError):
-        build_models("mlp", NormSpec("sn", init="kaiming"))
+        build_models("mlp", NormCfg("sn", init="kaiming"))

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from specnorm.models import MLPDiscriminator, build_models
-from specnorm.nn import NormSpec
+from specnorm.config import NormCfg
 
 
 def _rescaled_invariance(D: nn.Module, x: torch.Tensor) -> None:
@@ -37,7 +37,7 @@ def _rescaled_invariance(D: nn.Module, x: torch.Tensor) -> None:
 
 
 def test_prop2_rescaling_invariance_cnn():
-    _, D = build_models("cnn", NormSpec("none"), mg=2, width=1 / 8)
+    _, D = build_models("cnn", NormCfg("none"), mg=2, width=1 / 8)
     _rescaled_invariance(D, torch.randn(3, 3, 16, 16))
 
 

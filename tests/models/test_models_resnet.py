@@ -10,7 +10,7 @@ from torch import nn
 
 from specnorm.models import ResNetDiscriminator, ResNetGenerator, build_models
 from specnorm.models.resnet import DownBlock, UpBlock
-from specnorm.nn import NormSpec
+from specnorm.config import NormCfg
 
 G_CH = [1024, 1024, 512, 256, 128, 64]
 D_CH = [3, 64, 128, 256, 512, 1024, 1024]
@@ -37,7 +37,7 @@ def d_count() -> int:
 
 @pytest.fixture(scope="module")
 def full():
-    return build_models("resnet", NormSpec("sn"), mg=4, generator=torch.Generator().manual_seed(0))
+    return build_models("resnet", NormCfg("sn"), mg=4, generator=torch.Generator().manual_seed(0))
 
 
 def test_full_width_parameter_counts(full):
@@ -71,7 +71,7 @@ def test_glorot_init_gains(full):
 
 @pytest.mark.parametrize("mg", [1, 4])
 def test_reduced_width_shapes(mg):
-    G, D = build_models("resnet", NormSpec("sn"), mg=mg, width=1 / 16, z_dim=8)
+    G, D = build_models("resnet", NormCfg("sn"), mg=mg, width=1 / 16, z_dim=8)
     img = G(torch.randn(2, 8))
     assert img.shape == (2, 3, 32 * mg, 32 * mg) and img.abs().max() <= 1.0
     assert D(img).shape == (2,)

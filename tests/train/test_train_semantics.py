@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from specnorm import config
-from specnorm.nn import SpectralNorm, normalized_layers
+from specnorm.nn import Normalization, normalized_layers
 from specnorm.train.state import build_state
 from specnorm.train.step import d_forward, train_iteration
 
@@ -28,14 +28,14 @@ def test_u_updated_once_per_d_step_after_the_optimizer_step_never_in_g_step(n_di
     st = build_state(_cfg(train={"n_dis": n_dis}), torch.device("cpu"))
     n_layers = len(list(normalized_layers(st.D)))
     events = []
-    orig_update = SpectralNorm.update_u
+    orig_update = Normalization.advance
     orig_d_step, orig_g_step = st.opt_d.step, st.opt_g.step
 
-    def update(self, w):
+    def update(self, w, state=None):
         events.append("u")
-        return orig_update(self, w)
+        return orig_update(self, w, state)
 
-    monkeypatch.setattr(SpectralNorm, "update_u", update)
+    monkeypatch.setattr(Normalization, "advance", update)
     monkeypatch.setattr(st.opt_d, "step", lambda *a, **k: (events.append("D"), orig_d_step(*a, **k))[1])
     monkeypatch.setattr(st.opt_g, "step", lambda *a, **k: (events.append("G"), orig_g_step(*a, **k))[1])
     train_iteration(st, 1, log=True)

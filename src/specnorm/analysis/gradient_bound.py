@@ -3,8 +3,8 @@ one is the identity, then ‖∇_{w_t} D(x)‖_F ≤ ‖x‖ for every layer t a
 
 As in §3 the network is bias-free and the gradients are taken w.r.t. the normalized weights w′
 themselves. Fully connected layers are normalized by their exact σ; convolutions by the spectral
-norm of the convolution operator at the layer's real input size (``conv_operator_sigma``, Lanczos,
-exact to solver tolerance), as "the same analysis can be applied to
+norm of the convolution operator at the layer's real input size (``linalg.conv_operator_norm``,
+Lanczos in float64 to a relative tolerance of 1e-8), as "the same analysis can be applied to
 convolutional layers" (§3). For a conv layer ∇_w = Φ(h)ᵀδ with Φ(h) the patch (im2col) matrix, whose
 norm can exceed ‖h‖ by the square root of the number of overlapping patches, so the per-layer bound
 ‖x‖ is checked as the paper states it, not as a theorem for convolutions.
@@ -16,19 +16,18 @@ import torch
 import torch.nn.functional as F
 from torch.func import grad, vmap
 
-from specnorm.analysis.linalg import exact_sigma
+from specnorm.analysis.linalg import conv_operator_norm, exact_sigma
 from specnorm.analysis.shapes import LayerShape
-from specnorm.nn import conv_operator_sigma
 
 LEAK = 0.1
 """Leaky-ReLU slope of the CNN and MLP discriminators (official ``lrelu(…, leak=0.1)``, docs/design.md#cnn-models)."""
 
 
 def unit_spectral_weights(
-    layers: list[LayerShape], gen: torch.Generator, n_iter: int = 200,
+    layers: list[LayerShape], gen: torch.Generator, tol: float = 1e-8,
 ) -> list[torch.Tensor]:
-    """Gaussian weights for ``layers``, each divided by its spectral norm (linear: exact; conv: operator
-    norm by ``n_iter`` power iterations from a start drawn with its own seed from ``gen``)."""
+    """Gaussian weights for ``layers``, each divided by its spectral norm (linear: exact; conv: the
+    operator norm by Lanczos to relative tolerance ``tol``, from a start drawn with its own seed from ``gen``)."""
     weights = []
     for sh in layers:
         if sh.kind == "linear":
@@ -38,7 +37,7 @@ def unit_spectral_weights(
             w = torch.randn(sh.c_out, sh.c_in, sh.k, sh.k, generator=gen)
             seed = int(torch.randint(2**31 - 1, (), generator=gen))
             size = (sh.input_size, sh.input_size)
-            sigma = conv_operator_sigma(w, size, sh.stride, sh.padding, n_iter=n_iter, seed=seed)
+            sigma = conv_operator_norm(w, size, sh.stride, sh.padding, tol=tol, max_iter=20_000, seed=seed).sigma
         weights.append(w / sigma)
     return weights
 
@@ -74,11 +73,11 @@ def random_inputs(layers: list[LayerShape], n: int, gen: torch.Generator) -> tor
 
 
 def prop1_ratios(
-    layers: list[LayerShape], n_inputs: int, gen: torch.Generator, n_iter: int = 200,
+    layers: list[LayerShape], n_inputs: int, gen: torch.Generator,
 ) -> tuple[list[float], float]:
     """Over ``n_inputs`` random inputs x_i: per layer t, ``max_i ‖∇_{w_t} D(x_i)‖_F / ‖x_i‖`` (Prop. 1:
     ≤ 1), and ``max_i ‖∇_θ D(x_i)‖ / ‖x_i‖`` (Prop. 1: ≤ √L)."""
-    weights = unit_spectral_weights(layers, gen, n_iter)
+    weights = unit_spectral_weights(layers, gen)
     x = random_inputs(layers, n_inputs, gen)
     norms = per_sample_grad_norms(layers, weights, x)
     x_norm = x.flatten(1).norm(dim=1)

@@ -1,5 +1,5 @@
 """Largest singular values for the analysis: exact for kernel matrices, Lanczos on the device for the
-convolution operator (App. L.3's ‖w̃‖).
+convolution operator (App. L.3's ‖w̃‖), and ARPACK on the host as the oracle they are checked against.
 
 Nothing here uses a global random state.
 """
@@ -244,3 +244,28 @@ class ConvSigmaCache:
 
     def clear(self) -> None:
         self._store.clear()
+
+
+def arpack_conv_operator_norm(weight: torch.Tensor, input_size, stride=1, padding=0, dilation=1,
+                              n_iter: int = 1000, seed: int = 0) -> float:
+    """‖w̃‖₂ by ARPACK (``scipy.sparse.linalg.svds``, float64 on the host, tolerance 1e-10): the
+    independent oracle of :func:`conv_operator_norm` (tests, ``bench/eval_speed.py``); far slower."""
+    import numpy as np
+    from scipy.sparse.linalg import LinearOperator, svds
+
+    geo = ConvGeometry.of(weight, input_size, stride, padding, dilation)
+    w = weight.detach().to(torch.float64).cpu()
+
+    def matvec(x):
+        x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)).reshape(1, -1)
+        return geo.forward(w, x)[0].numpy()
+
+    def rmatvec(y):
+        y = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float64)).reshape(1, -1)
+        return geo.adjoint(w, y)[0].numpy()
+
+    if min(geo.n_in, geo.n_out) < 3:  # ARPACK needs k < min(shape); tiny operators: dense SVD
+        return float(torch.linalg.matrix_norm(geo.dense(w), 2))
+    A = LinearOperator((geo.n_out, geo.n_in), matvec=matvec, rmatvec=rmatvec, dtype=np.float64)
+    v0 = np.random.RandomState(seed).standard_normal(min(geo.n_in, geo.n_out))
+    return float(svds(A, k=1, v0=v0, maxiter=n_iter, return_singular_vectors=False, tol=1e-10)[0])

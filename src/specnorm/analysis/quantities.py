@@ -13,8 +13,8 @@ For each weighted layer of a discriminator (``D.weighted_layers()``, forward ord
   ``sigma_conv``: σ of the convolution operator at the layer's input size (‖w̃‖, App. L.3;
   :func:`specnorm.analysis.linalg.conv_operator_norm`: Lanczos on the device, relative error ≤
   ``tol`` = 1e-5 by its residual bound; NaN for linear layers or an unknown input size);
-  ``sigma_used``: the σ the layer's parametrization divides by now (one step from the stored u, as
-  ``specnorm.nn.sigmas``; BSN: (σ₁+σ₂)/2; without Farnia's optional clamp), NaN for an un-normalized
+  ``sigma_used``: the σ the layer's normalization divides by now (one step from the stored state, as
+  the training log's; BSN: (σ₁+σ₂)/2; without Farnia's optional clamp), NaN for an un-normalized
   layer.
 
 Everything is computed on D's device; the only host transfers are Lanczos' convergence checks and
@@ -120,10 +120,8 @@ def _sigma_conv(
 
 
 def _used_sigmas(D: nn.Module) -> dict[str, torch.Tensor]:
-    """The σ each normalized layer divides by now, as tensors on the device (``specnorm.nn.sigmas``'
-    default path without its per-layer ``float``)."""
-    return {name: sn.sigmas(layer.parametrizations.weight.original.float(), detach=True)["sigma"]
-            for name, layer, sn in normalized_layers(D)}
+    """The σ each normalized layer divides by now (one step from its stored state), as device tensors."""
+    return {name: norm.logged(raw_weight(layer))["sigma"] for name, layer, norm in normalized_layers(D)}
 
 
 _DEVICE_KEYS = ("var_eff", "sigma_w", "sigma_used")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from specnorm.nn import NormSpec, apply_norm
+from specnorm.config import NormCfg
+from specnorm.nn import apply_norm
 
 LEAK = 0.1
 """Leaky-ReLU slope of the CNN (and MLP) discriminator: official ``lrelu(…, leak=0.1)`` (docs/design.md#cnn-models)."""
@@ -58,7 +59,7 @@ class Discriminator(nn.Module):
     """A discriminator ``D(x) -> logits (N,)`` whose weighted layers know their real input size.
 
     Subclasses register each ``Conv2d``/``Linear`` with :meth:`_add_weighted` (or record its size in
-    ``_input_sizes``) in forward order; :meth:`normalize_` then applies a :class:`NormSpec` to all of
+    ``_input_sizes``) in forward order; :meth:`normalize_` then applies a ``NormCfg`` to all of
     them (convs, 1×1 shortcuts and the final linear — docs/design.md#scale).
     """
 
@@ -66,7 +67,7 @@ class Discriminator(nn.Module):
         super().__init__()
         self.resolution = resolution
         self.img_channels = img_channels
-        self.norm = NormSpec(mode="none")
+        self.norm = NormCfg(mode="none")
         self._input_sizes: dict[str, tuple[int, int] | None] = {}
 
     def _add_weighted(self, name: str, layer: nn.Module, input_size: tuple[int, int] | None) -> nn.Module:
@@ -87,7 +88,7 @@ class Discriminator(nn.Module):
         """The official initialization of this discriminator (all draws from ``generator``)."""
         raise NotImplementedError
 
-    def normalize_(self, norm: NormSpec, generator: torch.Generator | None = None) -> None:
+    def normalize_(self, norm: NormCfg, generator: torch.Generator | None = None) -> None:
         """Normalize every weighted layer per ``norm``; call once, after the weight init (u buffers
         are drawn from ``generator`` after the weights)."""
         if self.norm.mode != "none":

@@ -10,13 +10,14 @@ from specnorm.models.cnn import CNNDiscriminator, CNNGenerator
 from specnorm.models.mlp import HIDDEN, IMG_SIZE, MLPDiscriminator, MLPGenerator
 from specnorm.models.resnet import ResNetDiscriminator, ResNetGenerator
 from specnorm.catalog import get_info
-from specnorm.nn import NormSpec, lecun_init_
+from specnorm.config import NormCfg
+from specnorm.nn import lecun_init_
 from specnorm.vocab import ARCHS
 
 
 def build_models(
     arch: str,
-    norm: NormSpec,
+    norm: NormCfg,
     *,
     mg: int = 4,
     width: float = 1.0,
@@ -34,6 +35,7 @@ def build_models(
     Glorot) or ``lecun`` (N(0, (s/√fan_in)²) with s = ``norm.scale``, Fig. 8; mode ``none``).
     All init randomness — G, then D, then the u buffers — is drawn from ``generator`` when given.
     """
+    norm.validate("norm")
     if arch not in ARCHS:
         raise ValueError(f"arch {arch!r} is not one of {ARCHS}")
     if arch == "mlp":
@@ -54,12 +56,6 @@ def build_models(
     return G, D
 
 
-def norm_spec(cfg) -> NormSpec:
-    """The :class:`NormSpec` of a cell config's ``norm`` section (field for field)."""
-    n = cfg.norm
-    return NormSpec(n.mode, n.scale, n.gamma, n.grad_through_uv, n.clamp, n.init)
-
-
 def build_cell(cfg, generator: torch.Generator | None = None) -> tuple[Generator, Discriminator]:
     """``(G, D)`` of a cell config (``specnorm.config.CellConfig``), shaped for its dataset's images.
 
@@ -67,6 +63,6 @@ def build_cell(cfg, generator: torch.Generator | None = None) -> tuple[Generator
     ``generator``, the scorer builds the same G and loads the kept weights into it.
     """
     info, m = get_info(cfg.dataset.name), cfg.model
-    return build_models(m.arch, norm_spec(cfg), mg=m.mg, width=m.width, z_dim=m.z_dim, img_channels=info.channels,
+    return build_models(m.arch, cfg.norm, mg=m.mg, width=m.width, z_dim=m.z_dim, img_channels=info.channels,
                         img_size=info.resolution if m.arch == "mlp" else None, hidden=m.hidden,
                         generator=generator)

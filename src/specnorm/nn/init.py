@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from specnorm.nn.spectral import raw_weight
+from specnorm.nn.normalization import raw_weight
 
 
 @torch.no_grad()

@@ -1,7 +1,7 @@
 """One training iteration with the official loop semantics (docs/design.md#training-loop).
 
 ``n_dis`` D steps, each on a fresh real batch and fresh z: G forward without gradient (BN running
-statistics updated for the CNN, frozen for the ResNet), D loss, Adam step, then ``update_u`` (u
+statistics updated for the CNN, frozen for the ResNet), D loss, Adam step, then ``advance_state`` (u
 advances exactly once per D step, from the post-step weights). Then one G step, reusing the last D
 step's z (CNN) or fresh z of the G batch size (ResNet); it never touches u. No host synchronisation:
 logged quantities stay on the device until the logging cadence reads them. The only Python branching
@@ -19,7 +19,7 @@ from torch.nn.utils import parametrize
 
 from specnorm.losses import LOSSES, gradient_penalty
 from specnorm.models import frozen_bn_stats
-from specnorm.nn import sigma_tensors, update_u
+from specnorm.nn import advance_state, logged_sigmas
 
 if TYPE_CHECKING:  # the state module builds a RunState; the step only runs one
     from specnorm.train.state import RunState
@@ -87,10 +87,10 @@ def iteration_body(st: "RunState", log: bool) -> None:
                     loss_d=loss_d.detach(), d_real=d_real.detach().mean(), d_fake=d_fake.detach().mean(),
                     gp=gp.detach() if wgan else None,
                     slopes_real=input_grad_norms(D, real), slopes_fake=input_grad_norms(D, fake),
-                    sigmas=sigma_tensors(D),  # device tensors: read at the cadence, not here
+                    sigmas=logged_sigmas(D),  # device tensors: read at the cadence, not here
                 )
         st.opt_d.step()
-        update_u(D)  # docs/design.md#u-update: once per D step, after the optimizer step
+        advance_state(D)  # docs/design.md#u-update: once per D step, after the optimizer step
     # G step (docs/design.md#z-reuse: CNN reuses the last D step's z)
     if st.z_reuse:
         zg = z

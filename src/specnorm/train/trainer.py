@@ -89,13 +89,9 @@ class StopFlag:
 
 def train_log_columns(st: RunState) -> list[str]:
     cols = list(TRAIN_LOG_FIXED)
-    for name, _, sn in normalized_layers(st.D):
-        cols.append(f"sigma/{name}")
-        if sn.mode == "bsn":
-            cols += [f"sigma1/{name}", f"sigma2/{name}"]
-        elif sn.mode == "sn_conv":
-            cols.append(f"sigma_w/{name}")
-        if sn.gamma is not None:
+    for name, _, norm in normalized_layers(st.D):
+        cols += [f"{key}/{name}" for key in ("sigma", *norm.logs)]
+        if norm.gamma is not None:
             cols.append(f"gamma/{name}")
     return cols
 

@@ -1,4 +1,5 @@
-"""specnorm.nn against the official semantics (docs/design.md#u-update and the sections after it)."""
+"""specnorm.nn's normalizations against the official semantics (docs/design.md#u-update and the
+sections after it); exact σ's from specnorm.analysis.linalg and dense SVDs."""
 
 import math
 
@@ -7,19 +8,21 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from specnorm.analysis.linalg import conv_operator_norm, exact_sigma
+from specnorm.config import ConfigError, NormCfg
 from specnorm.nn import (
-    NormSpec,
-    SpectralNorm,
+    SN,
+    Normalization,
+    advance_state,
     apply_norm,
-    conv_operator_sigma,
     gammas,
     lecun_init_,
+    logged_sigmas,
+    normalize_layer,
     normalized_layers,
     raw_weight,
-    sigmas,
-    spectral_norm,
-    update_u,
 )
+from specnorm.nn.normalization import l2_normalize
 
 
 def _svd(mat: torch.Tensor) -> float:
@@ -28,11 +31,16 @@ def _svd(mat: torch.Tensor) -> float:
 
 def _converge(layer: nn.Module, steps: int = 500) -> None:
     for _ in range(steps):
-        update_u(layer)
+        advance_state(layer)
 
 
-def _sn(layer: nn.Module) -> SpectralNorm:
+def _sn(layer: nn.Module) -> Normalization:
     return next(p for _, _, p in normalized_layers(layer))
+
+
+def _logged(layer: nn.Module) -> dict[str, float]:
+    """The layer's logged σ's (one step from the stored state) as floats."""
+    return {k: float(v) for k, v in _sn(layer).logged(raw_weight(layer)).items()}
 
 
 def dense_conv_matrix(w: torch.Tensor, size: int, stride: int, padding: int) -> torch.Tensor:
@@ -46,82 +54,84 @@ def dense_conv_matrix(w: torch.Tensor, size: int, stride: int, padding: int) -> 
 
 def test_sn_sigma_converges_to_svd():
     torch.manual_seed(0)
-    conv = spectral_norm(nn.Conv2d(6, 10, 3, padding=1), "sn")
+    conv = normalize_layer(nn.Conv2d(6, 10, 3, padding=1), "sn")
     _converge(conv)
     w = raw_weight(conv).detach()
-    assert sigmas(conv)[0].sigma == pytest.approx(_svd(w.reshape(10, -1)), rel=1e-5)
-    lin = spectral_norm(nn.Linear(7, 4), "sn")
+    assert _logged(conv)["sigma"] == pytest.approx(_svd(w.reshape(10, -1)), rel=1e-5)
+    lin = normalize_layer(nn.Linear(7, 4), "sn")
     _converge(lin)
-    assert sigmas(lin)[0].sigma == pytest.approx(_svd(raw_weight(lin).detach()), rel=1e-5)
+    assert _logged(lin)["sigma"] == pytest.approx(_svd(raw_weight(lin).detach()), rel=1e-5)
 
 
 def test_bsn_sigma_is_mean_of_both_reshapes_with_two_u():
     torch.manual_seed(1)
-    conv = spectral_norm(nn.Conv2d(5, 12, 4, stride=2, padding=1), "bsn")
+    conv = normalize_layer(nn.Conv2d(5, 12, 4, stride=2, padding=1), "bsn")
     sn = _sn(conv)
     assert sn.u.shape == (12,) and sn.u2.shape == (5,)
     _converge(conv)
     w = raw_weight(conv).detach()
     s1, s2 = _svd(w.reshape(12, -1)), _svd(w.transpose(0, 1).reshape(5, -1))
-    ls = sigmas(conv)[0]
-    assert ls.extra["sigma1"] == pytest.approx(s1, rel=1e-5)
-    assert ls.extra["sigma2"] == pytest.approx(s2, rel=1e-5)
-    assert ls.sigma == pytest.approx((s1 + s2) / 2, rel=1e-5)
-    acc = sigmas(conv, accurate=True)[0]
-    assert acc.sigma == pytest.approx((s1 + s2) / 2, rel=1e-4)
+    ls = _logged(conv)
+    assert ls["sigma1"] == pytest.approx(s1, rel=1e-5)
+    assert ls["sigma2"] == pytest.approx(s2, rel=1e-5)
+    assert ls["sigma"] == pytest.approx((s1 + s2) / 2, rel=1e-5)
+    exact = (float(exact_sigma(w.reshape(12, -1))) + float(exact_sigma(w.transpose(0, 1).reshape(5, -1)))) / 2
+    assert exact == pytest.approx((s1 + s2) / 2, rel=1e-4)
 
 
 def test_bsn_and_sn_conv_fall_back_to_sn_on_linear():
     for mode in ("bsn", "sn_conv"):
-        lin = spectral_norm(nn.Linear(8, 3), mode)
-        assert _sn(lin).mode == "sn" and not hasattr(_sn(lin), "u2")
+        lin = normalize_layer(nn.Linear(8, 3), mode)
+        assert type(_sn(lin)) is SN and not hasattr(_sn(lin), "u2")
 
 
 @pytest.mark.parametrize("kernel,stride,padding", [(k, s, p) for k in (1, 3, 4) for s in (1, 2) for p in (0, 1)])
 def test_sn_conv_converges_to_dense_operator_norm(kernel, stride, padding):
     torch.manual_seed(kernel * 10 + stride * 3 + padding)
     size = 6
-    conv = spectral_norm(nn.Conv2d(3, 4, kernel, stride=stride, padding=padding), "sn_conv", input_size=(size, size))
+    conv = normalize_layer(nn.Conv2d(3, 4, kernel, stride=stride, padding=padding), "sn_conv", input_size=(size, size))
     assert _sn(conv).u.shape == (1, 3, size, size)
     _converge(conv, 2000)
     w = raw_weight(conv).detach()
     dense = _svd(dense_conv_matrix(w, size, stride, padding))
-    assert sigmas(conv)[0].sigma == pytest.approx(dense, rel=1e-3)
-    assert conv_operator_sigma(w, (size, size), stride, padding, n_iter=3000) == pytest.approx(dense, rel=1e-3)
+    assert _logged(conv)["sigma"] == pytest.approx(dense, rel=1e-3)
+    assert conv_operator_norm(w, (size, size), stride, padding, tol=1e-8).sigma == pytest.approx(dense, rel=1e-3)
     # ‖ŵ‖ ≤ ‖w̃‖ (Sedghi et al. Cor. 1; paper §4): SN_Conv divides by at least SN_w's σ
     assert _svd(w.reshape(4, -1)) <= dense * (1 + 1e-6)
-    assert sigmas(conv, accurate=True, n_iter=3000)[0].extra["sigma_w"] <= dense * (1 + 1e-6)
+    assert float(exact_sigma(w.reshape(4, -1))) <= dense * (1 + 1e-6)
+    assert _logged(conv)["sigma_w"] <= dense * (1 + 1e-5)  # the logged SN_w σ of the same kernel
 
 
 def test_sn_conv_needs_input_size_and_output_shape_round_trips():
     with pytest.raises(ValueError, match="input_size"):
-        spectral_norm(nn.Conv2d(3, 4, 3), "sn_conv")
-    conv = spectral_norm(nn.Conv2d(3, 4, 4, stride=2, padding=1), "sn_conv", input_size=(7, 7))
-    out = _sn(conv).sigmas(raw_weight(conv))["u"]
+        normalize_layer(nn.Conv2d(3, 4, 3), "sn_conv")
+    conv = normalize_layer(nn.Conv2d(3, 4, 4, stride=2, padding=1), "sn_conv", input_size=(7, 7))
+    out = _sn(conv).advance(raw_weight(conv))["u"]
     assert out.shape == (1, 3, 7, 7)
 
 
 @pytest.mark.parametrize("mode", ["sn", "bsn", "sn_conv"])
 def test_effective_weight_is_w_times_s_over_sigma_and_bias_unscaled(mode):
     torch.manual_seed(2)
-    conv = spectral_norm(nn.Conv2d(4, 6, 3, padding=1), mode, 1.7, input_size=(5, 5))
+    conv = normalize_layer(nn.Conv2d(4, 6, 3, padding=1), mode, 1.7, input_size=(5, 5))
     nn.init.normal_(conv.bias)
     sn = _sn(conv)
     w = raw_weight(conv)
-    sigma = sn.sigmas(w)["sigma"]
-    assert torch.equal(conv.weight, w * (1.7 / sigma))
+    sigma = sn.step(w, sn.stored(), False)[0]
+    s = torch.tensor(1.7)  # a buffer: the cells of a fused pack differ in it
+    assert torch.equal(sn.scale, s) and torch.equal(conv.weight, w * (s / sigma))
     x = torch.randn(2, 4, 5, 5)
-    ref = torch.nn.functional.conv2d(x, w * (1.7 / sigma), conv.bias, padding=1)
+    ref = torch.nn.functional.conv2d(x, w * (s / sigma), conv.bias, padding=1)
     assert torch.allclose(conv(x), ref, atol=1e-6)
 
 
 def test_clamp_divides_by_max_sigma_one():
-    conv = spectral_norm(nn.Conv2d(2, 2, 3, padding=1), "sn_conv", input_size=(4, 4), clamp=True)
+    conv = normalize_layer(nn.Conv2d(2, 2, 3, padding=1), "sn_conv", input_size=(4, 4), clamp=True)
     with torch.no_grad():
         raw_weight(conv).mul_(1e-3)  # σ ≪ 1: the clamp leaves the weight as it is
     assert torch.allclose(conv.weight, raw_weight(conv))
     with pytest.raises(ValueError, match="clamp"):
-        NormSpec("sn", clamp=True)
+        apply_norm([(nn.Linear(2, 2), None)], NormCfg("sn", clamp=True))
 
 
 def test_learned_gamma_scales_weight_and_bias_shared_or_per_layer():
@@ -129,7 +139,7 @@ def test_learned_gamma_scales_weight_and_bias_shared_or_per_layer():
     layers = [nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1), nn.Linear(16, 1)]
     for layer in layers:
         nn.init.normal_(layer.bias)
-    apply_norm([(layers[0], (4, 4)), (layers[1], (4, 4)), (layers[2], None)], NormSpec("sn", gamma="same"))
+    apply_norm([(layers[0], (4, 4)), (layers[1], (4, 4)), (layers[2], None)], NormCfg("sn", gamma="same"))
     model = nn.ModuleList(layers)
     gs = {id(p.gamma) for _, _, p in normalized_layers(model)}
     assert len(gs) == 1 and len(list(model.parameters())) == 3 * 2 + 1
@@ -139,27 +149,27 @@ def test_learned_gamma_scales_weight_and_bias_shared_or_per_layer():
     b = layers[0].parametrizations.bias.original
     assert torch.allclose(layers[0].bias, 2.5 * b)
     sn = _sn(layers[0])
-    assert torch.allclose(layers[0].weight, raw_weight(layers[0]) * 2.5 / sn.sigmas(raw_weight(layers[0]))["sigma"])
+    assert torch.allclose(layers[0].weight, raw_weight(layers[0]) * 2.5 / sn.logged(raw_weight(layers[0]))["sigma"])
     assert [g for _, g in gammas(model)] == [2.5, 2.5, 2.5]
     diff = [nn.Linear(3, 3), nn.Linear(3, 1)]
-    apply_norm([(diff[0], None), (diff[1], None)], NormSpec("sn", gamma="diff"))
+    apply_norm([(diff[0], None), (diff[1], None)], NormCfg("sn", gamma="diff"))
     assert _sn(diff[0]).gamma is not _sn(diff[1]).gamma
     # a scale s does not touch the bias
-    lin = spectral_norm(nn.Linear(3, 2), "sn", 3.0)
+    lin = normalize_layer(nn.Linear(3, 2), "sn", 3.0)
     assert not parametrize.is_parametrized(lin, "bias")
 
 
 def test_u_init_is_truncated_normal_not_normalized():
     torch.manual_seed(4)
-    sn = _sn(spectral_norm(nn.Conv2d(64, 5000, 1), "sn"))
+    sn = _sn(normalize_layer(nn.Conv2d(64, 5000, 1), "sn"))
     u = sn.u
     assert u.abs().max() <= 2.0 and u.std().item() == pytest.approx(0.88, abs=0.03)
     assert u.norm().item() > 10  # not normalized
 
 
-def test_u_changes_only_in_update_u_and_forward_is_repeatable():
+def test_u_changes_only_in_advance_state_and_forward_is_repeatable():
     torch.manual_seed(5)
-    conv = spectral_norm(nn.Conv2d(3, 8, 3, padding=1), "bsn")
+    conv = normalize_layer(nn.Conv2d(3, 8, 3, padding=1), "bsn")
     sn = _sn(conv)
     u0, u20 = sn.u.clone(), sn.u2.clone()
     x = torch.randn(4, 3, 6, 6)
@@ -168,13 +178,13 @@ def test_u_changes_only_in_update_u_and_forward_is_repeatable():
     y2 = conv(x)
     assert torch.equal(y1, y2)  # one unstored step from the same u
     assert torch.equal(sn.u, u0) and torch.equal(sn.u2, u20)
-    update_u(conv)
+    advance_state(conv)
     assert not torch.equal(sn.u, u0) and not torch.equal(sn.u2, u20)
 
 
-def test_update_u_stores_exactly_one_step():
+def test_advance_state_stores_exactly_one_step():
     torch.manual_seed(6)
-    lin = spectral_norm(nn.Linear(6, 4), "sn")
+    lin = normalize_layer(nn.Linear(6, 4), "sn")
     sn = _sn(lin)
     w = raw_weight(lin).detach()
     u = sn.u.clone()
@@ -182,7 +192,7 @@ def test_update_u_stores_exactly_one_step():
     v = v / (v.norm() + 1e-12)
     u_new = w @ v
     u_new = u_new / (u_new.norm() + 1e-12)
-    update_u(lin)
+    advance_state(lin)
     assert torch.allclose(sn.u, u_new, atol=1e-7)
 
 
@@ -212,7 +222,7 @@ def _our_grad(w0, u, x, grad_through_uv):
     lin = nn.Linear(w0.shape[1], w0.shape[0], bias=False)
     with torch.no_grad():
         lin.weight.copy_(w0)
-    spectral_norm(lin, "sn", grad_through_uv=grad_through_uv)
+    normalize_layer(lin, "sn", grad_through_uv=grad_through_uv)
     with torch.no_grad():
         _sn(lin).u.copy_(u)
     lin(x).pow(2).sum().backward()
@@ -239,31 +249,30 @@ def test_detached_gradient_matches_torch_spectral_norm_and_default_differs_until
 
 
 def test_sigma_in_float32_under_autocast():
-    conv = spectral_norm(nn.Conv2d(3, 4, 3, padding=1), "sn")
+    conv = normalize_layer(nn.Conv2d(3, 4, 3, padding=1), "sn")
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = _sn(conv).sigmas(raw_weight(conv))
-    assert out["sigma"].dtype == torch.float32
+        out = _sn(conv).logged(raw_weight(conv))
+        weight = conv.weight
+    assert out["sigma"].dtype == torch.float32 and weight.dtype == torch.float32
 
 
 def test_normalize_adds_eps_to_the_norm():
-    from specnorm.nn.spectral import _normalize
-
     x = torch.tensor([3.0, 4.0])
-    assert torch.equal(_normalize(x, eps=1.0), x / 6.0)
-    assert torch.equal(_normalize(torch.zeros(3)), torch.zeros(3))  # no division by zero
+    assert torch.equal(l2_normalize(x, eps=1.0), x / 6.0)
+    assert torch.equal(l2_normalize(torch.zeros(3)), torch.zeros(3))  # no division by zero
 
 
 def test_mode_none_and_invalid_inputs():
     lin = nn.Linear(3, 3)
-    assert spectral_norm(lin, "none") is lin and not parametrize.is_parametrized(lin)
-    with pytest.raises(ValueError, match="mode"):
-        spectral_norm(nn.Linear(3, 3), "weird")
+    assert normalize_layer(lin, "none") is lin and not parametrize.is_parametrized(lin)
+    with pytest.raises(KeyError, match="normalization 'weird'"):
+        normalize_layer(nn.Linear(3, 3), "weird")
     with pytest.raises(TypeError):
-        spectral_norm(nn.BatchNorm2d(3), "sn")
-    with pytest.raises(ValueError):
-        NormSpec("sn", scale=0)
-    with pytest.raises(ValueError):
-        NormSpec("none", gamma="same")
+        normalize_layer(nn.BatchNorm2d(3), "sn")
+    with pytest.raises(ConfigError, match="norm.scale"):
+        apply_norm([(nn.Linear(2, 2), None)], NormCfg("sn", scale=0))
+    with pytest.raises(ConfigError, match="norm.gamma"):
+        apply_norm([(nn.Linear(2, 2), None)], NormCfg("none", gamma="same"))
 
 
 def test_lecun_init_std_is_s_over_sqrt_fan_in():
@@ -276,16 +285,14 @@ def test_lecun_init_std_is_s_over_sqrt_fan_in():
 
 
 @pytest.mark.parametrize("mode", ["sn", "bsn", "sn_conv"])
-def test_sigma_tensors_are_sigmas_without_leaving_the_device(mode):
-    """The training step's log path keeps device tensors (no host sync) equal to sigmas()' numbers."""
+def test_logged_sigmas_stay_on_the_device_and_name_every_log(mode):
+    """The training step's log path keeps 0-d device tensors (no host sync), one per layer with the
+    normalization's ``logs``, the same on every call (nothing stored)."""
     from specnorm.models import build_models
-    from specnorm.nn import NormSpec, sigma_tensors, sigmas
 
-    _, D = build_models("cnn", NormSpec(mode), mg=2, width=0.0625, z_dim=8, generator=torch.Generator().manual_seed(1))
-    for _ in range(2):  # the second call reuses the kept start vectors
-        t, f = sigma_tensors(D), sigmas(D)
-        assert [x.name for x in t] == [x.name for x in f]
-        for a, b in zip(t, f):
-            assert isinstance(a.sigma, torch.Tensor) and a.sigma.ndim == 0
-            assert float(a.sigma) == b.sigma and a.extra.keys() == b.extra.keys()
-            assert all(float(a.extra[k]) == b.extra[k] for k in b.extra)
+    _, D = build_models("cnn", NormCfg(mode), mg=2, width=0.0625, z_dim=8, generator=torch.Generator().manual_seed(1))
+    first, second = logged_sigmas(D), logged_sigmas(D)
+    assert [x.name for x in first] == [name for name, _, _ in normalized_layers(D)] == [x.name for x in second]
+    for a, b, (_, _, norm) in zip(first, second, normalized_layers(D)):
+        assert isinstance(a.sigma, torch.Tensor) and a.sigma.ndim == 0 and set(a.extra) == set(norm.logs)
+        assert torch.equal(a.sigma, b.sigma) and all(torch.equal(a.extra[k], b.extra[k]) for k in a.extra)
