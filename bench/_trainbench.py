@@ -1,9 +1,9 @@
 """Training-benchmark machinery shared by ``bench/train_speed.py`` and ``bench/gpu_check.py``.
 
-- :class:`OursPack`: K cells of our engine (``specnorm.train.state.build_state``) stepped in turn as
-  ``specnorm.train.pack.run_pack`` steps a pack (docs/design.md#packs): each cell's step function
-  from ``specnorm.train.trainer.compiled_step`` (``train.compile``), the process-wide RNG swapped
-  around each cell when K > 1, one shared dataset copy. A pack of one is a lone run.
+- :class:`OursPack`: K cells of our engine (``specnorm.train.state.build_state``) stepped as
+  ``specnorm.train.pack.run_pack`` steps a pack (docs/design.md#packs): the serial or the fused
+  engine (``specnorm.train.engine``) with ``train.compile``'s mode, one shared dataset copy. A pack
+  of one is a lone run.
 - :class:`PlainPack`: the usual eager SNGAN loop, D with ``torch.nn.utils.parametrizations.spectral_norm``
   (u updated on every train-mode forward, separate real and fake D forwards), K models in turn.
 - :func:`interleaved`: alternating timed repeats (one sync per block of iterations), medians.
@@ -93,45 +93,26 @@ def fake_dataset(images):
 
 
 class OursPack:
-    """K cells of our engine; calling it runs one iteration of every cell, in turn (as ``run_pack``)."""
+    """K cells of our engine; calling it runs one iteration of every cell as ``run_pack`` does, on the
+    ``serial`` or ``fused`` engine (``specnorm.train.engine``), one shared dataset copy. A pack of one
+    is a lone run."""
 
-    def __init__(self, cfgs: list, device: torch.device, images) -> None:
-        import numpy as np
-
+    def __init__(self, cfgs: list, device: torch.device, images, engine: str = "serial") -> None:
         from specnorm.config import check_packable
-        from specnorm.train.pack import _allow_recompiles, _RngSlot
+        from specnorm.train.engine import make_engine
         from specnorm.train.state import build_state
-        from specnorm.train.trainer import compiled_step
-        from specnorm.vocab import stream_seed
 
         check_packable(cfgs)
-        if cfgs[0].train.compile != "none":
-            _allow_recompiles(len(cfgs))  # as run_pack: one trace per cell
         cache: dict = {}
-        self.states, self.steps, self.slots = [], [], []
-        self.swap = len(cfgs) > 1
-        outer = _RngSlot._get() if self.swap else None  # run_pack: a pack of one keeps its seeded RNG
         with fake_dataset(images):
-            for cfg in cfgs:
-                st = build_state(cfg, device, data_cache=cache)
-                seed = stream_seed(cfg.train.seed, "global")  # what Trainer.open does for a fresh run
-                torch.manual_seed(seed)
-                np.random.seed(seed % 2**32)
-                slot = _RngSlot()
-                slot.save()
-                self.states.append(st)
-                self.steps.append(compiled_step(cfg.train.compile, st))
-                self.slots.append(slot)
-        if outer is not None:
-            _RngSlot._load(outer)
-        self.iteration = 0
+            self.states = [build_state(cfg, device, data_cache=cache) for cfg in cfgs]
+        self.engine = make_engine(engine, cfgs[0].train.compile)
+        self.log = [False] * len(cfgs)
 
     def __call__(self) -> None:
-        self.iteration += 1
-        for st, step, slot in zip(self.states, self.steps, self.slots):
-            with slot if self.swap else contextlib.nullcontext():
-                step(st, self.iteration, False)
-                st.iteration = self.iteration
+        self.engine.step(self.states, self.log)
+        for st in self.states:
+            st.iteration += 1
 
     def __len__(self) -> int:
         return len(self.states)

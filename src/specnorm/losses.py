@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 GP_EPS = 1e-8
 """Inside the square root of the gradient norm: ``sqrt(sum g² + 1e-8)`` (official)."""
@@ -35,17 +34,22 @@ def wgan_g(d_fake: torch.Tensor) -> torch.Tensor:
     return -d_fake.mean()
 
 
-def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """``mean((‖∇D(x̂)‖ − 1)²)`` with ``‖g‖ = sqrt(sum g² + 1e-8)`` per sample, at
-    ``x̂ = real + alpha·(fake − real)``; ``alpha`` ([N,1,1,1], U(0,1)) comes from the caller.
+def input_grad_norms(d_of: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Per-sample ``‖∇ₓD(x)‖`` as ``sqrt(sum g² + 1e-8)`` (official ``d/*_slopes`` and the penalty's
+    norm), with ``torch.func.grad`` (composable with an outer ``grad`` or ``vmap``). D treats the
+    samples of a batch independently (no BN), so the gradient of ``D(x).sum()`` is per sample."""
+    g = torch.func.grad(lambda xi: d_of(xi).sum())(x.detach())
+    return torch.sqrt(g.pow(2).flatten(1).sum(1) + GP_EPS)
 
-    x̂ is detached from G (official: the D loss only trains D's variables); the graph through D is
-    kept (``create_graph=True``) so the penalty trains D's parameters.
-    """
-    x_hat = (real + alpha * (fake - real)).detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
-    norm = torch.sqrt(grad.pow(2).flatten(1).sum(1) + GP_EPS)
-    return (norm - 1.0).pow(2).mean()
+
+def gradient_penalty(d_of: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
+                     alpha: torch.Tensor) -> torch.Tensor:
+    """``mean((‖∇D(x̂)‖ − 1)²)`` at ``x̂ = real + alpha·(fake − real)``; ``alpha`` ([N,1,1,1], U(0,1))
+    comes from the caller, ``d_of`` is D as a function of its input (its parameters captured, so an
+    outer ``torch.func.grad`` over them trains D through the penalty). x̂ is detached from G
+    (official: the D loss only trains D's variables)."""
+    x_hat = (real + alpha * (fake - real)).detach()
+    return (input_grad_norms(d_of, x_hat) - 1.0).pow(2).mean()
 
 
 LOSSES: dict[str, tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]]] = {

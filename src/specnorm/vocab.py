@@ -25,6 +25,10 @@ PRECISIONS = ("fp32", "tf32", "bf16")
 (faster convs/matmuls on Ampere+) or bf16 (autocast of convs/matmuls; σ in fp32). Paper presets: fp32."""
 COMPILE_MODES = ("none", "compile", "graph")
 """How the iteration runs (an execution setting): eager, ``torch.compile``, or replayed CUDA graphs."""
+PACK_ENGINES = ("auto", "serial", "fused")
+"""How a pack's iterations run (an execution setting, docs/design.md#packs): ``serial`` (each cell's own
+iteration, bit for bit as alone), ``fused`` (the cells as one batched computation) or ``auto`` (fused for
+several cells, serial for one)."""
 PROTOCOLS = ("paper", "standard")
 """Metric protocols (docs/design.md#metric-protocol)."""
 EVAL_PRECISIONS = PRECISIONS

@@ -32,7 +32,7 @@ def toy(monkeypatch):
 def test_a_toy_normalization_trains_and_reports_through_the_registry(toy, tmp_path):
     from specnorm.report.variants import family
     from specnorm.rundir import RunDir
-    from specnorm.train.trainer import train
+    from specnorm.train import train
 
     cfg = config.from_dict({
         "model": {"arch": "cnn", "mg": 2, "width": 0.0625, "z_dim": 8},

@@ -9,8 +9,9 @@ import torch
 
 from specnorm import config
 from specnorm.train import logs as logs_mod
+from specnorm.train import engine as engine_mod
 from specnorm.train import trainer as trainer_mod
-from specnorm.train.trainer import train
+from specnorm.train import train
 
 BASE = {
     "dataset": {"name": "digits"},
@@ -71,15 +72,17 @@ def test_csv_rows_are_fsynced_at_checkpoints_not_per_row(tmp_path, monkeypatch):
 def test_a_non_finite_loss_ends_the_run_within_two_iterations(tmp_path, monkeypatch):
     """log/eval/checkpoint cadences far apart: the run still stops right after the bad iteration."""
     steps = []
-    real = trainer_mod.train_iteration
+    real = engine_mod.iteration
 
-    def step(st, it, log):
+    def step(T, data, plan, log, real_batches=None):
+        it = int(T["iteration"]) + 1
         steps.append(it)
-        real(st, it, log)
+        out = real(T, data, plan, log, real_batches)
         if it == 3:  # what a NaN loss does on the device
-            st.first_nonfinite.fill_(3)
+            T["first_nonfinite"].fill_(3)
+        return out
 
-    monkeypatch.setattr(trainer_mod, "train_iteration", step)
+    monkeypatch.setattr(engine_mod, "iteration", step)
     s = train(cfg(train={"iterations": 500}, log={"every": 100}, checkpoint={"every": 250}), tmp_path / "run")
     assert s["status"] == "diverged" and s["diverged_at"] == 3 and s["reason"] == "non-finite loss"
     assert max(steps) <= 5

@@ -168,7 +168,7 @@ def test_disk_full_names_the_folder(tmp_path, monkeypatch, capsys):
     import specnorm.train.pack as pack_mod
     from specnorm.train.cli import main
 
-    def full(cfgs, outs, resources):
+    def full(cfgs, outs, resources, **kw):
         raise OSError(errno.ENOSPC, "No space left on device", str(Path(outs[0]) / ".summary.json.x1.part"))
 
     monkeypatch.setattr(pack_mod, "train_pack", full)

@@ -12,7 +12,7 @@ import torch
 from specnorm import config
 from specnorm.train import checkpoint as ckpt
 from specnorm.train import trainer as trainer_mod
-from specnorm.train.trainer import train
+from specnorm.train import train
 
 CELL = {
     "dataset": {"name": "digits"},

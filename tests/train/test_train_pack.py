@@ -1,5 +1,6 @@
-"""Packs (docs/design.md#packs): several cells in one process give, per cell, exactly the outputs of
-the cell trained alone (CPU, bitwise); a diverging cell stops alone; kills and signals lose nothing."""
+"""Packs (docs/design.md#packs) on the serial engine: several cells in one process give, per cell,
+exactly the outputs of the cell trained alone (CPU, bitwise); a diverging cell stops alone; kills and
+signals lose nothing. The fused engine's equivalence, op counts and graphs: test_train_fused.py."""
 
 import copy
 import json
@@ -17,10 +18,16 @@ import torch
 import yaml
 
 from specnorm import config
+from specnorm.train import engine as engine_mod
 from specnorm.train import trainer as trainer_mod
 from specnorm.train.cli import main as train_cli
-from specnorm.train.pack import train_pack
-from specnorm.train.trainer import train
+from specnorm.train.pack import EXIT_STOPPED, train
+from specnorm.train.pack import train_pack as _train_pack
+
+
+def train_pack(cfgs, outs, **kw):
+    """A pack on the serial engine: the exact reference these tests compare bit for bit."""
+    return _train_pack(cfgs, outs, engine="serial", **kw)
 
 BASE = {
     "dataset": {"name": "digits"},
@@ -160,22 +167,26 @@ def test_a_pack_of_incompatible_cells_is_refused_naming_the_key(tmp_path, capsys
     assert code == 2 and "one run directory per cell config" in capsys.readouterr().err
 
 
-def test_process_wide_rng_is_per_cell(tmp_path, monkeypatch):
-    """Whatever a cell draws from the global RNG, it draws its own sequence, as when alone."""
-    draws: dict[str, list] = {}
-    real_advance = trainer_mod.Trainer.advance
+def test_the_iteration_never_touches_the_process_wide_rng(tmp_path, monkeypatch):
+    """Training draws only from each cell's own counter stream: whatever else draws from the global
+    RNG between iterations changes nothing, so a pack needs no per-cell RNG swapping."""
+    real_after = trainer_mod.Trainer.after_iteration
 
-    def advance(self):
-        draws.setdefault(self.out.name, []).append(torch.rand(1).item())
-        real_advance(self)
+    def noisy_after(self, logged):
+        torch.rand(7)  # someone else using the process-wide RNG
+        np.random.rand(3)
+        random.random()
+        real_after(self, logged)
 
-    monkeypatch.setattr(trainer_mod.Trainer, "advance", advance)
     a, b = config.from_dict(cell(train={"iterations": 6})), config.from_dict(cell(train={"iterations": 6, "seed": 4}))
     train(a, tmp_path / "lone_a")
     train(b, tmp_path / "lone_b")
+    monkeypatch.setattr(trainer_mod.Trainer, "after_iteration", noisy_after)
+    state = torch.get_rng_state()
     train_pack([a, b], [tmp_path / "pack_a", tmp_path / "pack_b"])
-    assert draws["pack_a"] == draws["lone_a"] and draws["pack_b"] == draws["lone_b"]
-    assert draws["lone_a"] != draws["lone_b"]
+    assert not torch.equal(state, torch.get_rng_state())  # the noise did draw
+    for name in ("a", "b"):
+        assert_same(outputs(tmp_path / f"pack_{name}"), outputs(tmp_path / f"lone_{name}"))
 
 
 # -- kills and signals ------------------------------------------------------------------------------
@@ -185,7 +196,8 @@ def _pack_cmd(tmp_path: Path, cells: list[dict], outs: list[Path]) -> list[str]:
         p = tmp_path / f"cell{i}.yaml"
         p.write_text(yaml.safe_dump(c))
         paths.append(str(p))
-    return [sys.executable, "-m", "specnorm.cli", "train", "--config", *paths, "--out", *map(str, outs)]
+    return [sys.executable, "-m", "specnorm.cli", "train", "--engine", "serial", "--config", *paths, "--out",
+            *map(str, outs)]
 
 
 def _env() -> dict:
@@ -239,7 +251,7 @@ def test_sigterm_checkpoints_every_cell_of_the_pack(tmp_path, uninterrupted):
     _wait_for_rows(outs[1] / "train_log.csv", proc, 7)  # past iteration 12: after the first checkpoint
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == trainer_mod.EXIT_STOPPED, stderr[-2000:]
+    assert proc.returncode == EXIT_STOPPED, stderr[-2000:]
     assert "stopped by SIGTERM; checkpoints written:" in stdout and "Traceback" not in stderr
     for out in outs:
         assert not (out / "summary.json").exists()
@@ -256,7 +268,7 @@ def test_sigterm_checkpoints_every_cell_of_the_pack(tmp_path, uninterrupted):
 def test_compile_mode_matches_eager(tmp_path, monkeypatch):
     """train.compile: compile runs the same iteration through torch.compile (CPU test: the
     aot_eager backend, which runs the traced ATen graph without code generation)."""
-    monkeypatch.setattr(trainer_mod, "COMPILE_BACKEND", "aot_eager")
+    monkeypatch.setattr(engine_mod, "COMPILE_BACKEND", "aot_eager")
     torch._dynamo.reset()
     c = cell(train={"iterations": 3}, log={"every": 1, "analysis_every": 0, "sample_every": 0},
              checkpoint={"every": 3})
@@ -307,16 +319,18 @@ def test_a_pack_evaluates_each_cell_as_alone_and_loads_the_extractor_once(tmp_pa
         assert_same(pa, la)
 
 
-def test_a_compiled_pack_gives_every_cell_its_own_trace(monkeypatch):
-    """parametrize makes per-layer classes, so each cell is a new trace: the pack raises dynamo's
-    recompile limit instead of letting cells past the 8th silently run eagerly."""
-    import torch._dynamo.config as dyn
+def test_a_compiled_pack_traces_one_graph_for_all_its_cells(tmp_path, monkeypatch):
+    """Every cell of a pack runs on one template of modules (functional_call), so torch.compile traces
+    the iteration once per logging flag, however many cells the pack has (dynamo's recompile limit of 8
+    can never send later cells to eager)."""
+    from torch._dynamo.utils import counters
 
-    from specnorm.train.pack import _allow_recompiles
-
-    monkeypatch.setattr(dyn, "recompile_limit", 8)
-    monkeypatch.setattr(dyn, "accumulated_recompile_limit", 256)
-    _allow_recompiles(10)
-    assert dyn.recompile_limit >= 2 * 10 and dyn.accumulated_recompile_limit >= 256
-    _allow_recompiles(1)
-    assert dyn.recompile_limit >= 2 * 10  # never lowered
+    monkeypatch.setattr(engine_mod, "COMPILE_BACKEND", "aot_eager")
+    torch._dynamo.reset()
+    counters.clear()
+    cfgs = [config.from_dict(cell(train={"iterations": 2, "seed": s, "compile": "compile"},
+                                  log={"every": 2, "analysis_every": 0, "sample_every": 0}, checkpoint={"every": 2}))
+            for s in range(3)]
+    res = train_pack(cfgs, [tmp_path / f"c{i}" for i in range(3)])
+    assert [r["status"] for r in res] == ["completed"] * 3
+    assert counters["stats"]["unique_graphs"] == 2  # log off, log on: not 2 × 3

@@ -21,7 +21,7 @@ import yaml
 from specnorm import config
 from specnorm.train import checkpoint as ckpt
 from specnorm.train.cli import main as train_cli
-from specnorm.train.trainer import ResumeRefused, train
+from specnorm.train import ResumeRefused, train
 
 CELL = {
     "dataset": {"name": "digits"},
@@ -160,17 +160,16 @@ def test_invalid_config_fails_before_anything_runs(tmp_path, capsys, bad, key):
 
 
 def test_divergence_is_a_recorded_result_not_a_crash(tmp_path, monkeypatch, capsys):
-    import specnorm.train.trainer as trainer_mod
+    import specnorm.train.engine as engine_mod
 
-    real_iteration = trainer_mod.train_iteration
+    real_iteration = engine_mod.iteration
 
-    def poisoned(st, it, log):
-        if it == 7:
-            with torch.no_grad():
-                next(st.D.parameters()).fill_(float("nan"))
-        real_iteration(st, it, log)
+    def poisoned(T, data, plan, log, real_batches=None):
+        if int(T["iteration"]) + 1 == 7:
+            next(iter(T["D"].values())).fill_(float("nan"))
+        return real_iteration(T, data, plan, log, real_batches)
 
-    monkeypatch.setattr(trainer_mod, "train_iteration", poisoned)
+    monkeypatch.setattr(engine_mod, "iteration", poisoned)
     path = _write_cfg(tmp_path, CELL)
     assert train_cli(["--config", str(path), "--out", str(tmp_path / "run")]) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

@@ -1,12 +1,20 @@
 """The official loop semantics of one iteration (docs/design.md#training-loop)."""
 
+import dataclasses
+
 import pytest
 import torch
 
 from specnorm import config
 from specnorm.nn import Normalization, normalized_layers
+from specnorm.train import optim
 from specnorm.train.state import build_state
-from specnorm.train.step import d_forward, train_iteration
+from specnorm.train.step import d_outputs, iteration
+
+
+def train_iteration(st, log):
+    """One iteration of the cell ``st`` (the serial engine's call)."""
+    return iteration(st.T, st.images.data, st.plan, log)
 
 
 def _cfg(**sections):
@@ -28,17 +36,19 @@ def test_u_updated_once_per_d_step_after_the_optimizer_step_never_in_g_step(n_di
     st = build_state(_cfg(train={"n_dis": n_dis}), torch.device("cpu"))
     n_layers = len(list(normalized_layers(st.D)))
     events = []
-    orig_update = Normalization.advance
-    orig_d_step, orig_g_step = st.opt_d.step, st.opt_g.step
+    orig_update, orig_adam = Normalization.advance, optim.adam_
 
     def update(self, w, state=None):
         events.append("u")
         return orig_update(self, w, state)
 
+    def adam(params, grads, state, **hyper):
+        events.append("D" if state is st.T["opt_d"] else "G")
+        return orig_adam(params, grads, state, **hyper)
+
     monkeypatch.setattr(Normalization, "advance", update)
-    monkeypatch.setattr(st.opt_d, "step", lambda *a, **k: (events.append("D"), orig_d_step(*a, **k))[1])
-    monkeypatch.setattr(st.opt_g, "step", lambda *a, **k: (events.append("G"), orig_g_step(*a, **k))[1])
-    train_iteration(st, 1, log=True)
+    monkeypatch.setattr(optim, "adam_", adam)
+    train_iteration(st, log=True)
     expected = (["D"] + ["u"] * n_layers) * n_dis + ["G"]
     assert events == expected
 
@@ -46,14 +56,15 @@ def test_u_updated_once_per_d_step_after_the_optimizer_step_never_in_g_step(n_di
 def test_g_step_leaves_every_u_untouched(monkeypatch):
     st = build_state(_cfg(), torch.device("cpu"))
     snapshot = {}
-    orig_g_step = st.opt_g.step
+    orig_adam = optim.adam_
 
-    def g_step(*a, **k):
-        snapshot["before"] = [b.clone() for n, b in st.D.named_buffers() if n.endswith(("u", "u2"))]
-        return orig_g_step(*a, **k)
+    def adam(params, grads, state, **hyper):
+        if state is st.T["opt_g"]:
+            snapshot["before"] = [b.clone() for n, b in st.D.named_buffers() if n.endswith(("u", "u2"))]
+        return orig_adam(params, grads, state, **hyper)
 
-    monkeypatch.setattr(st.opt_g, "step", g_step)
-    train_iteration(st, 1, log=False)
+    monkeypatch.setattr(optim, "adam_", adam)
+    train_iteration(st, log=False)
     after = [b for n, b in st.D.named_buffers() if n.endswith(("u", "u2"))]
     assert len(after) > 0 and all(torch.equal(a, b) for a, b in zip(snapshot["before"], after))
 
@@ -73,7 +84,7 @@ def _record_g_inputs(st, monkeypatch):
 def test_cnn_g_step_reuses_the_last_d_step_z(monkeypatch):
     st = build_state(_cfg(train={"n_dis": 3}), torch.device("cpu"))
     seen = _record_g_inputs(st, monkeypatch)
-    train_iteration(st, 1, log=False)
+    train_iteration(st, log=False)
     assert len(seen) == 4  # 3 D steps + 1 G step
     assert torch.equal(seen[3], seen[2]) and not torch.equal(seen[2], seen[1])
 
@@ -91,7 +102,7 @@ def test_resnet_g_step_draws_fresh_z_of_the_g_batch(monkeypatch, images32):
     assert cfg.z_reuse == "fresh"
     st = build_state(cfg, torch.device("cpu"))
     seen = _record_g_inputs(st, monkeypatch)
-    train_iteration(st, 1, log=False)
+    train_iteration(st, log=False)
     assert [z.shape[0] for z in seen] == [4, 4, 6]
 
 
@@ -105,48 +116,49 @@ def test_bn_running_stats_updates_per_iteration(arch, n_dis, per_iter, images32)
     st = build_state(_cfg(model=model, train={"n_dis": n_dis, "d_batch": 4, "g_batch": 4}), torch.device("cpu"))
     bn = [m for m in st.G.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     means = [m.running_mean.clone() for m in bn]
-    train_iteration(st, 1, log=False)
+    train_iteration(st, log=False)
     assert set(_bn_counts(st.G)) == {per_iter}
     assert all(not torch.equal(a, m.running_mean) for a, m in zip(means, bn))
 
 
 def test_fused_real_fake_forward_is_equivalent():
     st = build_state(_cfg(), torch.device("cpu"))
-    assert st.fuse_d
+    assert st.plan.fuse_d
     torch.manual_seed(0)
     real, fake = torch.rand(8, 3, 16, 16) * 2 - 1, torch.rand(8, 3, 16, 16) * 2 - 1
-    fused = d_forward(st.D, real, fake, True)
-    split = d_forward(st.D, real, fake, False)
+    plans = {fuse: dataclasses.replace(st.plan, fuse_d=fuse) for fuse in (True, False)}
+    fused = d_outputs(plans[True], st.T["D"], st.T["Db"], real, fake)
+    split = d_outputs(plans[False], st.T["D"], st.T["Db"], real, fake)
     for a, b in zip(fused, split):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
     grads = []
     for fuse in (True, False):
-        st.D.zero_grad(set_to_none=True)
-        r, f = d_forward(st.D, real, fake, fuse)
-        (torch.relu(1 - r).mean() + torch.relu(1 + f).mean()).backward()
-        grads.append([p.grad.clone() for p in st.D.parameters()])
-    for a, b in zip(*grads):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+        def loss(params, fuse=fuse):
+            r, f = d_outputs(plans[fuse], params, st.T["Db"], real, fake)
+            return torch.relu(1 - r).mean() + torch.relu(1 + f).mean()
+        grads.append(torch.func.grad(loss)(st.T["D"]))
+    for name in grads[0]:
+        assert torch.allclose(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-6), name
 
 
 def test_logging_step_keeps_official_summaries_without_changing_training():
     a = build_state(_cfg(), torch.device("cpu"))
     b = build_state(_cfg(), torch.device("cpu"))
-    for it in range(1, 4):
-        train_iteration(a, it, log=True)
-        train_iteration(b, it, log=False)
+    for _ in range(3):
+        logged = train_iteration(a, log=True)
+        assert train_iteration(b, log=False) == {}
     for (ka, va), (kb, vb) in zip(a.D.state_dict().items(), b.D.state_dict().items()):
         assert torch.equal(va, vb), ka
     for k in ("loss_d", "loss_g", "d_real", "d_fake", "slopes_real", "slopes_fake", "sigmas"):
-        assert k in a.last
-    assert a.last["slopes_real"].shape == (8,) and (a.last["slopes_real"] > 0).all()
+        assert k in logged
+    assert logged["slopes_real"].shape == (8,) and (logged["slopes_real"] > 0).all()
 
 
 def test_wgan_gp_step_with_learned_gamma_trains_gamma():
     st = build_state(_cfg(norm={"mode": "sn", "gamma": "diff"}, loss={"name": "wgan_gp"}), torch.device("cpu"))
     g0 = [float(p.gamma.detach()) for _, _, p in normalized_layers(st.D)]
-    for it in range(1, 3):
-        train_iteration(st, it, log=True)
+    for _ in range(2):
+        logged = train_iteration(st, log=True)
     g1 = [float(p.gamma.detach()) for _, _, p in normalized_layers(st.D)]
     assert g0 == [1.0] * len(g0) and g1 != g0
-    assert st.last["gp"] is not None and torch.isfinite(st.last["gp"])
+    assert logged["gp"] is not None and torch.isfinite(logged["gp"])

@@ -16,7 +16,7 @@ from specnorm import config
 from specnorm.rundir import RunDir
 from specnorm.train import checkpoint as ckpt
 from specnorm.train.cli import main as train_cli
-from specnorm.train.trainer import EXIT_STOPPED, STOP_SIGNALS, StopFlag
+from specnorm.train.pack import EXIT_STOPPED, STOP_SIGNALS, StopFlag
 
 from test_train_resume import CELL, _assert_same_tensors, _cmd, _env, _final_state, _rows, _write_cfg
 
@@ -94,17 +94,18 @@ def test_signal_checkpoints_the_current_iteration_and_the_rerun_is_bitwise_ident
 def test_a_signal_between_cadences_checkpoints_that_iteration_in_process(reference, tmp_path, monkeypatch, capsys):
     """Deterministic: the signal arrives during iteration 17 (no cadence work due): checkpoint 17, the
     outputs of iterations ≤ 17 only; the resumed run equals the uninterrupted one."""
-    import specnorm.train.trainer as trainer_mod
+    import specnorm.train.engine as engine_mod
 
     cfg, ref = reference
-    real_iteration = trainer_mod.train_iteration
+    real_iteration = engine_mod.iteration
 
-    def signalled(st, it, log):
-        real_iteration(st, it, log)
-        if it == 17:
+    def signalled(T, data, plan, log, real_batches=None):
+        out = real_iteration(T, data, plan, log, real_batches)
+        if int(T["iteration"]) == 17:
             os.kill(os.getpid(), signal.SIGTERM)
+        return out
 
-    monkeypatch.setattr(trainer_mod, "train_iteration", signalled)
+    monkeypatch.setattr(engine_mod, "iteration", signalled)
     handlers = {s: signal.getsignal(s) for s in STOP_SIGNALS}
     run = tmp_path / "run"
     assert train_cli(["--config", str(cfg), "--out", str(run)]) == EXIT_STOPPED
@@ -113,24 +114,26 @@ def test_a_signal_between_cadences_checkpoints_that_iteration_in_process(referen
     assert [i for i, _ in ckpt.list_checkpoints(run / "checkpoints")] == [17]
     assert [int(r["iteration"]) for r in _rows(run / "train_log.csv")] == [5, 10, 15]
     assert not (run / "summary.json").exists()
-    monkeypatch.setattr(trainer_mod, "train_iteration", real_iteration)
+    monkeypatch.setattr(engine_mod, "iteration", real_iteration)
     assert train_cli(["--config", str(cfg), "--out", str(run)]) == 0
     _assert_same_run(ref, run)
 
 
 def test_a_signal_in_the_last_iteration_lets_the_run_finish(tmp_path, monkeypatch):
-    import specnorm.train.trainer as trainer_mod
+    import specnorm.train.engine as engine_mod
+    from specnorm.train import train
 
     cell = {**SIGNAL_CELL, "train": {**SIGNAL_CELL["train"], "iterations": 12}}
-    real_iteration = trainer_mod.train_iteration
+    real_iteration = engine_mod.iteration
 
-    def signalled(st, it, log):
-        real_iteration(st, it, log)
-        if it == 12:
+    def signalled(T, data, plan, log, real_batches=None):
+        out = real_iteration(T, data, plan, log, real_batches)
+        if int(T["iteration"]) == 12:
             os.kill(os.getpid(), signal.SIGUSR1)
+        return out
 
-    monkeypatch.setattr(trainer_mod, "train_iteration", signalled)
-    summary = trainer_mod.train(config.from_dict(cell), tmp_path / "run")
+    monkeypatch.setattr(engine_mod, "iteration", signalled)
+    summary = train(config.from_dict(cell), tmp_path / "run")
     assert summary["status"] == "completed" and RunDir(tmp_path / "run").finished() is not None
 
 

@@ -34,9 +34,15 @@ from specnorm.catalog import get_norm
 EPS = 1e-12
 
 
-def l2_normalize(x: torch.Tensor, eps: float = EPS) -> torch.Tensor:
-    """Official ``_l2normalize``: ``x / (sqrt(sum x²) + eps)`` (eps added to the norm, docs/design.md#eps-in-the-norm)."""
-    return x / (x.pow(2).sum().sqrt() + eps)
+def l2_normalize(x: torch.Tensor, eps: float = EPS, dim: int | None = None) -> torch.Tensor:
+    """Official ``_l2normalize``: ``x / (sqrt(sum x²) + eps)`` (eps added to the norm,
+    docs/design.md#eps-in-the-norm); ``dim``: normalize each slice along it (a batch of vectors)."""
+    return x / (torch.linalg.vector_norm(x, dim=dim, keepdim=dim is not None) + eps)
+
+
+def as_float32(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in float32 (itself when it already is: no conversion op on the training path)."""
+    return x if x.dtype == torch.float32 else x.float()
 
 
 def trunc_normal_u(shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
@@ -88,14 +94,14 @@ class Normalization(nn.Module):
 
     def _step32(self, weight: torch.Tensor, state: dict[str, torch.Tensor], detach: bool):
         with torch.autocast(weight.device.type, enabled=False):
-            return self.step(weight.float(), {k: v.float() for k, v in state.items()}, detach)
+            return self.step(as_float32(weight), {k: as_float32(v) for k, v in state.items()}, detach)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         sigma, _, _ = self._step32(weight, self.stored(), not self.grad_through_uv)
         factor = self.scale / self.divisor(sigma)
         if self.gamma is not None:
             factor = factor * self.gamma
-        return weight * factor.to(weight.dtype)
+        return weight * (factor if factor.dtype == weight.dtype else factor.to(weight.dtype))
 
     @torch.no_grad()
     def advance(self, weight: torch.Tensor, state: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
@@ -104,10 +110,10 @@ class Normalization(nn.Module):
         return self._step32(weight, self.stored() if state is None else state, True)[1]
 
     @torch.no_grad()
-    def logged(self, weight: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{"sigma": σ, **logs}`` of one detached step from the stored state: device tensors, no
-        host sync (official ``d/sigma{i}`` summaries: the pre-update value)."""
-        sigma, _, extra = self._step32(weight, self.stored(), True)
+    def logged(self, weight: torch.Tensor, state: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """``{"sigma": σ, **logs}`` of one detached step from ``state`` (default: the stored one):
+        device tensors, no host sync (official ``d/sigma{i}`` summaries: the pre-update value)."""
+        sigma, _, extra = self._step32(weight, self.stored() if state is None else state, True)
         return {"sigma": sigma, **extra}
 
     def extra_repr(self) -> str:

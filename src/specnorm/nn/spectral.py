@@ -17,20 +17,35 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from collections.abc import Callable
+
 from torch import nn
 
 from specnorm.nn.normalization import Normalization, l2_normalize, trunc_normal_u
 
 
-def matrix_step(mat: torch.Tensor, u: torch.Tensor, detach: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """One TF step on ``M`` (rows = u-space): v = n(Mᵀu), u' = n(Mv), σ = u'·(Mv); ``(σ, u')``."""
-    v = l2_normalize(mat.t() @ u)
-    mv = mat @ v
-    u_new = l2_normalize(mv)
-    if detach:
+def power_step(first: Callable[[torch.Tensor], torch.Tensor], second: Callable[[torch.Tensor], torch.Tensor],
+               u: torch.Tensor, detach: bool, batched: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """One TF power step for an operator given as its two products (docs/design.md#power-step):
+    v = n(first(u)), w = second(v), u' = n(w), σ = u'·w; ``(σ, u')``. For a matrix M with rows in
+    u-space, first = Mᵀ·, second = M·; for a convolution A with u on the input side, first = A·,
+    second = Aᵀ· (σ = ⟨Au', v⟩ = u'·Aᵀv). ``detach``: no gradient through v and u'. ``batched``:
+    ``u`` is a batch of vectors (rows), each normalized on its own, σ one per row."""
+    dim = -1 if batched else None
+    v = l2_normalize(first(u), dim=dim)
+    w = second(v)
+    u_new = l2_normalize(w, dim=dim)
+    if detach and torch.is_grad_enabled():  # without a graph, v and u' are constants already
         v, u_new = v.detach(), u_new.detach()
-        mv = mat @ v
-    return (u_new * mv).sum(), u_new
+        w = second(v)
+    if batched:
+        return (u_new * w).sum(-1), u_new
+    return (torch.dot(u_new, w) if w.ndim == 1 else (u_new * w).sum()), u_new
+
+
+def matrix_step(mat: torch.Tensor, u: torch.Tensor, detach: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`power_step` on a matrix ``M`` whose rows live in u-space: v = n(Mᵀu), u' = n(Mv), σ = u'·(Mv)."""
+    return power_step(lambda x: x @ mat, lambda x: mat @ x, u, detach)
 
 
 class SN(Normalization):
@@ -48,9 +63,16 @@ class SN(Normalization):
 
 
 class BSN(Normalization):
-    """BSN (§5): (σ₁ + σ₂)/2 of the two kernel unfoldings, each from its own stored vector."""
+    """BSN (§5): (σ₁ + σ₂)/2 of the two kernel unfoldings, each from its own vector.
 
-    state = ("u", "u2")
+    Both power steps run as one batched step: the kernel, zero-padded to c = max(c_out, c_in)
+    channels on both sides, gives two c × c·k·k matrices (its two unfoldings), stacked; zero rows
+    and columns change no singular value. The stored ``u`` is [2, c]: row 0 the c_out-side vector
+    (official ``u``), row 1 the c_in-side one (official second ``u``), each zero beyond its length
+    (the zeros stay zero: they meet only zero rows).
+    """
+
+    state = ("u",)
     logs = ("sigma1", "sigma2")
 
     @classmethod
@@ -59,14 +81,20 @@ class BSN(Normalization):
 
     def __init__(self, layer: nn.Module, *, generator: torch.Generator | None = None, **kw) -> None:
         super().__init__(layer, generator=generator, **kw)
-        w = layer.weight
-        self.register_buffer("u", trunc_normal_u((w.shape[0],), generator).to(w.device))
-        self.register_buffer("u2", trunc_normal_u((w.shape[1],), generator).to(w.device))
+        c_out, c_in = layer.weight.shape[:2]
+        u = torch.zeros(2, max(c_out, c_in))
+        u[0, :c_out] = trunc_normal_u((c_out,), generator)
+        u[1, :c_in] = trunc_normal_u((c_in,), generator)
+        self.register_buffer("u", u.to(layer.weight.device))
 
     def step(self, weight, state, detach):
-        s1, u = matrix_step(weight.reshape(weight.shape[0], -1), state["u"], detach)
-        s2, u2 = matrix_step(weight.transpose(0, 1).reshape(weight.shape[1], -1), state["u2"], detach)
-        return (s1 + s2) / 2, {"u": u, "u2": u2}, {"sigma1": s1, "sigma2": s2}
+        c_out, c_in = weight.shape[:2]
+        c = max(c_out, c_in)
+        square = F.pad(weight, (0, 0, 0, 0, 0, c - c_in, 0, c - c_out))  # [c, c, k, k]
+        mats = torch.stack([square.reshape(c, -1), square.transpose(0, 1).reshape(c, -1)])  # [2, c, c·k·k]
+        sigmas, u = power_step(lambda x: (x.unsqueeze(-2) @ mats).squeeze(-2),
+                               lambda x: (mats @ x.unsqueeze(-1)).squeeze(-1), state["u"], detach, batched=True)
+        return sigmas.mean(), {"u": u}, {"sigma1": sigmas[0], "sigma2": sigmas[1]}
 
 
 def conv_output_padding(in_size: int, k: int, s: int, p: int, d: int) -> int:
@@ -108,19 +136,18 @@ class SNConv(Normalization):
         self.register_buffer("sigma_w_start", start.to(w.device), persistent=False)
 
     def step(self, weight, state, detach):
-        v = l2_normalize(F.conv2d(state["u"], weight, **self.conv))
-        u_new = l2_normalize(F.conv_transpose2d(v, weight, output_padding=self.output_padding, **self.conv))
-        if detach:
-            v, u_new = v.detach(), u_new.detach()
-        return (F.conv2d(u_new, weight, **self.conv) * v).sum(), {"u": u_new}, {}
+        sigma, u = power_step(lambda x: F.conv2d(x, weight, **self.conv),
+                              lambda x: F.conv_transpose2d(x, weight, output_padding=self.output_padding, **self.conv),
+                              state["u"], detach)
+        return sigma, {"u": u}, {}
 
     @torch.no_grad()
-    def logged(self, weight: torch.Tensor) -> dict[str, torch.Tensor]:
+    def logged(self, weight: torch.Tensor, state: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         mat = weight.float().reshape(weight.shape[0], -1)
         u = l2_normalize(self.sigma_w_start)
         for _ in range(SIGMA_W_STEPS):
             u = l2_normalize(mat @ l2_normalize(mat.t() @ u))
-        return {**super().logged(weight), "sigma_w": torch.linalg.vector_norm(mat.t() @ u)}
+        return {**super().logged(weight, state), "sigma_w": torch.linalg.vector_norm(mat.t() @ u)}
 
     def divisor(self, sigma: torch.Tensor) -> torch.Tensor:
         return torch.clamp(sigma, min=1.0) if self.clamp else sigma

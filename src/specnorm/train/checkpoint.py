@@ -12,19 +12,17 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import random
 import re
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from specnorm.io import atomic_torch_save
 
 _NAME = re.compile(r"^ckpt_(\d{7,})\.pt$")
 REQUIRED = ("format", "iteration", "config", "rng", "run")
-FORMAT = 2  # 1: the bare payload, without a digest
+FORMAT = 3  # 1: the bare payload, without a digest; 2: torch.optim and torch.Generator states
 CORRUPT_SUFFIX = ".corrupt"
 _verified: dict[str, tuple[int, int]] = {}  # path -> (size, mtime_ns) of files this process wrote or verified
 
@@ -133,37 +131,3 @@ def load_latest(ckpt_dir: Path, map_location: torch.device | str = "cpu", *, mov
             else:
                 print(f"warning: skipping {e}", file=sys.stderr)
     return None
-
-
-# -- RNG state ------------------------------------------------------------------------------------
-def global_rng_state() -> dict:
-    """torch (CPU and every CUDA device), numpy and Python RNG states, as weights-only-safe objects."""
-    np_state = np.random.get_state(legacy=True)
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
-                  "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
-        "python": _py_state_to_tensor(random.getstate()),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_global_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    random.setstate(_py_state_from_tensor(state["python"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _py_state_to_tensor(st: tuple) -> dict:
-    version, internal, gauss = st
-    return {"version": int(version), "internal": torch.tensor(internal, dtype=torch.int64),
-            "gauss": None if gauss is None else float(gauss)}
-
-
-def _py_state_from_tensor(d: dict) -> tuple:
-    return (d["version"], tuple(int(x) for x in d["internal"].tolist()), d["gauss"])

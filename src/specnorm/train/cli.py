@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from specnorm.config import ConfigError, load
+from specnorm.vocab import PACK_ENGINES
 
 
 def main(argv: list[str]) -> int:
@@ -32,6 +33,9 @@ def main(argv: list[str]) -> int:
                    help="run directory (created if missing); one per --config, in the same order")
     p.add_argument("--resources", default="resources", help="downloads, Inception weights, reference statistics")
     p.add_argument("--device", help="override the config's device (auto, cpu, cuda, cuda:N)")
+    p.add_argument("--engine", choices=PACK_ENGINES, default="auto",
+                   help="how a pack's cells run: fused (one batched computation), serial (one after another, each "
+                        "bit for bit as alone) or auto (fused for several cells); docs/design.md#packs")
     args = p.parse_args(argv)
     if len(args.config) != len(args.out):
         print(f"specnorm train: {len(args.config)} --config files but {len(args.out)} --out folders; "
@@ -61,12 +65,12 @@ def main(argv: list[str]) -> int:
     from specnorm.data import DataError
     from specnorm.rundir import RunDirBusy
     from specnorm.train.logs import CsvMismatch
-    from specnorm.train.pack import train_pack
-    from specnorm.train.trainer import EXIT_STOPPED, ResumeRefused, Stopped
+    from specnorm.train.pack import EXIT_STOPPED, Stopped, train_pack
+    from specnorm.train.trainer import ResumeRefused
 
     existed = [out.exists() for out in outs]
     try:
-        train_pack(cfgs, outs, resources=args.resources)
+        train_pack(cfgs, outs, resources=args.resources, engine=args.engine)
     except ConfigError as e:  # found while building the run (e.g. model size vs dataset, no CUDA)
         for out, ex in zip(outs, existed):
             _remove_if_untouched(out, ex)

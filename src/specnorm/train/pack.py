@@ -1,69 +1,85 @@
-"""Several cells in one process on one device: a pack (docs/design.md#packs).
+"""The pack driver: one or several cells trained in one process on one device (docs/design.md#packs).
 
-The pack interleaves its cells iteration by iteration: each cell runs its own, unchanged iteration
-(its own models, optimizers, per-run random streams and run directory), so a cell trained in a pack
-computes bit for bit what it computes alone (on CPU; on a GPU as far as the kernels are
-deterministic). What the cells share is what costs memory or start-up time: the dataset's device
-copy, the process, the device and the stop signal. The process-wide random state (seeded per cell
-and saved in its checkpoints) is swapped in and out around each cell's work, so that a cell that
-resumes inside a pack never disturbs another.
+A pack runs its cells in lockstep, one iteration of every unfinished cell per step, through an
+engine (:mod:`specnorm.train.engine`): ``serial`` (each cell's own iteration, one after another: a
+cell computes bit for bit what it computes alone) or ``fused`` (the cells as one batched
+computation). Each cell keeps its own run directory, models, random stream, cadences and
+checkpoints (:class:`~specnorm.train.trainer.Trainer`); what the cells share is the dataset's
+device copy, the extractor network, the process, the device and the stop signal. The iteration
+never touches the process-wide random state, so nothing is swapped between cells.
 
 A cell that diverges ends (``summary.json`` status ``diverged``) and the others go on; a cell that
-is already finished is left alone; a stop signal (SIGTERM, SIGUSR1, SIGINT) checkpoints every
-unfinished cell at the iteration it is at and raises :class:`~specnorm.train.trainer.Stopped`.
+is already finished is left alone. SIGTERM, SIGUSR1 and SIGINT only set a flag, read once per step
+(a Python value: no device sync); the pack finishes the step it is in, checkpoints every unfinished
+cell at the iteration it is at and raises :class:`Stopped`; ``specnorm train`` then exits with
+:data:`EXIT_STOPPED` and the same command resumes (``docs/pipeline.md``). A lone run is a pack of one.
 """
 
 from __future__ import annotations
 
-import contextlib
-import random
+import signal
+import threading
 from contextlib import ExitStack
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from specnorm.config import CellConfig, check_packable
-from specnorm.train.trainer import StopFlag, Stopped, Trainer
+from specnorm.train.engine import make_engine
+from specnorm.train.trainer import Trainer
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
+"""Signals that stop a run at the end of its current iteration, checkpointed (SLURM: SIGTERM on
+preemption, ``scancel`` and the time limit; ``--signal`` warnings; Ctrl-C)."""
+EXIT_STOPPED = 75
+"""``specnorm train``'s exit status after a stop signal: EX_TEMPFAIL, "try again" (docs/pipeline.md)."""
 
 
-class _RngSlot:
-    """One cell's copy of the process-wide random state (torch CPU and CUDA, numpy, Python)."""
+class Stopped(Exception):
+    """A stop signal ended the run (or pack) after the iterations in ``iterations`` (run dir → the
+    iteration checkpointed there); ``iteration`` is the first cell's."""
+
+    def __init__(self, signum: int, iterations: dict[Path, int]) -> None:
+        self.signal_name = signal.Signals(signum).name
+        self.iterations = dict(iterations)
+        self.iteration = next(iter(self.iterations.values()), 0)
+        if len(self.iterations) == 1:
+            where = f" at iteration {self.iteration}; checkpoint written"
+        else:
+            where = "; checkpoints written: " + ", ".join(f"{d} at {i}" for d, i in self.iterations.items())
+        super().__init__(f"stopped by {self.signal_name}{where}; rerun the same command to resume")
+
+
+class StopFlag:
+    """While entered (in the main thread), :data:`STOP_SIGNALS` set ``signum`` (the first one wins)
+    instead of their usual action; the previous handlers come back on exit."""
 
     def __init__(self) -> None:
-        self.state: tuple | None = None
+        self.signum: int | None = None
+        self._old: dict[int, object] = {}
 
-    @staticmethod
-    def _get() -> tuple:
-        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-        return torch.get_rng_state(), np.random.get_state(), random.getstate(), cuda
+    def _set(self, signum, frame) -> None:  # a signal handler: record, nothing else
+        if self.signum is None:
+            self.signum = signum
 
-    def save(self) -> None:
-        self.state = self._get()
-
-    def __enter__(self) -> None:
-        self._outer = self._get()
-        self._load(self.state)
+    def __enter__(self) -> StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._old = {s: signal.signal(s, self._set) for s in STOP_SIGNALS}
+        return self
 
     def __exit__(self, *exc) -> None:
-        self.state = self._get()
-        self._load(self._outer)
-
-    @staticmethod
-    def _load(state: tuple) -> None:
-        cpu, np_state, py_state, cuda = state
-        torch.set_rng_state(cpu)
-        np.random.set_state(np_state)
-        random.setstate(py_state)
-        if cuda is not None:
-            torch.cuda.set_rng_state_all(cuda)
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        self._old = {}
 
 
-def run_pack(trainers: list[Trainer]) -> list[dict]:
+def engine_for(kind: str, cells: int) -> str:
+    """``auto``: fused for a pack of several cells, serial for one (docs/design.md#packs)."""
+    return ("fused" if cells > 1 else "serial") if kind == "auto" else kind
+
+
+def run_pack(trainers: list[Trainer], engine: str = "auto") -> list[dict]:
     """Train the cells of ``trainers`` together; their summaries, in order (see the module docstring).
 
-    Each run directory is locked for the whole pack (one writer per run directory). A pack of one
-    is exactly a lone run: no state is swapped.
+    Each run directory is locked for the whole pack (one writer per run directory).
     """
     if not trainers:
         return []
@@ -71,11 +87,9 @@ def run_pack(trainers: list[Trainer]) -> list[dict]:
     if len(set(dirs)) != len(dirs):
         raise ValueError("two cells of the pack write the same run directory")
     check_packable([t.cfg for t in trainers])
-    if trainers[0].cfg.train.compile != "none":
-        _allow_recompiles(len(trainers))
+    kind = engine_for(engine, len(trainers))
+    runner = make_engine(kind, trainers[0].cfg.train.compile)
     results: list[dict | None] = [None] * len(trainers)
-    swap = len(trainers) > 1
-    slots = [_RngSlot() for _ in trainers]
     with ExitStack() as stack:
         for t in trainers:
             t.out.mkdir(parents=True, exist_ok=True)
@@ -85,55 +99,44 @@ def run_pack(trainers: list[Trainer]) -> list[dict]:
         active: list[int] = []
         opened: list[Trainer] = []
         try:
-            outer = _RngSlot._get() if swap else None
             for i, t in enumerate(trainers):
-                done = t.open(data_cache)  # seeds (fresh) or restores (resume) the process-wide RNG
+                t.engine = kind
+                done = t.open(data_cache)
                 if done is not None:
                     results[i] = done
                     continue
                 opened.append(t)
-                slots[i].save()
                 active.append(i)
-            if outer is not None:
-                _RngSlot._load(outer)
+            for i in list(active):  # a resumed cell may have nothing left (a divergence needs a sync)
+                if not trainers[i].remaining:
+                    results[i] = trainers[i].finish()
+                    active.remove(i)
             while active:
+                cells = [trainers[i] for i in active]
+                logged = runner.step([t.st for t in cells], [t.log_due for t in cells])
+                for t, out in zip(cells, logged):
+                    t.after_iteration(out)
                 for i in list(active):
-                    t = trainers[i]
-                    with slots[i] if swap else _NO_SWAP:
-                        if t.remaining:
-                            t.advance()
-                        if not t.remaining:
-                            results[i] = t.finish()
-                            active.remove(i)
+                    if not trainers[i].remaining:
+                        results[i] = trainers[i].finish()
+                        active.remove(i)
                 if stop.signum is not None and active:
-                    stopped = {}
-                    for i in active:
-                        with slots[i] if swap else _NO_SWAP:
-                            stopped[trainers[i].out] = trainers[i].checkpoint_on_stop()
-                    raise Stopped(stop.signum, stopped)
+                    raise Stopped(stop.signum, {trainers[i].out: trainers[i].checkpoint_on_stop() for i in active})
         finally:
             for t in opened:
                 t.close()
     return results  # type: ignore[return-value]  (every cell finished or was already done)
 
 
-def _allow_recompiles(cells: int) -> None:
-    """Each cell's modules are their own classes (``parametrize``), so ``torch.compile`` traces the
-    iteration once per cell and logging flag; without room for that, dynamo silently falls back to
-    eager after 8 traces (measured with a pack of 10)."""
-    import torch._dynamo.config as dyn
-
-    need = 2 * cells + 2
-    dyn.recompile_limit = max(dyn.recompile_limit, need)
-    dyn.accumulated_recompile_limit = max(dyn.accumulated_recompile_limit, 4 * need)
-
-
-_NO_SWAP = contextlib.nullcontext()  # a pack of one keeps the process-wide RNG as it is
-
-
-def train_pack(cfgs: list[CellConfig], out_dirs: list[str | Path], *, resources: str | Path = "resources") -> list[dict]:
+def train_pack(cfgs: list[CellConfig], out_dirs: list[str | Path], *, resources: str | Path = "resources",
+               engine: str = "auto") -> list[dict]:
     """Python API: train (or resume, or recognise as finished) the cells ``cfgs`` in ``out_dirs``
     together in this process (:func:`run_pack`)."""
     if len(cfgs) != len(out_dirs):
         raise ValueError(f"{len(cfgs)} configs but {len(out_dirs)} run directories")
-    return run_pack([Trainer(c, d, resources=resources) for c, d in zip(cfgs, out_dirs)])
+    return run_pack([Trainer(c, d, resources=resources) for c, d in zip(cfgs, out_dirs)], engine)
+
+
+def train(cfg: CellConfig, out_dir: str | Path, *, resources: str | Path = "resources") -> dict:
+    """Python API: train (or resume, or recognise as finished) the cell ``cfg`` in ``out_dir``."""
+    return train_pack([cfg], [out_dir], resources=resources)[0]

@@ -1,23 +1,18 @@
-"""Train one grid cell end to end: resume, cadences (log, analysis, samples, metrics, checkpoints),
-divergence as a result, and the run directory of ``docs/outputs.md``.
+"""One grid cell's run: resume, cadences (log, analysis, samples, metrics, checkpoints), divergence
+as a result, and the run directory of ``docs/outputs.md``. The iterations themselves are run by the
+pack driver's engine (:mod:`specnorm.train.pack`, :mod:`specnorm.train.engine`); a lone run is a pack
+of one.
 
 Order of work at the end of iteration k (all of it is redone identically after a resume from an
 earlier checkpoint): train_log row → analysis rows → metrics → sample grid → checkpoint k. So a
 checkpoint at k always follows every output of iterations ≤ k, and a resume from k rolls the CSVs
 back to rows ≤ k before continuing.
-
-SIGTERM, SIGUSR1 and SIGINT only set a flag, read once per iteration (a Python value: no device
-sync). The loop finishes the iteration k it is in (its outputs, if any are due), writes checkpoint k
-and raises :class:`Stopped`; ``specnorm train`` then exits with :data:`EXIT_STOPPED` and no
-``summary.json``, and the same command resumes from k (``docs/pipeline.md``).
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import signal
-import threading
 import time
 from pathlib import Path
 
@@ -34,57 +29,11 @@ from specnorm.train import checkpoint as ckpt
 from specnorm.train.logs import CsvLog
 from specnorm.train.progress import Progress
 from specnorm.train.state import RunState, build_state, resolve_device
-from specnorm.train.step import iteration_body, precision_context, train_iteration
-from specnorm.vocab import HIGHER_IS_BETTER, METRICS, stream_seed
+from specnorm.vocab import HIGHER_IS_BETTER, METRICS
 
 
 class ResumeRefused(RuntimeError):
     """The output directory holds a run of a different configuration."""
-
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
-"""Signals that stop a run at the end of its current iteration, checkpointed (SLURM: SIGTERM on
-preemption, ``scancel`` and the time limit; ``--signal`` warnings; Ctrl-C)."""
-EXIT_STOPPED = 75
-"""``specnorm train``'s exit status after a stop signal: EX_TEMPFAIL, "try again" (docs/pipeline.md)."""
-
-
-class Stopped(Exception):
-    """A stop signal ended the run (or pack) after the iterations in ``iterations`` (run dir → the
-    iteration checkpointed there); ``iteration`` is the first cell's."""
-
-    def __init__(self, signum: int, iterations: dict[Path, int]) -> None:
-        self.signal_name = signal.Signals(signum).name
-        self.iterations = dict(iterations)
-        self.iteration = next(iter(self.iterations.values()), 0)
-        if len(self.iterations) == 1:
-            where = f" at iteration {self.iteration}; checkpoint written"
-        else:
-            where = "; checkpoints written: " + ", ".join(f"{d} at {i}" for d, i in self.iterations.items())
-        super().__init__(f"stopped by {self.signal_name}{where}; rerun the same command to resume")
-
-
-class StopFlag:
-    """While entered (in the main thread), :data:`STOP_SIGNALS` set ``signum`` (the first one wins)
-    instead of their usual action; the previous handlers come back on exit."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._old: dict[int, object] = {}
-
-    def _set(self, signum, frame) -> None:  # a signal handler: record, nothing else
-        if self.signum is None:
-            self.signum = signum
-
-    def __enter__(self) -> StopFlag:
-        if threading.current_thread() is threading.main_thread():
-            self._old = {s: signal.signal(s, self._set) for s in STOP_SIGNALS}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for s, h in self._old.items():
-            signal.signal(s, h)
-        self._old = {}
 
 
 def train_log_columns(st: RunState) -> list[str]:
@@ -132,30 +81,6 @@ def save_sample_grid(G: torch.nn.Module, z: torch.Tensor, path: Path) -> None:
     atomic_write(path, lambda f: img.save(f, format="PNG"), durable=False)  # cheap to lose, never half-read
 
 
-COMPILE_BACKEND = os.environ.get("SPECNORM_COMPILE_BACKEND", "inductor")
-"""``torch.compile`` backend of ``train.compile: compile`` (tests on CPU use ``aot_eager``)."""
-
-
-def compiled_step(mode: str, st: RunState):
-    """The iteration function for ``train.compile`` (docs/performance.md, docs/deviations.md):
-    ``none`` eager; ``compile`` ``torch.compile`` of the whole iteration; ``graph`` the same in
-    ``reduce-overhead`` mode, which replays it as captured CUDA graphs (CUDA only)."""
-    if mode == "none":
-        return train_iteration
-    if mode == "graph" and st.device.type != "cuda":
-        raise cfgmod.ConfigError("config key 'train.compile': graph (CUDA graphs) needs a CUDA device; "
-                                 "use none or compile on this device")
-    kw = {"mode": "reduce-overhead"} if mode == "graph" else {"backend": COMPILE_BACKEND}
-    body = torch.compile(iteration_body, dynamic=False, **kw)
-
-    def step(st: RunState, iteration: int, log: bool) -> None:
-        st.iteration_t.fill_(iteration)
-        with precision_context(st):
-            body(st, log)
-
-    return step
-
-
 def _weights_finite(st: RunState) -> torch.Tensor:
     return torch.stack([torch.isfinite(p).all() for m in (st.G, st.D) for p in m.parameters()]).all()
 
@@ -169,15 +94,7 @@ class Trainer:
         self.run_dir = RunDir(self.out)
         self.resources = Path(resources)
         self.ckpt_dir = self.run_dir.checkpoints
-
-    # -- entry point -----------------------------------------------------------------------
-    def run(self) -> dict:
-        """Train (or resume, or recognise as finished) as the one writer of the run directory
-        (:class:`specnorm.rundir.RunDirBusy` otherwise); :class:`Stopped` after a stop signal.
-        A lone cell is a pack of one (:func:`specnorm.train.pack.run_pack`)."""
-        from specnorm.train.pack import run_pack
-
-        return run_pack([self])[0]
+        self.engine = "serial"  # which pack engine ran it (set by the pack driver; recorded in summary.json)
 
     # -- lifecycle (driven by specnorm.train.pack.run_pack) -------------------------------------
     def open(self, data_cache: dict | None = None) -> dict | None:
@@ -207,7 +124,6 @@ class Trainer:
             rd.write_config(cfg.to_yaml())
             if cfg.log.analysis_every:
                 self._analysis(st, 0)
-        self._step = compiled_step(cfg.train.compile, st)
         # the device's "first non-finite loss" flag, mirrored to host memory without a sync
         self._nonfinite_host = torch.zeros((), dtype=torch.long, pin_memory=device.type == "cuda")
         self._start_it, self._t0, self._base_wall = st.iteration, time.perf_counter(), st.wall_time
@@ -250,15 +166,12 @@ class Trainer:
         self._best_pending: set[str] = set()  # metrics whose generator_best_<m>.pt awaits the next checkpoint
         data = ckpt.load_latest(self.ckpt_dir, map_location=st.device, move_aside=True)
         if data is None:
-            torch.manual_seed(stream_seed(self.cfg.train.seed, "global"))
-            np.random.seed(stream_seed(self.cfg.train.seed, "global") % 2**32)
             self._write_best(st)  # best generators of a killed run have no checkpoint: remove them
             return False
         diffs = cfgmod.diff_for_resume(cfgmod.from_dict(data["config"]), self.cfg)
         if diffs:
             raise ResumeRefused(f"checkpoint in {self.ckpt_dir} is of a different configuration: {'; '.join(diffs)}")
-        st.load_state_dict(data["run"])
-        ckpt.set_global_rng_state(data["rng"])
+        st.load_state_dict({**data["run"], "rng": data["rng"]})
         self._write_best(st)  # the best generators and summary.best always name the same weights
         print(f"resuming from {ckpt.path_for(self.ckpt_dir, st.iteration)} at iteration {st.iteration}", flush=True)
         return True
@@ -276,16 +189,23 @@ class Trainer:
         """Whether the cell has iterations left (after a divergence it has none)."""
         return self.status == "completed" and self.st.iteration < self.cfg.train.iterations
 
-    def advance(self) -> None:
-        """Run the next iteration and the outputs due after it (the module docstring's order). A
-        divergence found at a sync point ends the cell (``status`` diverged); the pack goes on."""
+    @property
+    def log_due(self) -> bool:
+        """Whether the next iteration is a logging one (it keeps what train_log.csv needs)."""
+        every = self.cfg.log.every
+        return bool(every) and (self.st.iteration + 1) % every == 0
+
+    def after_iteration(self, logged: dict) -> None:
+        """Book the iteration the engine just ran (``logged``: its logged device tensors) and do the
+        outputs due after it (the module docstring's order). A divergence found at a sync point ends
+        the cell (``status`` diverged); the pack goes on."""
         st, cfg = self.st, self.cfg
+        log_now = self.log_due
         it, total = st.iteration + 1, cfg.train.iterations
-        lg, an, ev, sm, ck = (cfg.log.every, cfg.log.analysis_every, cfg.eval.every,
-                              cfg.log.sample_every, cfg.checkpoint.every)
-        log_now = bool(lg) and it % lg == 0
-        self._step(st, it, log_now)
+        an, ev, sm, ck = cfg.log.analysis_every, cfg.eval.every, cfg.log.sample_every, cfg.checkpoint.every
         st.iteration = it
+        if log_now:
+            st.last = logged
         self._prog.update(it)
         # A non-finite loss is seen at most an iteration or two late (an asynchronous copy of the
         # device flag), not only at the next sync point; the flag holds the exact first iteration.
@@ -343,18 +263,18 @@ class Trainer:
 
     # -- cadence work ------------------------------------------------------------------------
     def _log_row(self, st: RunState, it: int) -> dict:
+        """The train_log.csv row of the logging iteration ``it`` from its logged device tensors (one
+        transfer to the host)."""
         last = st.last
-        row = {"iteration": it, "wall_time": round(st.wall_time, 3)}
-        for k in ("loss_d", "loss_g", "d_real", "d_fake", "gp"):
-            row[k] = None if last.get(k) is None else float(last[k])
+        named = {k: last[k] for k in ("loss_d", "loss_g", "d_real", "d_fake", "gp") if last.get(k) is not None}
         for which in ("real", "fake"):
             s = last[f"slopes_{which}"]
-            row[f"grad_x_{which}_mean"], row[f"grad_x_{which}_min"], row[f"grad_x_{which}_max"] = (
-                float(s.mean()), float(s.min()), float(s.max()))
-        for ls in last["sigmas"]:
-            row[f"sigma/{ls.name}"] = float(ls.sigma)
-            for k, v in ls.extra.items():
-                row[f"{k}/{ls.name}"] = float(v)
+            named.update({f"grad_x_{which}_mean": s.mean(), f"grad_x_{which}_min": s.min(),
+                          f"grad_x_{which}_max": s.max()})
+        for layer, values in last["sigmas"].items():
+            named.update({f"{key}/{layer}": v for key, v in values.items()})
+        numbers = torch.stack([v.float().reshape(()) for v in named.values()]).tolist()
+        row = {"iteration": it, "wall_time": round(st.wall_time, 3), "gp": None, **dict(zip(named, numbers))}
         for name, g in gammas(st.D):
             row[f"gamma/{name}"] = g
         self.logs["train"].append([row])
@@ -389,8 +309,9 @@ class Trainer:
     def _save_generator(self, st: RunState, metric: str | None) -> None:
         """``generator_final.pt`` from the current G (``metric`` None); ``generator_best_<metric>.pt``
         from the kept best state of ``metric``, with ``selection`` = that metric's best."""
-        if metric is None:
-            which, state, iteration, selection = "final", st.G.state_dict(), st.iteration, None
+        if metric is None:  # a copy: in a fused pack G's tensors are views of the pack's stacks
+            state = {k: v.detach().to("cpu", copy=True) for k, v in st.G.state_dict().items()}
+            which, iteration, selection = "final", st.iteration, None
         else:
             which, state, iteration = BEST_GENERATORS[metric], st.best_G[metric], st.best[metric]["iteration"]
             selection = {"metric": metric, **st.best[metric]}
@@ -415,9 +336,10 @@ class Trainer:
     def _checkpoint(self, st: RunState) -> None:
         for log in self.logs.values():  # the rows ≤ k must be durable before checkpoint k vouches for them
             log.sync()
+        run = st.state_dict()
         payload = {
             "format": ckpt.FORMAT, "iteration": st.iteration, "config": self.cfg.to_dict(),
-            "rng": ckpt.global_rng_state(), "run": st.state_dict(),
+            "rng": run.pop("rng"), "run": run, "engine": self.engine,
         }
         ckpt.save(self.ckpt_dir, st.iteration, payload, self.cfg.checkpoint.keep)
         if self._best_pending:
@@ -446,13 +368,9 @@ class Trainer:
             "versions": versions("torch", "numpy"),
             "git_commit": git_commit(),
             "device": device_description(device),
+            "engine": self.engine,
         }
         self.run_dir.write_summary(summary)
         msg = f"run {status} at iteration {summary['iterations_done']}"
         print(msg + (f" ({reason})" if reason else ""), flush=True)
         return summary
-
-
-def train(cfg: CellConfig, out_dir: str | Path, *, resources: str | Path = "resources") -> dict:
-    """Python API: train (or resume, or recognise as finished) the cell ``cfg`` in ``out_dir``."""
-    return Trainer(cfg, out_dir, resources=resources).run()
