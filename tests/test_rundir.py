@@ -50,7 +50,7 @@ def test_every_file_name_is_owned_by_rundir(tmp_path):
     rd = RunDir(tmp_path)
     assert [p.name for p in (rd.config, rd.summary, rd.scores, rd.metrics, rd.train_log, rd.analysis)] == [
         "config.yaml", "summary.json", "scores.json", "metrics.csv", "train_log.csv", "analysis.csv"]
-    assert rd.generator("best").name == "generator_best.pt" and rd.generator("final").name == "generator_final.pt"
+    assert rd.generator("best_fid").name == "generator_best_fid.pt" and rd.generator("final").name == "generator_final.pt"
     assert rd.sample(1200) == tmp_path / "samples" / "iter_0001200.png"
     assert rd.checkpoints == tmp_path / "checkpoints"
     with pytest.raises(ValueError, match="unknown generator"):

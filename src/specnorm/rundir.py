@@ -37,9 +37,6 @@ BEST_GENERATORS = {"is": "best_is", "fid": "best_fid"}
 """Metric → the kept generator that is that metric's own best."""
 RESCORED_ON = {"is": "best_is", "is_std": "best_is", "fid": "best_fid", "kid": "best_fid"}
 """Metric → the best generator ``specnorm score`` rescores it on (KID on the FID-best one; docs/outputs.md)."""
-LEGACY_BEST = "best"
-"""``generator_best.pt`` of run directories written before per-metric bests: one generator, kept by
-the run's ``eval.selection`` metric. Still read (scored, with a note); never written."""
 
 DONE_STATES = ("completed", "diverged")
 """``summary.json`` statuses of a finished run (a diverged GAN is a result, not a failure)."""
@@ -173,9 +170,8 @@ class RunDir:
         return exclusive_lock(self.lock, f"run directory {self.path}")
 
     def generator(self, which: str) -> Path:
-        """``generator_best_is.pt`` / ``generator_best_fid.pt`` / ``generator_final.pt`` (and the
-        legacy ``generator_best.pt``, :data:`LEGACY_BEST`)."""
-        if which not in GENERATORS and which != LEGACY_BEST:
+        """``generator_best_is.pt`` / ``generator_best_fid.pt`` / ``generator_final.pt``."""
+        if which not in GENERATORS:
             raise ValueError(f"unknown generator {which!r}; one of {GENERATORS}")
         return self.path / f"generator_{which}.pt"
 

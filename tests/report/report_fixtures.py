@@ -183,5 +183,5 @@ def judge(runs_dir: Path) -> dict[str, Any]:
     gs = agg.group_scores(scores)
     settings = agg.table1_settings(runs)
     t1, _ = agg.table1(runs, scores, gs, settings)
-    checked = claims.checklist(runs, gs, t1, agg.hparams(gs), agg.curves(runs), agg.analysis(runs, settings), settings)
+    checked = claims.checklist(runs, gs, t1, agg.hparams(gs), agg.curves(runs), settings)
     return {c.key: c for c in checked}

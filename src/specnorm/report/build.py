@@ -141,7 +141,7 @@ def build(paths: Paths) -> Built:
     t = {"runs": agg.inventory(runs), "scores": scores, "group_scores": gs, "table1": t1, "curves": agg.curves(runs),
          "analysis": agg.analysis(runs, settings), "grad_ratio": agg.grad_ratios(runs, settings),
          "train_log": agg.train_log(runs, settings), "hparams": agg.hparams(gs), "gamma": agg.gamma_table(runs, gs)}
-    claims = cl.checklist(runs, gs, t1, t["hparams"], t["curves"], t["analysis"], settings)
+    claims = cl.checklist(runs, gs, t1, t["hparams"], t["curves"], settings)
     t["claims"] = cl.to_frame(claims)
     written = [paths.tables / f"{name}.csv" for name in t]
     for name, path in zip(t, written):
@@ -169,7 +169,7 @@ def build(paths: Paths) -> Built:
         "theory": views.frame_table(theory) if len(theory) else None,
         "theory_path": str(paths.theory) if paths.theory else "",
         "claims": claims,
-        "claim_counts": {s: sum(c.status == s for c in claims) for s in (cl.REPRODUCED, cl.NOT_REPRODUCED, cl.NOT_RUN)},
+        "claim_counts": cl.counts(claims),
         "progress_all": views.progress_lines(runs),
         "progress_t1": views.progress_lines(runs, ("SN", "BSN"), settings),
         "progress_sweeps": views.progress_lines(runs, ("SN", "BSN", "SN_Conv", "LeCun"), settings),

@@ -117,16 +117,11 @@ class Claim:
     verdict: str = ""
 
 
-def builtin_dataset(dataset: str) -> bool:
-    """Whether ``dataset`` is the package's built-in demo dataset (the dataset catalogue says)."""
-    return is_builtin(dataset)
-
-
 def _claim(key: str, dataset: str, status: str, evidence: str) -> Claim:
     """A verdict of the rule on ``dataset``, relabelled when the dataset is not the claim's: the built-in
     dataset gives a demo analogue; another dataset makes a decided verdict inconclusive."""
     text, source, rule = CLAIMS[key]
-    analogue = builtin_dataset(dataset)
+    analogue = is_builtin(dataset)
     if not analogue and dataset not in CLAIM_DATASETS[key] and status in (REPRODUCED, NOT_REPRODUCED):
         claimed = ", ".join(paper.DATASET_LABELS.get(d, d) for d in CLAIM_DATASETS[key])
         evidence = (f"the paper states this claim for {claimed}; here the rule alone would say \"{status}\", "
@@ -458,10 +453,9 @@ def imagenet_claim(t1: pd.DataFrame, gs: pd.DataFrame, runs: list[Run],
 
 
 def checklist(runs: list[Run], gs: pd.DataFrame, t1: pd.DataFrame, hp: pd.DataFrame, cv: pd.DataFrame,
-              an: pd.DataFrame, settings: dict[str, str | None]) -> list[Claim]:
+              settings: dict[str, str | None]) -> list[Claim]:
     """Every claim of docs/design.md#paper-targets in the paper's order; one with no data anywhere is
-    ``not run``. (``an``, the aggregated analysis table, is accepted for the caller's convenience; the
-    per-seed tests read the runs.)"""
+    ``not run``."""
     judged = {
         "bsn_vs_sn": bsn_beats_sn(hp, runs), "curves": curves_claim(cv, runs, settings),
         "sn_conv": sn_conv_claim(gs, runs, settings), "modes_SN": modes_claim(gs, runs, settings, "SN"),

@@ -44,9 +44,6 @@ TABLE1: dict[tuple[str, str], dict[str, tuple[float, float | None]]] = {
 }
 """``TABLE1[(dataset, metric)][row] = (mean, s.e.m.)``; the Real-data row has no s.e.m."""
 
-TABLE1_SEEDS: dict[str, int] = {"cifar10": 5, "stl10": 5, "celeba": 5, "imagenet": 3}
-"""Seeds per Table 1 cell (ILSVRC2012: 3 in the official config; the caption says 5 for SN, docs/deviations.md P3)."""
-
 DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
     **{d: {"optim.g_lr": 1e-4, "optim.d_lr": 1e-4, "optim.beta1": 0.5, "optim.beta2": 0.999, "train.n_dis": 1}
        for d in ("cifar10", "stl10", "celeba")},
@@ -63,9 +60,6 @@ PAPER_PROTOCOL = {
 
 SN_CONV_FIX_SCALE = 1.75
 """The scale s at which SN_Conv×s matches SN_w (paper §4, Figs. 4–6)."""
-
-LECUN_MODES = (0.2, 1.2)
-"""The two good LeCun-init scales the paper reports on CIFAR10 (§5.2, Fig. 8)."""
 
 
 def paper_value(dataset: str, metric: str, row: str) -> tuple[float, float | None] | None:

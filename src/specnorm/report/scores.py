@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from specnorm.report.runs import Run
-from specnorm.rundir import LEGACY_BEST, RESCORED_ON, SCORES
+from specnorm.rundir import RESCORED_ON, SCORES
 from specnorm.rundir import METRICS as METRICS_CSV
 from specnorm.vocab import HIGHER_IS_BETTER, METRICS, metric_label
 PROTOCOL_FIELDS = ("protocol", "extractor", "extractor_sha256", "n_gen", "n_real", "reference", "resize", "precision")
@@ -107,16 +107,12 @@ def from_metrics_csv(run: Run) -> list[dict]:
     return rows
 
 
-def _variant(which: Any, metric: str, legacy_selection: Any) -> str | None:
+def _variant(which: Any, metric: str) -> str | None:
     """The report variant (best/final) of a ``scores.json`` entry, None if it is not one: a best
     generator counts only for the metric it is the best of (``generator_best_is.pt`` for IS,
-    ``generator_best_fid.pt`` for FID and KID); a legacy ``generator_best.pt`` only for the metric
-    that kept it (``selection``), its other scores being no best (docs/outputs.md)."""
+    ``generator_best_fid.pt`` for FID and KID; docs/outputs.md)."""
     if which == "final":
         return "final"
-    if which == LEGACY_BEST:
-        on = RESCORED_ON.get(legacy_selection) if isinstance(legacy_selection, str) else None
-        return "best" if on is not None and RESCORED_ON.get(metric) == on else None
     return "best" if which is not None and RESCORED_ON.get(metric) == which else None
 
 
@@ -126,13 +122,11 @@ def from_scores_json(run: Run) -> list[dict]:
     entries = data.get("scores")
     if not isinstance(entries, list):
         return []
-    selection = data.get("selection")
-    legacy = selection.get("metric") if isinstance(selection, dict) else None
     rows = []
     for e in entries:
         if not isinstance(e, dict) or e.get("metric") not in METRICS:
             continue
-        variant = _variant(e.get("which"), e["metric"], legacy)
+        variant = _variant(e.get("which"), e["metric"])
         if variant is None:
             continue
         try:
