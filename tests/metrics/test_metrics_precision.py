@@ -19,7 +19,8 @@ from specnorm.metrics.extractor import Extractor, extract, extractor_precision
 from specnorm.metrics.fid import feature_stats, fid
 from specnorm.metrics.inception_score import inception_score
 from specnorm.models import build_models, norm_spec
-from specnorm.report.scores import annotate, signature
+from specnorm.report.scores import keyed
+from specnorm.scores import ProtocolKey
 
 CPU = torch.device("cpu")
 
@@ -162,15 +163,16 @@ def test_the_precision_is_in_every_row_and_in_the_reference_cache_key(tmp_path):
 
 def test_the_report_keeps_precisions_apart_and_reads_old_rows_as_fp32():
     fields = {"protocol": "paper", "extractor": "inception-2015-12-05", "extractor_sha256": "f58cb9b6ec32",
-              "n_gen": 10000, "n_real": 5000, "reference": "cifar10-train-subset(5000,seed=0)",
+              "n_gen": 10000, "n_real": 5000, "reference": "cifar10-train-subset(5000)",
               "resize": "float->tf1-bilinear(in-network)"}
+    signature = ProtocolKey.from_row
     old = signature(fields)
     assert signature({**fields, "precision": "fp32"}) == old == signature({**fields, "precision": math.nan})
     assert signature({**fields, "precision": "bf16"}) != old != signature({**fields, "precision": "tf32"})
     csv_old = pd.DataFrame([{**fields, "metric": "fid", "value": 20.0, "iteration": 1, "seed": 0}])
     csv_new = pd.DataFrame([{**fields, "metric": "fid", "value": 20.1, "iteration": 1, "seed": 0, "precision": p}
                             for p in ("fp32", "bf16")])
-    sigs = annotate(pd.concat([csv_old, csv_new], ignore_index=True))["signature"].tolist()
+    sigs = keyed(pd.concat([csv_old, csv_new], ignore_index=True))["key"].tolist()
     assert sigs[0] == sigs[1] == old != sigs[2]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from specnorm import config as cfgmod
 from specnorm.metrics import inception
 from specnorm.metrics.evaluator import Evaluator
 from specnorm.rundir import BEST_GENERATORS, GENERATORS, RESCORED_ON, RunDir, RunDirBusy
+from specnorm.scores import ScoreRecord
 from specnorm.vocab import PROTOCOLS
 
 
@@ -49,10 +49,6 @@ def _load_generator(path: Path, cfg: cfgmod.CellConfig, device: torch.device) ->
     G, _ = build_cell(cfg)  # the trainer's builder; the kept weights replace the init
     G.load_state_dict(payload["state_dict"])
     return G.to(device), payload
-
-
-def _finite(v: float) -> float | None:
-    return v if math.isfinite(v) else None  # JSON has no NaN
 
 
 SCORED_METRICS = {**{w: tuple(m for m, on in RESCORED_ON.items() if on == w) for w in BEST_GENERATORS.values()},
@@ -99,24 +95,18 @@ def score_run(run: Path, protocol: str | None, resources: str | Path, device: to
     loaded = {which: _load_generator(path, cfg, device) for which, path in todo}  # fail before any work
     ev = Evaluator.from_config(eval_cfg, device, resources)
     out["protocol"] = ev.protocol_fields()
-    done: list[tuple[dict, list[dict]]] = []  # (state_dict, rows) of every generator scored so far
+    done: list[tuple[dict, list[ScoreRecord]]] = []  # (state_dict, records) of every generator scored so far
     for which, path in todo:
         G, payload = loaded[which]
-        state = payload["state_dict"]
-        rows = next((r for s, r in done if state.keys() == s.keys() and all(torch.equal(v, s[k])
-                                                                             for k, v in state.items())), None)
-        if rows is None:  # the same weights (IS and FID best together, or a best = the final) score alike
-            rows = ev.evaluate(G, int(payload["iteration"]), 0.0)
-            done.append((state, rows))
+        state, iteration = payload["state_dict"], int(payload["iteration"])
+        records = next((r for s, r in done if state.keys() == s.keys() and all(torch.equal(v, s[k])
+                                                                                for k, v in state.items())), None)
+        if records is None:  # the same weights (IS and FID best together, or a best = the final) score alike
+            records = ev.records(G)
+            done.append((state, records))
         wanted = SCORED_METRICS[which]
-        for row in rows:
-            if wanted is not None and row["metric"] not in wanted:
-                continue
-            entry = {"which": which, "generator": path.name, "iteration": int(payload["iteration"]),
-                     "metric": row["metric"], "label": row["label"], "value": _finite(row["value"])}
-            entry.update({k: row[k] for k in ("protocol", "extractor", "extractor_sha256", "n_gen", "n_real",
-                                              "reference", "resize", "seed", "precision")})
-            out["scores"].append(entry)
+        out["scores"] += [{**dataclasses.replace(r, which=which, iteration=iteration).json_row(), "generator": path.name}
+                          for r in records if wanted is None or r.metric in wanted]
         if which != "final" and payload.get("selection"):
             sel = payload["selection"]
             out.setdefault("best", {})[sel["metric"]] = {"iteration": sel.get("iteration", payload["iteration"]),

@@ -4,8 +4,8 @@ Construction does the one-off work: load the extractor, fix the latents and the 
 load or compute the cached reference statistics (so repeated :meth:`Evaluator.evaluate` calls
 re-load neither the network nor the dataset). :meth:`Evaluator.evaluate` samples G in eval
 mode in batches on the device (strict fp32), extracts features and logits in the same batches
-under ``eval.precision`` (docs/deviations.md M10), and returns one row per metric with its full
-protocol. It draws no random number from any global or training RNG.
+under ``eval.precision`` (docs/deviations.md M10), and returns one score record per metric with its
+protocol key (``specnorm.scores``). It draws no random number from any global or training RNG.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from specnorm.metrics.extractor import Extractor, extract, quantize_uint8, stric
 from specnorm.metrics.fid import Stats, StatsAccumulator, feature_stats, fid, kid
 from specnorm.metrics.inception_score import inception_score
 from specnorm.metrics.protocol import Protocol, eval_seed, latents, real_subset, resolve
-from specnorm.vocab import metric_label
+from specnorm.scores import ScoreRecord
 
 
 def build_extractor(kind: str, dataset: str, protocol: str, device: torch.device, resources: str | Path,
@@ -144,20 +144,13 @@ class Evaluator:
             logits.append(lg)
         return torch.cat(feats), torch.cat(logits)
 
-    def _fields(self) -> dict:
-        p, e = self.protocol, self.extractor
-        return {"protocol": p.name, "extractor": e.name, "extractor_sha256": e.sha256,
-                "resize": f"{'uint8' if p.quantize else 'float'}->{e.resize}", "seed": p.seed,
-                "precision": p.precision}
-
     def protocol_fields(self) -> dict:
-        """Everything that defines the numbers (for ``scores.json``)."""
-        p = self.protocol
-        return {**self._fields(), "n_gen": p.n_gen, "n_real": p.n_real, "n_is": p.n_is, "is_splits": p.is_splits,
-                "reference": p.reference(self.dataset), "kid": p.kid}
+        """Everything that defines the numbers (``scores.json``'s ``protocol``: :meth:`Protocol.summary`)."""
+        return self.protocol.summary(self.dataset, self.extractor)
 
-    def evaluate(self, G: nn.Module, iteration: int, wall_time: float) -> list[dict]:
-        """Score G (restoring its train/eval mode); rows of ``metrics.csv`` (docs/outputs.md)."""
+    def records(self, G: nn.Module, iteration: int | None = None, wall_time: float | None = None) -> list[ScoreRecord]:
+        """Score G (restoring its train/eval mode): one :class:`~specnorm.scores.ScoreRecord` per
+        metric, each with its protocol key and the run seed."""
         if getattr(G, "z_dim", self.z_dim) != self.z_dim:
             raise ValueError(f"generator z_dim {G.z_dim} != evaluator z_dim {self.z_dim}")
         p = self.protocol
@@ -177,16 +170,12 @@ class Evaluator:
             values["kid"] = kid(feats.float(), self.reference.feats, eval_seed(p.seed, "kid")) \
                 if finite_f else math.nan
         values["is"], values["is_std"] = inception_score(logits, p.is_splits) if finite_l else (math.nan, math.nan)
-        base = {"iteration": iteration, "wall_time": wall_time, **self._fields()}
-        rows = []
-        for metric, value in values.items():
-            if metric in ("fid", "kid"):
-                counts = {"n_gen": p.n_gen, "n_real": p.n_real, "reference": p.reference(self.dataset)}
-            else:
-                counts = {"n_gen": p.n_is, "n_real": 0, "reference": f"none(IS,{p.is_splits} splits)"}
-            rows.append({**base, "metric": metric, "value": float(value), **counts,
-                         "label": metric_label(metric, self.extractor.name)})
-        return rows
+        return [ScoreRecord(metric, float(value), p.key(metric, self.dataset, self.extractor), p.seed, iteration,
+                            wall_time) for metric, value in values.items()]
+
+    def evaluate(self, G: nn.Module, iteration: int, wall_time: float) -> list[dict]:
+        """Score G: the rows of ``metrics.csv`` (:meth:`records` as rows, with each metric's ``label``)."""
+        return [r.row() for r in self.records(G, iteration, wall_time)]
 
     def _fid(self, feats: torch.Tensor) -> float:
         try:

@@ -1,7 +1,8 @@
 """Evaluation protocols: how many images, which reference set, which resize — recorded with every score.
 
-A score means nothing without its protocol (docs/design.md#metric-protocol), so every score row carries the
-protocol, extractor, sample counts, reference set, resize and seed (see ``evaluator.py``).
+A score means nothing without its protocol (docs/design.md#metric-protocol), so every score carries its
+:class:`~specnorm.scores.ProtocolKey` (protocol, extractor, sample counts, reference set, resize,
+precision: :meth:`Protocol.key`) and its run seed.
 
 - ``paper``: the official BSN code (docs/design.md#metric-protocol). FID on 10k generated vs
   5k real training images (a subset fixed by the run seed; officially an unseeded permutation),
@@ -20,12 +21,15 @@ generator reproduces its in-training value. The official code draws fresh latent
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
 
 from specnorm.config import EvalCfg
-from specnorm.vocab import stream_seed
+from specnorm.metrics.extractor import Extractor
+from specnorm.scores import ProtocolKey
+from specnorm.vocab import METRIC_INFO, stream_seed
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,31 @@ class Protocol:
     precision: str = "fp32"  # numerics of the metric network's forward (eval.precision; M10)
 
     def reference(self, dataset: str) -> str:
-        """The reference set in words: the whole training set or its seeded subset."""
+        """The reference set in words: the whole training set or a subset (drawn by the run seed, which
+        each score records beside its key)."""
         if self.n_real >= self.n_dataset:
             return f"{dataset}-train({self.n_real})"
-        return f"{dataset}-train-subset({self.n_real},seed={self.seed})"
+        return f"{dataset}-train-subset({self.n_real})"
+
+    def key(self, metric: str, dataset: str, extractor: Extractor, n_images: int | None = None) -> ProtocolKey:
+        """The :class:`~specnorm.scores.ProtocolKey` of a ``metric`` score of ``n_images`` images
+        (default: the protocol's count for that metric) by ``extractor``: against the reference set
+        (FID, KID) or without one (IS, ``n_is`` images in ``is_splits`` splits)."""
+        if METRIC_INFO[metric].reference:
+            n, n_real, reference = self.n_gen, self.n_real, self.reference(dataset)
+        else:
+            n, n_real, reference = self.n_is, 0, f"none(IS,{self.is_splits} splits)"
+        return ProtocolKey(protocol=self.name, extractor=extractor.name, extractor_sha256=extractor.sha256,
+                           n_gen=n if n_images is None else n_images, n_real=n_real, reference=reference,
+                           resize=f"{'uint8' if self.quantize else 'float'}->{extractor.resize}",
+                           precision=self.precision)
+
+    def summary(self, dataset: str, extractor: Extractor) -> dict:
+        """Everything that defines a scoring's numbers (``protocol`` of ``scores.json`` and of the
+        Real-data file): the FID key's fields and the protocol's own (counts, seed, KID, ...)."""
+        own = dataclasses.asdict(self)
+        del own["name"]  # the key's ``protocol``
+        return {**self.key("fid", dataset, extractor).row(), **own}
 
 
 DEFAULTS: dict[str, dict] = {

@@ -7,8 +7,8 @@ sweep). ``not reproduced``: the evidence is significant *against* the claim unde
 ``inconclusive``: data exist but neither holds (too few seeds or scales, p ≥ α), or the dataset is not
 one the paper states the claim for. ``not run``: the data the rule needs do not exist yet. A verdict
 on the built-in dataset is a *demo analogue*: the same rule applied to a toy problem, never the
-paper's claim. Claims are judged per dataset, in the Table 1 setting, on the protocol signature with
-the most cells.
+paper's claim. Claims are judged per dataset, in the Table 1 setting, on the protocol key with the
+most cells.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pandas as pd
 from specnorm.catalog import is_builtin
 from specnorm.report import paper
 from specnorm.report.runs import Run
+from specnorm.report.scores import with_key
 from specnorm.report.stats import ALPHA, MIN_SEEDS, significant, welch_p, welch_p_from_stats
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN = "reproduced", "not reproduced", "inconclusive", "not run"
@@ -149,11 +150,6 @@ def _p(p: float) -> str:
     return f"p {_pnum(p)}" if not math.isfinite(p) or p < 0.001 else f"p = {_pnum(p)}"
 
 
-def _values(row: pd.Series) -> list[float]:
-    """The per-seed values of an aggregated score row (``values``: ``;``-separated)."""
-    return [float(v) for v in str(row["values"]).split(";") if v and v != "nan"]
-
-
 def _sign(a: float, b: float) -> int:
     return int(np.sign(a - b)) if math.isfinite(a) and math.isfinite(b) else 0
 
@@ -163,10 +159,10 @@ def _cell(g: pd.DataFrame, fam: str, scale: float) -> pd.Series | None:
     return sel.iloc[0] if len(sel) else None
 
 
-def _main_signature(g: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The rows of ``metric`` under its most common protocol signature (one protocol per judgement)."""
+def _main_key(g: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The rows of ``metric`` under its most common protocol key (one protocol per judgement)."""
     g = g[g["metric"] == metric]
-    return g[g["signature"] == g["signature"].value_counts().idxmax()] if len(g) else g
+    return g[with_key(g, g["key"].value_counts().idxmax())] if len(g) else g
 
 
 def _scope(runs: list[Run], families: tuple[str, ...], scale: float | None = None,
@@ -188,7 +184,7 @@ def _progress(runs: list[Run], dataset: str, families: tuple[str, ...], scale: f
 
 def _best_is(gs: pd.DataFrame, dataset: str, settings: dict[str, str | None]) -> pd.DataFrame:
     g = gs[(gs["dataset"] == dataset) & (gs["setting"] == settings.get(dataset)) & (gs["which"] == "best")]
-    return _main_signature(g, "is")
+    return _main_key(g, "is")
 
 
 def _few(named: dict[str, pd.Series]) -> str:
@@ -217,7 +213,7 @@ def bsn_beats_sn(hp: pd.DataFrame, runs: list[Run]) -> list[Claim]:
         bsn_wins, sn_wins = int((sig & bsn_up).sum()), int((sig & ~bsn_up).sum())
         k = len(ok)
         evidence = (f"{k} comparison(s) with ≥ {MIN_SEEDS} seeds ({ok['setting_label'].nunique()} setting(s), "
-                    f"{ok.groupby(['label', 'proto']).ngroups} metric column(s)): BSN significantly better in "
+                    f"{ok.groupby(['metric', 'key']).ngroups} metric column(s)): BSN significantly better in "
                     f"{bsn_wins}, SN significantly better in {sn_wins}, no significant difference in "
                     f"{k - bsn_wins - sn_wins} (Welch p: " + ", ".join(_pnum(p) for p in ok["welch_p"])
                     + f"); BSN's mean higher in {int(bsn_up.sum())} of {k}"
@@ -245,7 +241,7 @@ def curves_claim(cv: pd.DataFrame, runs: list[Run], settings: dict[str, str | No
     out = []
     for dataset in _scope(runs, ("SN", "BSN"), 1.0, settings):
         c = cv[(cv["dataset"] == dataset) & (cv["setting"] == settings.get(dataset)) & (cv["scale"] == 1.0)]
-        c = _main_signature(c, "is")
+        c = _main_key(c, "is")
         sn, bsn = _curve_summary(c[c["family"] == "SN"]), _curve_summary(c[c["family"] == "BSN"])
         if sn is None or bsn is None:
             out.append(_claim("curves", dataset, NOT_RUN, "needs IS curves of SN and BSN "
@@ -302,7 +298,7 @@ def sn_conv_claim(gs: pd.DataFrame, runs: list[Run], settings: dict[str, str | N
             continue
         s = min(scales, key=lambda x: (abs(x - paper.SN_CONV_FIX_SCALE), x))
         fix = _cell(g, "SN_Conv", s)
-        v_sn, v_conv, v_fix = _values(sn), _values(conv), _values(fix)
+        v_sn, v_conv, v_fix = sn["values"], conv["values"], fix["values"]
         p_a, p_b = welch_p(v_conv, v_sn), welch_p(lg_conv, lg_sn)
         p_c1, p_c2 = welch_p(v_fix, v_conv), welch_p(v_fix, v_sn)
         d_a, d_b = _sign(conv["mean"], sn["mean"]), _sign(float(np.mean(lg_conv)), float(np.mean(lg_sn)))
@@ -428,16 +424,16 @@ def imagenet_claim(t1: pd.DataFrame, gs: pd.DataFrame, runs: list[Run],
     if "imagenet" not in _scope(runs, ("SN", "BSN")):
         return []
     d = t1[(t1["dataset"] == "imagenet") & (t1["metric"] == "is") & (t1["which"] == "best")]
-    d = d[d["signature"] == d["signature"].value_counts().idxmax()] if len(d) else d
+    d = d[with_key(d, d["key"].value_counts().idxmax())] if len(d) else d
     rows = {r: d[d["row"] == r] for r in ("SN", "BSN", "BSSN")}
     if not all(len(v) and v["n"].iloc[0] >= 1 for v in rows.values()):
         return [_claim("imagenet", "imagenet", NOT_RUN, "needs IS scores of SN, BSN and the BSN sweep "
                                                         f"({_progress(runs, 'imagenet', ('SN', 'BSN'))})")]
     sn, bsn, bssn = (rows[k].iloc[0] for k in ("SN", "BSN", "BSSN"))
     g = gs[(gs["dataset"] == "imagenet") & (gs["setting"] == settings.get("imagenet")) & (gs["which"] == "best")
-           & (gs["metric"] == "is") & (gs["signature"] == sn["signature"])]
-    v_sn, v_bsn = _values(_cell(g, "SN", 1.0)), _values(_cell(g, "BSN", 1.0))
-    v_bssn = _values(_cell(g, "BSN", float(bssn["scale"])))
+           & (gs["metric"] == "is") & with_key(gs, sn["key"])]
+    v_sn, v_bsn = _cell(g, "SN", 1.0)["values"], _cell(g, "BSN", 1.0)["values"]
+    v_bssn = _cell(g, "BSN", float(bssn["scale"]))["values"]
     p_half, p_fix = welch_p(v_bsn, [0.5 * v for v in v_sn]), welch_p(v_bssn, v_sn)
     d_half, d_fix = _sign(bsn["mean"], 0.5 * sn["mean"]), _sign(bssn["mean"], sn["mean"])
     evidence = (f"IS: SN {_fmt(sn['mean'], sn['sem'])} (n={int(sn['n'])}), BSN {_fmt(bsn['mean'], bsn['sem'])} "

@@ -28,7 +28,10 @@ import pandas as pd  # noqa: E402
 
 from specnorm.io import atomic_write  # noqa: E402
 from specnorm.report import paper  # noqa: E402
+from specnorm.report.scores import with_key  # noqa: E402
 from specnorm.report.variants import FAMILY_ORDER, family_rank, variant_label  # noqa: E402
+from specnorm.scores import ProtocolKey  # noqa: E402
+from specnorm.vocab import METRICS  # noqa: E402
 
 COLORS = dict(zip(FAMILY_ORDER, ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f", "#9467bd", "#8c564b")))
 WHICH = {"best": "best during training", "final": "final"}
@@ -143,10 +146,9 @@ def _grid(n: int, ncols: int, w: float = 4.2, h: float = 3.2) -> tuple[plt.Figur
     return fig, flat[:n]
 
 
-def columns(df: pd.DataFrame) -> list[tuple[str, str]]:
-    """The (metric, protocol signature) pairs of a score frame, IS first, then FID, then KID."""
-    order = {"is": 0, "fid": 1, "kid": 2}
-    return sorted(dict.fromkeys(zip(df["metric"], df["signature"])), key=lambda ms: (order.get(ms[0], 3), ms[1]))
+def columns(df: pd.DataFrame) -> list[tuple[str, ProtocolKey]]:
+    """The (metric, protocol key) pairs of a score frame in metric order (IS, FID, KID)."""
+    return sorted(dict.fromkeys(zip(df["metric"], df["key"])), key=lambda mk: (METRICS.index(mk[0]), mk[1]))
 
 
 def log_axis(ax: plt.Axes, axis: str = "y") -> None:
@@ -203,13 +205,13 @@ def sweep(gs: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
     g = g[g["family"].isin(fams)]
     if g.empty:
         return None
-    cols = [(m, sig) for m, sig in columns(g)
-            if g[(g["metric"] == m) & (g["signature"] == sig)].groupby("family")["scale"].nunique().max() >= 2]
+    cols = [(m, key) for m, key in columns(g)
+            if g[(g["metric"] == m) & with_key(g, key)].groupby("family")["scale"].nunique().max() >= 2]
     fig, axes = plt.subplots(2, len(cols), figsize=(5.4 * len(cols), 7.0), squeeze=False, layout="constrained")
-    for j, (metric, sig) in enumerate(cols):
+    for j, (metric, key) in enumerate(cols):
         for i, which in enumerate(("best", "final")):
             ax = axes[i][j]
-            sub = g[(g["metric"] == metric) & (g["signature"] == sig) & (g["which"] == which)]
+            sub = g[(g["metric"] == metric) & with_key(g, key) & (g["which"] == which)]
             for k, fam in enumerate(fams):
                 f = sub[sub["family"] == fam].sort_values("scale")
                 if len(f):
@@ -217,14 +219,14 @@ def sweep(gs: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
                                 label=fam)
                     for n, pts in f.groupby(f["n"].clip(upper=3)):
                         ax.plot(pts["scale"], pts["mean"], ls="none", marker=n_marker(n), ms=6, color=color(fam, k))
-            label, proto = (sub["label"].iloc[0], sub["proto"].iloc[0]) if len(sub) else ("", "")
+            label = sub["label"].iloc[0] if len(sub) else ""
             if g["scale"].max() >= 10 * g["scale"].min():  # e.g. LeCun's 0.05–2 beside SN's 0.7–4
                 log_axis(ax, "x")
                 ax.set_xlabel("scale s (log axis)")
             else:
                 ax.set_xlabel("scale s")
             ax.set_ylabel(f"{label} ({'↑' if metric == 'is' else '↓'})")
-            ax.set_title(f"{label} ({proto}), {WHICH[which]}", fontsize=10)
+            ax.set_title(f"{label} ({key.tag(metric)}), {WHICH[which]}", fontsize=10)
             ax.grid(alpha=0.3)
     handles = [Line2D([], [], color=color(f, k), label=f) for k, f in enumerate(fams)] + n_handles(g["n"])
     fig.legend(handles=handles, loc="outside right upper")
@@ -237,7 +239,7 @@ def sweep(gs: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
 
 # -- training curves (Figs. 4, 9) ------------------------------------------------------------------
 def curves(cv: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path) -> Figure | None:
-    """Score vs iteration per featured variant, ± s.e.m. band; one panel per metric signature."""
+    """Score vs iteration per featured variant, ± s.e.m. band; one panel per metric and protocol key."""
     wanted = np.array([(f, s) in variants for f, s in zip(cv["family"], cv["scale"])], dtype=bool)
     c = cv[(cv["dataset"] == dataset).to_numpy() & wanted]
     if c.empty:
@@ -245,8 +247,8 @@ def curves(cv: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], ou
     cols = columns(c)
     fig, axes = _grid(len(cols), 2, 5.2, 3.6)
     handles: dict[str, Line2D] = {}
-    for ax, (metric, sig) in zip(axes, cols):
-        sub = c[(c["metric"] == metric) & (c["signature"] == sig)]
+    for ax, (metric, key) in zip(axes, cols):
+        sub = c[(c["metric"] == metric) & with_key(c, key)]
         for k, (fam, s) in enumerate(variants):
             v = sub[(sub["family"] == fam) & (sub["scale"] == s)].sort_values("iteration")
             if v.empty:
@@ -261,7 +263,7 @@ def curves(cv: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], ou
         label = sub["label"].iloc[0]
         iteration_axis(ax)
         ax.set_ylabel(f"{label} ({'↑' if metric == 'is' else '↓'})")
-        ax.set_title(f"{label} ({sub['proto'].iloc[0]})", fontsize=10)
+        ax.set_title(f"{label} ({key.tag(metric)})", fontsize=10)
         ax.grid(alpha=0.3)
     fig.legend(handles=[*handles.values(), *n_handles(c["n"])], loc="outside right upper")
     caption = (f"{_ds(dataset)}, Table 1 setting: in-training evaluations (metrics.csv) of finished runs, mean ± "

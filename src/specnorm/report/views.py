@@ -10,8 +10,10 @@ import pandas as pd
 from specnorm.report import paper
 from specnorm.report.aggregate import Column, dataset_rank, progress
 from specnorm.report.runs import Run
+from specnorm.report.scores import with_key
 from specnorm.report.stats import ALPHA, HIGHER_IS_BETTER, significant, welch_p_from_stats
 from specnorm.report.variants import family_rank, variant_label
+from specnorm.vocab import METRICS
 
 WHICH_TITLE = {"best": "best during training", "final": "final (end of training)"}
 
@@ -56,23 +58,23 @@ def table1_views(t1: pd.DataFrame, columns: list[Column]) -> list[dict]:
                 groups[-1]["span"] += 1
             else:
                 groups.append({"dataset": col.dataset, "label": ds_label(col.dataset), "span": 1})
-        cols = [{"label": f"{c.label} {arrow(c.metric)}", "proto": c.proto, "note": i + 1}
+        cols = [{"label": f"{c.label} {arrow(c.metric)}", "tag": c.header, "note": i + 1}
                 for i, c in enumerate(columns)]
         rows = []
         for name in paper.TABLE1_ROWS:
             cells = []
             for c in columns:
-                r = t1[(t1["dataset"] == c.dataset) & (t1["metric"] == c.metric) & (t1["signature"] == c.signature)
+                r = t1[(t1["dataset"] == c.dataset) & (t1["metric"] == c.metric) & with_key(t1, c.key)
                        & (t1["which"] == which) & (t1["row"] == name)]
                 cells.append(_t1_cell(r.iloc[0], c, t1, which) if len(r) else {"ours": "—"})
             rows.append({"name": name, "cells": cells})
         pvals = []
         for c in columns:
-            r = t1[(t1["dataset"] == c.dataset) & (t1["metric"] == c.metric) & (t1["signature"] == c.signature)
+            r = t1[(t1["dataset"] == c.dataset) & (t1["metric"] == c.metric) & with_key(t1, c.key)
                    & (t1["which"] == which) & (t1["row"] == "BSN")]
             pvals.append(pvalue(r["welch_p_bsn_vs_sn"].iloc[0]) if len(r) else "—")
         views.append({"which": which, "title": WHICH_TITLE[which], "groups": groups, "columns": cols, "rows": rows,
-                      "pvalues": pvals, "protocols": [c.protocol for c in columns], "alpha": f"{ALPHA:g}"})
+                      "pvalues": pvals, "notes": [c.note for c in columns], "alpha": f"{ALPHA:g}"})
     return views
 
 
@@ -88,7 +90,7 @@ def _t1_cell(r: pd.Series, col: Column, t1: pd.DataFrame, which: str) -> dict:
         cell["progress"] = f"{int(r['done'])}/{int(r['total'])} {unit} done" if r["done"] < r["total"] else ""
         if r["diverged"]:
             cell["progress"] += f"{'; ' if cell['progress'] else ''}{int(r['diverged'])} diverged"
-        same = t1[(t1["dataset"] == col.dataset) & (t1["metric"] == col.metric) & (t1["signature"] == col.signature)
+        same = t1[(t1["dataset"] == col.dataset) & (t1["metric"] == col.metric) & with_key(t1, col.key)
                   & (t1["which"] == which)]
         cell["best"] = r["row"] in significant_best(same, col.metric)
     if math.isfinite(r["paper_mean"]):
@@ -146,14 +148,13 @@ def paper_table() -> dict:
 
 # -- generic tables ----------------------------------------------------------------------------------
 def sweep_tables(gs: pd.DataFrame, dataset: str) -> list[dict]:
-    """Per metric signature (best during training): rows = scale, columns = swept families."""
+    """Per metric and protocol key (best during training): rows = scale, columns = swept families."""
     g = gs[(gs["dataset"] == dataset) & (gs["which"] == "best")]
     fams = [f for f in sorted(g["family"].unique(), key=family_rank) if g[g["family"] == f]["scale"].nunique() >= 2]
     out = []
-    order = {"is": 0, "fid": 1, "kid": 2}
-    groups = sorted(g[g["family"].isin(fams)].groupby(["metric", "signature"]),
-                    key=lambda kv: (order[kv[0][0]], kv[0][1]))
-    for (_, sig), sub in groups:
+    groups = sorted(g[g["family"].isin(fams)].groupby(["metric", "key"]),
+                    key=lambda kv: (METRICS.index(kv[0][0]), kv[0][1]))
+    for (metric, key), sub in groups:
         scales = sorted(sub["scale"].unique())
         rows = []
         for s in scales:
@@ -163,9 +164,8 @@ def sweep_tables(gs: pd.DataFrame, dataset: str) -> list[dict]:
                 cells.append(f"{pm(c['mean'].iloc[0], c['sem'].iloc[0])} (n={int(c['n'].iloc[0])})" if len(c) else "")
             rows.append({"scale": f"{s:g}", "cells": cells})
         label = sub["label"].iloc[0]
-        out.append({"title": f"{label} {arrow(sub['metric'].iloc[0])} ({sub['proto'].iloc[0]}), best during training",
-                    "families": fams,
-                    "rows": rows, "signature": sig})
+        out.append({"title": f"{label} {arrow(metric)} ({key.tag(metric)}), best during training",
+                    "families": fams, "rows": rows, "protocol": key.describe()})
     return out
 
 
@@ -177,7 +177,8 @@ def hparam_rows(hp: pd.DataFrame, dataset: str) -> list[dict]:
     rows = []
     for _, r in d.iterrows():
         both = r["sn_n"] > 0 and r["bsn_n"] > 0
-        rows.append({"setting": r["setting_label"], "metric": f"{r['label']} {arrow(r['metric'])} ({r['proto']})",
+        rows.append({"setting": r["setting_label"],
+                     "metric": f"{r['label']} {arrow(r['metric'])} ({r['key'].tag(r['metric'])})",
                      "which": r["which"], "sn": f"{pm(r['sn_mean'], r['sn_sem'])} (n={r['sn_n']})",
                      "bsn": f"{pm(r['bsn_mean'], r['bsn_sem'])} (n={r['bsn_n']})",
                      "diff": f"{r['bsn_mean'] - r['sn_mean']:+.3g}" if both else "—",
@@ -190,8 +191,8 @@ def gamma_rows(gam: pd.DataFrame, dataset: str) -> list[dict]:
     """Learned-γ comparison rows of one dataset."""
     d = gam[gam["dataset"] == dataset]
     rows = []
-    for (setting, metric, label, proto, which), sub in d.groupby(["setting_label", "metric", "label", "proto", "which"],
-                                                                  sort=True):
+    for (setting, metric, label, key, which), sub in d.groupby(["setting_label", "metric", "label", "key", "which"],
+                                                                sort=True):
         cells = {}
         for fam in ("SN", "BSN", "SN+γ(same)", "SN+γ(diff)"):
             c = sub[sub["family"] == fam]
@@ -201,7 +202,7 @@ def gamma_rows(gam: pd.DataFrame, dataset: str) -> list[dict]:
                 cells[fam] = f"{pm(r['mean'], r['sem'])} (n={int(r['n'])}{g})"
             else:
                 cells[fam] = "—"
-        rows.append({"setting": setting, "metric": f"{label} {arrow(metric)} ({proto})", "which": which,
+        rows.append({"setting": setting, "metric": f"{label} {arrow(metric)} ({key.tag(metric)})", "which": which,
                      "cells": cells})
     return rows
 
