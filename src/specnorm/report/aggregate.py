@@ -24,12 +24,13 @@ from specnorm.report import paper
 from specnorm.report.runs import Run
 from specnorm.report.scores import flat, keyed, protocol_text, with_key
 from specnorm.scores import ProtocolKey, ScoreRecord
-from specnorm.vocab import METRIC_INFO, METRICS, metric_label
+from specnorm.vocab import BSN, LECUN, METRIC_INFO, METRICS, REAL_DATA, SCALED, SN, SN_CONV, metric_label
 from specnorm.report.stats import HIGHER_IS_BETTER, grouped_mean_sem, mean_sem, welch_p
-from specnorm.report.variants import family_rank, variant_label
+from specnorm.report.variants import family_rank, learned_gamma, variant_label
 
 KEYS = ["dataset", "setting", "family", "scale"]
-TABLE1_FAMILIES = {"SN": ("SN", "SSN"), "BSN": ("BSN", "BSSN")}
+TABLE1_FAMILIES = {family: (family, scaled) for scaled, family in SCALED.items()}
+"""Table 1's families and their rows: SN (s = 1) and SSN (its sweep's best s); BSN and BSSN."""
 ANALYSIS_QUANTITIES = ("grad_norm_raw", "grad_norm_eff", "var_eff", "bound_sn", "bound_bsn", "sigma_w", "sigma_conv",
                        "sigma_used", "sigma_ratio")
 TRAIN_QUANTITIES = ("loss_d", "loss_g", "d_real", "d_fake", "gp", "grad_x_real_mean", "grad_x_fake_mean")
@@ -216,7 +217,7 @@ def _table1_column(runs: list[Run], gs: pd.DataFrame, col: Column, which: str, s
     g = gs[(gs["metric"] == col.metric) & with_key(gs, col.key) & (gs["which"] == which)]
     base = {"dataset": col.dataset, "metric": col.metric, "label": col.label, "key": col.key, "which": which}
     real_value = _real_value(real, col)
-    out = [{**base, "row": "Real data", "mean": real_value, "sem": math.nan, "n": int(not math.isnan(real_value)),
+    out = [{**base, "row": REAL_DATA, "mean": real_value, "sem": math.nan, "n": int(not math.isnan(real_value)),
             "scale": math.nan, "n_scales": 0,
             "done": 0, "total": 0, "diverged": 0}]
     picked: dict[str, pd.Series | None] = {}
@@ -234,14 +235,14 @@ def _table1_column(runs: list[Run], gs: pd.DataFrame, col: Column, which: str, s
                         "scale": row["scale"] if row is not None else math.nan,
                         "n_scales": int(sweep["scale"].nunique()) if scale is None else 1,
                         "done": done, "total": total, "diverged": diverged})
-    p = welch_p(picked["BSN"]["values"], picked["SN"]["values"]) \
-        if picked["SN"] is not None and picked["BSN"] is not None else math.nan
+    p = welch_p(picked[BSN]["values"], picked[SN]["values"]) \
+        if picked[SN] is not None and picked[BSN] is not None else math.nan
     for row in out:
         pv = paper.paper_value(col.dataset, col.metric, row["row"])
         row["paper_mean"] = pv[0] if pv else math.nan
         row["paper_sem"] = pv[1] if pv and pv[1] is not None else math.nan
         row["diff"] = row["mean"] - row["paper_mean"]
-        row["welch_p_bsn_vs_sn"] = p if row["row"] == "BSN" else math.nan
+        row["welch_p_bsn_vs_sn"] = p if row["row"] == BSN else math.nan
     return out
 
 
@@ -252,17 +253,17 @@ def featured(gscores: pd.DataFrame, t1: pd.DataFrame, dataset: str, setting: str
     g = gscores[(gscores["dataset"] == dataset) & (gscores["setting"] == setting)]
     present = set(zip(g["family"], g["scale"]))
     out = {(f, s) for f, s in present if s == 1.0}
-    conv = [s for f, s in present if f == "SN_Conv" and s != 1.0]
+    conv = [s for f, s in present if f == SN_CONV and s != 1.0]
     if conv:
-        out.add(("SN_Conv", min(conv, key=lambda s: (abs(s - paper.SN_CONV_FIX_SCALE), s))))
-    chosen = t1[(t1["dataset"] == dataset) & t1["row"].isin(["SSN", "BSSN"]) & t1["scale"].notna()]
+        out.add((SN_CONV, min(conv, key=lambda s: (abs(s - paper.SN_CONV_FIX_SCALE), s))))
+    chosen = t1[(t1["dataset"] == dataset) & t1["row"].isin(list(SCALED)) & t1["scale"].notna()]
     for row, s in zip(chosen["row"], chosen["scale"]):
-        out.add(("SN" if row == "SSN" else "BSN", float(s)))
-    lecun = g[(g["family"] == "LeCun") & (g["which"] == "best")]
+        out.add((SCALED[row], float(s)))
+    lecun = g[(g["family"] == LECUN) & (g["which"] == "best")]
     for metric in ("is", "fid"):
         best = _pick_best(lecun[lecun["metric"] == metric], metric)
         if best is not None:
-            out.add(("LeCun", float(best["scale"])))
+            out.add((LECUN, float(best["scale"])))
             break
     return sorted(out & present, key=lambda fs: (family_rank(fs[0]), fs[1]))
 
@@ -325,7 +326,7 @@ def grad_ratios(runs: list[Run], settings: dict[str, str | None], max_iterations
     cols = ["dataset", "run", "family", "scale", "iteration", "layer_i", "layer_j", "grad_ratio", "inv_sigma_ratio"]
     frames = []
     for run in runs:
-        if not run.done or "+γ" in run.family or settings.get(run.dataset) != run.setting:
+        if not run.done or learned_gamma(run.family) or settings.get(run.dataset) != run.setting:
             continue
         df = _analysis_frame(run)
         if df.empty or not {"grad_norm_eff", "sigma_w"} <= set(df.columns):
@@ -379,7 +380,7 @@ def hparams(gscores: pd.DataFrame) -> pd.DataFrame:
     rows = []
     keys = HP_KEYS
     for key, sub in g.groupby(keys, sort=True):
-        sn, bsn = sub[sub["family"] == "SN"], sub[sub["family"] == "BSN"]
+        sn, bsn = sub[sub["family"] == SN], sub[sub["family"] == BSN]
         if sn.empty and bsn.empty:
             continue
         r = dict(zip(keys, key))
@@ -398,14 +399,14 @@ def hparams(gscores: pd.DataFrame) -> pd.DataFrame:
 def gamma_table(runs: list[Run], gscores: pd.DataFrame) -> pd.DataFrame:
     """Learned γ (official same_gamma / diff_gamma, WGAN-GP) beside SN and BSN at s = 1 in the settings
     where a learned-γ cell exists; with the mean learned γ at the end of training."""
-    gam = gscores[gscores["family"].str.contains("+γ", regex=False) & (gscores["scale"] == 1.0)]
+    gamma = gscores["family"].map(learned_gamma).astype(bool)
+    gam = gscores[gamma & (gscores["scale"] == 1.0)]
     settings = set(zip(gam["dataset"], gam["setting"]))
     in_setting = np.array([(d, s) in settings for d, s in zip(gscores["dataset"], gscores["setting"])], dtype=bool)
-    sel = gscores[in_setting & (gscores["scale"] == 1.0)
-                  & (gscores["family"].isin(["SN", "BSN"]) | gscores["family"].str.contains("+γ", regex=False))]
+    sel = gscores[in_setting & (gscores["scale"] == 1.0) & (gscores["family"].isin([SN, BSN]) | gamma)]
     gamma_end: dict[tuple, list[float]] = {}
     for run in runs:
-        if run.done and "+γ" in run.family:
+        if run.done and learned_gamma(run.family):
             gamma_end.setdefault((run.dataset, run.setting, run.family), []).append(final_gamma(run))
     out = sel.copy()
     out["gamma_final"] = [mean_sem(gamma_end.get((d, s, f), []))[0]

@@ -25,6 +25,7 @@ from specnorm.report import paper, views
 from specnorm.report.runs import Run, collect, read_complete_csv
 from specnorm.report.scores import run_scores
 from specnorm.report.variants import variant_label
+from specnorm.vocab import BSN, GAMMA_FAMILIES, LECUN, SN, SN_CONV
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -171,9 +172,10 @@ def build(paths: Paths) -> Built:
         "claims": claims,
         "claim_counts": cl.counts(claims),
         "progress_all": views.progress_lines(runs),
-        "progress_t1": views.progress_lines(runs, ("SN", "BSN"), settings),
-        "progress_sweeps": views.progress_lines(runs, ("SN", "BSN", "SN_Conv", "LeCun"), settings),
-        "progress_gamma": views.progress_lines(runs, ("SN+γ(same)", "SN+γ(diff)")),
+        "progress_t1": views.progress_lines(runs, (SN, BSN), settings),
+        "progress_sweeps": views.progress_lines(runs, (SN, BSN, SN_CONV, LECUN), settings),
+        "progress_gamma": views.progress_lines(runs, GAMMA_FAMILIES),
+        "gamma_columns": views.GAMMA_COLUMNS,
         "inventory": _inventory_rows(t["runs"]), "unreadable": [(str(u.path), u.reason) for u in unreadable],
         "failed": failed,
         "provenance": _provenance(t["runs"]),

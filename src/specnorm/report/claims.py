@@ -24,6 +24,7 @@ from specnorm.report import paper
 from specnorm.report.runs import Run
 from specnorm.report.scores import with_key
 from specnorm.report.stats import ALPHA, MIN_SEEDS, significant, welch_p, welch_p_from_stats
+from specnorm.vocab import BSN, BSSN, LECUN, SN, SN_CONV, SSN
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN = "reproduced", "not reproduced", "inconclusive", "not run"
 STATUSES = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN)
@@ -195,11 +196,11 @@ def _few(named: dict[str, pd.Series]) -> str:
 # -- judgements -----------------------------------------------------------------------------------
 def bsn_beats_sn(hp: pd.DataFrame, runs: list[Run]) -> list[Claim]:
     out = []
-    for dataset in [d for d in _scope(runs, ("SN", "BSN"), 1.0) if d != "imagenet"]:
+    for dataset in [d for d in _scope(runs, (SN, BSN), 1.0) if d != "imagenet"]:
         d = hp[(hp["dataset"] == dataset) & (hp["which"] == "best") & (hp["sn_n"] >= 1) & (hp["bsn_n"] >= 1)]
         if d.empty:
             out.append(_claim("bsn_vs_sn", dataset, NOT_RUN, "no setting has finished scores of both SN and BSN "
-                              f"({_progress(runs, dataset, ('SN', 'BSN'), 1.0)})"))
+                              f"({_progress(runs, dataset, (SN, BSN), 1.0)})"))
             continue
         ok = d[(d["sn_n"] >= MIN_SEEDS) & (d["bsn_n"] >= MIN_SEEDS)]
         left = len(d) - len(ok)
@@ -239,19 +240,19 @@ def _curve_summary(c: pd.DataFrame) -> dict | None:
 
 def curves_claim(cv: pd.DataFrame, runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
     out = []
-    for dataset in _scope(runs, ("SN", "BSN"), 1.0, settings):
+    for dataset in _scope(runs, (SN, BSN), 1.0, settings):
         c = cv[(cv["dataset"] == dataset) & (cv["setting"] == settings.get(dataset)) & (cv["scale"] == 1.0)]
         c = _main_key(c, "is")
-        sn, bsn = _curve_summary(c[c["family"] == "SN"]), _curve_summary(c[c["family"] == "BSN"])
+        sn, bsn = _curve_summary(c[c["family"] == SN]), _curve_summary(c[c["family"] == BSN])
         if sn is None or bsn is None:
             out.append(_claim("curves", dataset, NOT_RUN, "needs IS curves of SN and BSN "
-                              f"({_progress(runs, dataset, ('SN', 'BSN'), 1.0)})"))
+                              f"({_progress(runs, dataset, (SN, BSN), 1.0)})"))
             continue
         evidence = "; ".join(
             f"{name}: peak {x['peak']:.4g} at it {x['peak_it']}, last {_fmt(x['last'], x['sem'])} at it "
             f"{x['last_it']} (n = {x['n']}, {x['evals']} evaluations; last vs peak {_p(x['p'])})"
-            for name, x in (("SN", sn), ("BSN", bsn)))
-        short = [f"{name} has {x['evals']} evaluation(s) and n = {x['n']}" for name, x in (("SN", sn), ("BSN", bsn))
+            for name, x in ((SN, sn), (BSN, bsn)))
+        short = [f"{name} has {x['evals']} evaluation(s) and n = {x['n']}" for name, x in ((SN, sn), (BSN, bsn))
                  if x["evals"] < 3 or x["n"] < MIN_SEEDS]
         if short:
             out.append(_claim("curves", dataset, INCONCLUSIVE, f"too few seeds or evaluations ({'; '.join(short)}). "
@@ -283,21 +284,21 @@ def _seed_log_grads(runs: list[Run], dataset: str, setting: str | None, fam: str
 
 def sn_conv_claim(gs: pd.DataFrame, runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
     out = []
-    for dataset in _scope(runs, ("SN_Conv",), settings=settings):
+    for dataset in _scope(runs, (SN_CONV,), settings=settings):
         setting = settings.get(dataset)
         g = _best_is(gs, dataset, settings)
-        sn, conv = _cell(g, "SN", 1.0), _cell(g, "SN_Conv", 1.0)
-        scales = sorted(s for s in g[g["family"] == "SN_Conv"]["scale"] if s != 1.0)
-        lg_sn, lg_conv = (_seed_log_grads(runs, dataset, setting, f, 1.0) for f in ("SN", "SN_Conv"))
-        missing = [name for name, ok in (("SN", sn is not None), ("SN_Conv", conv is not None),
-                                         ("SN_Conv×s with s ≠ 1", bool(scales)),
+        sn, conv = _cell(g, SN, 1.0), _cell(g, SN_CONV, 1.0)
+        scales = sorted(s for s in g[g["family"] == SN_CONV]["scale"] if s != 1.0)
+        lg_sn, lg_conv = (_seed_log_grads(runs, dataset, setting, f, 1.0) for f in (SN, SN_CONV))
+        missing = [name for name, ok in ((SN, sn is not None), (SN_CONV, conv is not None),
+                                         (f"{SN_CONV}×s with s ≠ 1", bool(scales)),
                                          ("gradient norms", bool(lg_sn) and bool(lg_conv))) if not ok]
         if missing:
             out.append(_claim("sn_conv", dataset, NOT_RUN, "missing (IS scores, analysis.csv): " + ", ".join(missing)
-                              + f" ({_progress(runs, dataset, ('SN', 'SN_Conv'))})"))
+                              + f" ({_progress(runs, dataset, (SN, SN_CONV))})"))
             continue
         s = min(scales, key=lambda x: (abs(x - paper.SN_CONV_FIX_SCALE), x))
-        fix = _cell(g, "SN_Conv", s)
+        fix = _cell(g, SN_CONV, s)
         v_sn, v_conv, v_fix = sn["values"], conv["values"], fix["values"]
         p_a, p_b = welch_p(v_conv, v_sn), welch_p(lg_conv, lg_sn)
         p_c1, p_c2 = welch_p(v_fix, v_conv), welch_p(v_fix, v_sn)
@@ -310,7 +311,7 @@ def sn_conv_claim(gs: pd.DataFrame, runs: list[Run], settings: dict[str, str | N
                     f"(n={len(lg_conv)}). (a) SN_Conv IS {'<' if d_a < 0 else '≥'} SN, {_p(p_a)}; (b) SN_Conv "
                     f"gradient {'<' if d_b < 0 else '≥'} SN, {_p(p_b)}; (c) ×{s:g} vs SN_Conv {_p(p_c1)}, "
                     f"vs SN {_p(p_c2)}")
-        few = _few({"SN": sn, "SN_Conv": conv, f"SN_Conv×{s:g}": fix})
+        few = _few({SN: sn, SN_CONV: conv, f"{SN_CONV}×{s:g}": fix})
         if few or min(len(lg_sn), len(lg_conv)) < MIN_SEEDS:
             out.append(_claim("sn_conv", dataset, INCONCLUSIVE, f"too few seeds ({few or 'gradient norms'}). "
                               + evidence))
@@ -361,7 +362,7 @@ def single_mode(means: list[float], sems: list[float], ns: list[int]) -> bool:
 
 def modes_claim(gs: pd.DataFrame, runs: list[Run], settings: dict[str, str | None], fam: str) -> list[Claim]:
     out = []
-    key, name = f"modes_{fam}", {"SN": "SSN", "LeCun": "LeCun×s"}[fam]
+    key, name = f"modes_{fam}", {SN: SSN, LECUN: f"{LECUN}×s"}[fam]
     swept = {d for d in _scope(runs, (fam,), settings=settings)
              if len({r.scale for r in runs if r.dataset == d and r.family == fam}) > 1}
     for dataset in sorted(swept):
@@ -391,8 +392,8 @@ def modes_claim(gs: pd.DataFrame, runs: list[Run], settings: dict[str, str | Non
 
 def variance_claim(runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
     out = []
-    for dataset in _scope(runs, ("SN",), 1.0, settings):
-        sel = [r for r in runs if r.dataset == dataset and r.done and r.family == "SN" and r.scale == 1.0
+    for dataset in _scope(runs, (SN,), 1.0, settings):
+        sel = [r for r in runs if r.dataset == dataset and r.done and r.family == SN and r.scale == 1.0
                and r.setting == settings.get(dataset) and {"var_eff", "bound_sn"} <= set(r.analysis.columns)]
         df = pd.concat([r.analysis.assign(run=r.name) for r in sel], ignore_index=True) if sel \
             else pd.DataFrame(columns=["iteration", "run"])
@@ -400,7 +401,7 @@ def variance_claim(runs: list[Run], settings: dict[str, str | None]) -> list[Cla
         ratio = all_ratios[df.loc[all_ratios.index, "iteration"] > 0]
         if ratio.empty:
             out.append(_claim("variance", dataset, NOT_RUN, "no finished SN run (s = 1) with analysis.csv rows after "
-                              f"iteration 0 ({_progress(runs, dataset, ('SN',), 1.0)})"))
+                              f"iteration 0 ({_progress(runs, dataset, (SN,), 1.0)})"))
             continue
         worst = df.loc[ratio.idxmax()]
         at0 = all_ratios[df.loc[all_ratios.index, "iteration"] == 0]
@@ -421,25 +422,25 @@ def variance_claim(runs: list[Run], settings: dict[str, str | None]) -> list[Cla
 
 def imagenet_claim(t1: pd.DataFrame, gs: pd.DataFrame, runs: list[Run],
                    settings: dict[str, str | None]) -> list[Claim]:
-    if "imagenet" not in _scope(runs, ("SN", "BSN")):
+    if "imagenet" not in _scope(runs, (SN, BSN)):
         return []
     d = t1[(t1["dataset"] == "imagenet") & (t1["metric"] == "is") & (t1["which"] == "best")]
     d = d[with_key(d, d["key"].value_counts().idxmax())] if len(d) else d
-    rows = {r: d[d["row"] == r] for r in ("SN", "BSN", "BSSN")}
+    rows = {r: d[d["row"] == r] for r in (SN, BSN, BSSN)}
     if not all(len(v) and v["n"].iloc[0] >= 1 for v in rows.values()):
         return [_claim("imagenet", "imagenet", NOT_RUN, "needs IS scores of SN, BSN and the BSN sweep "
-                                                        f"({_progress(runs, 'imagenet', ('SN', 'BSN'))})")]
-    sn, bsn, bssn = (rows[k].iloc[0] for k in ("SN", "BSN", "BSSN"))
+                                                        f"({_progress(runs, 'imagenet', (SN, BSN))})")]
+    sn, bsn, bssn = (rows[k].iloc[0] for k in (SN, BSN, BSSN))
     g = gs[(gs["dataset"] == "imagenet") & (gs["setting"] == settings.get("imagenet")) & (gs["which"] == "best")
            & (gs["metric"] == "is") & with_key(gs, sn["key"])]
-    v_sn, v_bsn = _cell(g, "SN", 1.0)["values"], _cell(g, "BSN", 1.0)["values"]
-    v_bssn = _cell(g, "BSN", float(bssn["scale"]))["values"]
+    v_sn, v_bsn = _cell(g, SN, 1.0)["values"], _cell(g, BSN, 1.0)["values"]
+    v_bssn = _cell(g, BSN, float(bssn["scale"]))["values"]
     p_half, p_fix = welch_p(v_bsn, [0.5 * v for v in v_sn]), welch_p(v_bssn, v_sn)
     d_half, d_fix = _sign(bsn["mean"], 0.5 * sn["mean"]), _sign(bssn["mean"], sn["mean"])
     evidence = (f"IS: SN {_fmt(sn['mean'], sn['sem'])} (n={int(sn['n'])}), BSN {_fmt(bsn['mean'], bsn['sem'])} "
                 f"(n={int(bsn['n'])}), BSSN (s = {bssn['scale']:g}) {_fmt(bssn['mean'], bssn['sem'])} "
                 f"(n={int(bssn['n'])}); BSN vs half of SN {_p(p_half)}, BSSN vs SN {_p(p_fix)}")
-    few = _few({"SN": sn, "BSN": bsn, "BSSN": bssn})
+    few = _few({SN: sn, BSN: bsn, BSSN: bssn})
     if few:
         return [_claim("imagenet", "imagenet", INCONCLUSIVE, f"too few seeds ({few}). " + evidence)]
     collapse = significant(p_half) and d_half < 0
@@ -454,8 +455,8 @@ def checklist(runs: list[Run], gs: pd.DataFrame, t1: pd.DataFrame, hp: pd.DataFr
     ``not run``."""
     judged = {
         "bsn_vs_sn": bsn_beats_sn(hp, runs), "curves": curves_claim(cv, runs, settings),
-        "sn_conv": sn_conv_claim(gs, runs, settings), "modes_SN": modes_claim(gs, runs, settings, "SN"),
-        "modes_LeCun": modes_claim(gs, runs, settings, "LeCun"), "variance": variance_claim(runs, settings),
+        "sn_conv": sn_conv_claim(gs, runs, settings), "modes_SN": modes_claim(gs, runs, settings, SN),
+        "modes_LeCun": modes_claim(gs, runs, settings, LECUN), "variance": variance_claim(runs, settings),
         "imagenet": imagenet_claim(t1, gs, runs, settings),
     }
     out = []

@@ -29,16 +29,16 @@ import pandas as pd  # noqa: E402
 from specnorm.io import atomic_write  # noqa: E402
 from specnorm.report import paper  # noqa: E402
 from specnorm.report.scores import with_key  # noqa: E402
-from specnorm.report.variants import FAMILY_ORDER, family_rank, variant_label  # noqa: E402
+from specnorm.report.variants import FAMILY_ORDER, base_family, family_rank, learned_gamma, variant_label  # noqa: E402
 from specnorm.scores import ProtocolKey  # noqa: E402
-from specnorm.vocab import METRICS  # noqa: E402
+from specnorm.vocab import BSN, METRICS, SN, SN_CONV  # noqa: E402
 
 COLORS = dict(zip(FAMILY_ORDER, ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f", "#9467bd", "#8c564b")))
 WHICH = {"best": "best during training", "final": "final"}
 ITERATION = "iteration (generator steps)"
 BOUND_NAMES = {("bound_sn", "bound_bsn"): (r"Thm. 2 bound $s^2/\max(m,n)$",
                                           r"Thm. 3 (BSN) bound $2s^2/(c_{in}k^2+c_{out}k^2)$")}
-NORMALIZED = ("SN", "BSN", "SN_Conv")
+NORMALIZED = (SN, BSN, SN_CONV)
 """Families whose effective weight is s·W/σ: their variance bounds carry the factor s² (:func:`bound_for_scale`)."""
 DPI = 150
 CSS_DPI = 96  # CSS px per inch: a figure is displayed at its physical size, the PNG has DPI/CSS_DPI × the pixels
@@ -63,7 +63,7 @@ class Figure:
 
 def color(fam: str, k: int = 0) -> str:
     """A family's colour (a fallback from the default cycle for unknown families)."""
-    return COLORS.get(fam.split(" [")[0], f"C{(k + 7) % 10}")
+    return COLORS.get(base_family(fam), f"C{(k + 7) % 10}")
 
 
 def n_marker(n: int) -> str:
@@ -278,7 +278,7 @@ def _per_layer(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]]
     """One panel per variant, one line (± s.e.m. band) per layer of ``quantity``; ``bounds`` dashed/dotted.
     The panel title gives the seeds (n) and the line marker says it too (:func:`n_marker`)."""
     a = an[(an["dataset"] == dataset) & (an["quantity"].isin([quantity, *bounds]))]
-    shown = [(f, s) for f, s in variants if "+γ" not in f
+    shown = [(f, s) for f, s in variants if not learned_gamma(f)
              and len(a[(a["family"] == f) & (a["scale"] == s) & (a["quantity"] == quantity) & a["mean"].notna()])]
     if not shown:
         return None
@@ -337,7 +337,7 @@ def bound_for_scale(bound: float, family: str, scale: float) -> float:
     (1/max(m, n), or 2/(c_in k² + c_out k²) for BSN) times s², since Var(s·x) = s²·Var(x), for a
     normalized family; unchanged for LeCun×s and no-SN, where s is not a factor of the weight (it
     scales the initialization only) and the bounds are a reference, not a theorem."""
-    return bound * scale ** 2 if family.split(" [")[0] in NORMALIZED else bound
+    return bound * scale ** 2 if base_family(family) in NORMALIZED else bound
 
 
 def scale_bounds(an: pd.DataFrame, bounds: tuple[str, ...] = ("bound_sn", "bound_bsn")) -> pd.DataFrame:

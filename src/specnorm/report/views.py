@@ -13,9 +13,11 @@ from specnorm.report.runs import Run
 from specnorm.report.scores import with_key
 from specnorm.report.stats import ALPHA, HIGHER_IS_BETTER, significant, welch_p_from_stats
 from specnorm.report.variants import family_rank, variant_label
-from specnorm.vocab import METRICS
+from specnorm.vocab import BSN, GAMMA_FAMILIES, METRICS, REAL_DATA, SCALED, SN
 
 WHICH_TITLE = {"best": "best during training", "final": "final (end of training)"}
+GAMMA_COLUMNS = ((SN, "hinge"), (BSN, "hinge"), *((family, "WGAN-GP") for family in GAMMA_FAMILIES))
+"""The learned-γ table's columns: family and loss (the official learned-γ runs use WGAN-GP)."""
 
 
 def num(x: Any, digits: int = 4) -> str:
@@ -67,11 +69,11 @@ def table1_views(t1: pd.DataFrame, columns: list[Column]) -> list[dict]:
                 r = t1[(t1["dataset"] == c.dataset) & (t1["metric"] == c.metric) & with_key(t1, c.key)
                        & (t1["which"] == which) & (t1["row"] == name)]
                 cells.append(_t1_cell(r.iloc[0], c, t1, which) if len(r) else {"ours": "—"})
-            rows.append({"name": name, "cells": cells})
+            rows.append({"name": name, "real": name == REAL_DATA, "cells": cells})
         pvals = []
         for c in columns:
             r = t1[(t1["dataset"] == c.dataset) & (t1["metric"] == c.metric) & with_key(t1, c.key)
-                   & (t1["which"] == which) & (t1["row"] == "BSN")]
+                   & (t1["which"] == which) & (t1["row"] == BSN)]
             pvals.append(pvalue(r["welch_p_bsn_vs_sn"].iloc[0]) if len(r) else "—")
         views.append({"which": which, "title": WHICH_TITLE[which], "groups": groups, "columns": cols, "rows": rows,
                       "pvalues": pvals, "notes": [c.note for c in columns], "alpha": f"{ALPHA:g}"})
@@ -80,13 +82,13 @@ def table1_views(t1: pd.DataFrame, columns: list[Column]) -> list[dict]:
 
 def _t1_cell(r: pd.Series, col: Column, t1: pd.DataFrame, which: str) -> dict:
     cell: dict[str, Any] = {"ours": pm(r["mean"], r["sem"]), "n": int(r["n"]), "best": False}
-    if r["row"] == "Real data" and not math.isfinite(r["mean"]):
+    if r["row"] == REAL_DATA and not math.isfinite(r["mean"]):
         cell["ours"] = "not computed"  # no results/real/<dataset>-<protocol>.json (specnorm score --real)
-    elif r["row"] in ("SSN", "BSSN") and math.isfinite(r["scale"]):
+    elif r["row"] in SCALED and math.isfinite(r["scale"]):
         k = int(r["n_scales"])
         cell["scale"] = f"s = {r['scale']:g} (best of {k} scale{'s' if k != 1 else ''})"
-    if r["row"] != "Real data":
-        unit = "runs of the sweep" if r["row"] in ("SSN", "BSSN") else "seeds"
+    if r["row"] != REAL_DATA:
+        unit = "runs of the sweep" if r["row"] in SCALED else "seeds"
         cell["progress"] = f"{int(r['done'])}/{int(r['total'])} {unit} done" if r["done"] < r["total"] else ""
         if r["diverged"]:
             cell["progress"] += f"{'; ' if cell['progress'] else ''}{int(r['diverged'])} diverged"
@@ -102,13 +104,13 @@ def _t1_cell(r: pd.Series, col: Column, t1: pd.DataFrame, which: str) -> dict:
 
 def _cell_key(row: pd.Series) -> tuple[str, float]:
     """The cell a Table 1 row shows: SSN at its chosen s is the SN cell at that s (s = 1 is SN itself)."""
-    return ("BSN" if row["row"] in ("BSN", "BSSN") else "SN", float(row["scale"]))
+    return (SCALED.get(row["row"], row["row"]), float(row["scale"]))
 
 
 def significant_best(rows: pd.DataFrame, metric: str) -> set[str]:
     """The Table 1 rows (of one column and variant) to bold: those showing the cell with the best mean,
     only when it is better than every other distinct cell at Welch p < ALPHA; else none."""
-    cand = rows[(rows["row"] != "Real data") & rows["mean"].notna() & (rows["n"] > 0)]
+    cand = rows[(rows["row"] != REAL_DATA) & rows["mean"].notna() & (rows["n"] > 0)]
     if cand.empty:
         return set()
     top = cand.sort_values("mean", ascending=not HIGHER_IS_BETTER[metric]).iloc[0]
@@ -129,7 +131,7 @@ def winner(bsn_better: Any, p: float, both: bool) -> str:
     if not math.isfinite(p):
         return "no test (a side has < 2 seeds)"
     if significant(p):
-        return "BSN" if bsn_better else "SN"
+        return BSN if bsn_better else SN
     return f"no significant difference (p = {pvalue(p)})"
 
 
@@ -193,15 +195,15 @@ def gamma_rows(gam: pd.DataFrame, dataset: str) -> list[dict]:
     rows = []
     for (setting, metric, label, key, which), sub in d.groupby(["setting_label", "metric", "label", "key", "which"],
                                                                 sort=True):
-        cells = {}
-        for fam in ("SN", "BSN", "SN+γ(same)", "SN+γ(diff)"):
+        cells = []
+        for fam, _ in GAMMA_COLUMNS:
             c = sub[sub["family"] == fam]
             if len(c):
                 r = c.iloc[0]
                 g = f"; γ_end {r['gamma_final']:.3g}" if math.isfinite(r["gamma_final"]) else ""
-                cells[fam] = f"{pm(r['mean'], r['sem'])} (n={int(r['n'])}{g})"
+                cells.append(f"{pm(r['mean'], r['sem'])} (n={int(r['n'])}{g})")
             else:
-                cells[fam] = "—"
+                cells.append("—")
         rows.append({"setting": setting, "metric": f"{label} {arrow(metric)} ({key.tag(metric)})", "which": which,
                      "cells": cells})
     return rows
