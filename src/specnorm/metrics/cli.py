@@ -105,8 +105,8 @@ def score_run(run: Path, protocol: str | None, resources: str | Path, device: to
             records = ev.records(G)
             done.append((state, records))
         wanted = SCORED_METRICS[which]
-        out["scores"] += [{**dataclasses.replace(r, which=which, iteration=iteration).json_row(), "generator": path.name}
-                          for r in records if wanted is None or r.metric in wanted]
+        out["scores"] += [{**dataclasses.replace(record, which=which, iteration=iteration).json_row(),
+                           "generator": path.name} for record in records if wanted is None or record.metric in wanted]
         if which != "final" and payload.get("selection"):
             sel = payload["selection"]
             out.setdefault("best", {})[sel["metric"]] = {"iteration": sel.get("iteration", payload["iteration"]),

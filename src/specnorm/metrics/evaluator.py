@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from specnorm.catalog import get_extractor, is_builtin, resolve_extractor
-from specnorm.config import CellConfig
+from specnorm.config import CellConfig, EvalCfg
 from specnorm.metrics import reference
 from specnorm.metrics.extractor import Extractor, extract, quantize_uint8, strict_fp32
 from specnorm.metrics.fid import Stats, StatsAccumulator, feature_stats, fid, kid
@@ -87,27 +87,28 @@ def real_reference(images: np.ndarray, dataset: str, extractor: Extractor, proto
     return Reference(stats, feats, path, cached)
 
 
-def setup(dataset: str, root: str | Path, ev, seed: int, device: torch.device, resources: str | Path,
+def setup(dataset: str, root: str | Path, eval_cfg: EvalCfg, seed: int, device: torch.device, resources: str | Path,
           cache: dict | None = None) -> tuple[np.ndarray, Protocol, Extractor, Reference]:
-    """The one-off work of scoring ``dataset`` under ``ev`` (an ``EvalCfg``): its real images, the
+    """The one-off work of scoring ``dataset`` under ``eval_cfg`` (an ``EvalCfg``): its real images, the
     resolved protocol (``seed`` fixes the real subset and latents), the extractor (from ``cache``
     when a pack already loaded it) and the reference statistics."""
     from specnorm.data import load
 
     images = load(dataset, None if is_builtin(dataset) else root)
-    protocol = resolve(ev, len(images), seed)
-    info = get_extractor(resolve_extractor(ev.extractor, dataset))
+    protocol = resolve(eval_cfg, len(images), seed)
+    info = get_extractor(resolve_extractor(eval_cfg.extractor, dataset))
     if info.resolution is not None and images.shape[2:] != (info.resolution, info.resolution):
         raise ValueError(f"the {info.name} extractor takes {info.resolution}x{info.resolution} images; "
                          f"dataset {dataset!r} has {images.shape[2]}x{images.shape[3]}")
-    key = ("extractor", info.name, protocol.name == "paper", str(device), str(resources), ev.inception_path)
+    key = ("extractor", info.name, protocol.name == "paper", str(device), str(resources), eval_cfg.inception_path)
     if cache is not None and key in cache:
         extractor = cache[key]
     else:
-        extractor = build_extractor(ev.extractor, dataset, protocol.name, device, resources, ev.inception_path)
+        extractor = build_extractor(eval_cfg.extractor, dataset, protocol.name, device, resources,
+                                    eval_cfg.inception_path)
         if cache is not None:
             cache[key] = extractor
-    ref = real_reference(images, dataset, extractor, protocol, device, ev.batch_size, resources)
+    ref = real_reference(images, dataset, extractor, protocol, device, eval_cfg.batch_size, resources)
     return images, protocol, extractor, ref
 
 

@@ -84,19 +84,19 @@ DEFAULTS: dict[str, dict] = {
 }
 
 
-def resolve(ev: EvalCfg, n_dataset: int, seed: int) -> Protocol:
-    """The protocol ``ev.protocol`` with ``ev``'s overrides (smoke runs) and ``n_real`` ≤ dataset size."""
-    d = DEFAULTS[ev.protocol]
-    n_real = ev.n_real if ev.n_real is not None else d["n_real"]
+def resolve(eval_cfg: EvalCfg, n_dataset: int, seed: int) -> Protocol:
+    """The protocol ``eval_cfg.protocol`` with ``eval_cfg``'s overrides (smoke runs) and ``n_real`` ≤ dataset size."""
+    defaults = DEFAULTS[eval_cfg.protocol]
+    n_real = eval_cfg.n_real if eval_cfg.n_real is not None else defaults["n_real"]
     n_real = n_dataset if n_real is None else min(n_real, n_dataset)
     p = Protocol(
-        name=ev.protocol,
-        n_gen=ev.n_gen if ev.n_gen is not None else d["n_gen"],
+        name=eval_cfg.protocol,
+        n_gen=eval_cfg.n_gen if eval_cfg.n_gen is not None else defaults["n_gen"],
         n_real=n_real,
-        n_is=ev.n_is if ev.n_is is not None else d["n_is"],
-        is_splits=ev.is_splits if ev.is_splits is not None else d["is_splits"],
-        kid=d["kid"], shared_samples=d["shared_samples"], quantize=d["quantize"], seed=seed,
-        n_dataset=n_dataset, precision=ev.precision,
+        n_is=eval_cfg.n_is if eval_cfg.n_is is not None else defaults["n_is"],
+        is_splits=eval_cfg.is_splits if eval_cfg.is_splits is not None else defaults["is_splits"],
+        kid=defaults["kid"], shared_samples=defaults["shared_samples"], quantize=defaults["quantize"], seed=seed,
+        n_dataset=n_dataset, precision=eval_cfg.precision,
     )
     if min(p.n_gen, p.n_real) < 2 or p.n_is < p.is_splits:
         raise ValueError(f"protocol {p.name}: need n_gen, n_real >= 2 and n_is >= is_splits, got n_gen={p.n_gen}, "
@@ -121,12 +121,12 @@ def real_subset(n_dataset: int, n_real: int, seed: int) -> torch.Tensor:
     return torch.randperm(n_dataset, generator=g)[:n_real].sort().values
 
 
-def latents(n: int, z_dim: int, seed: int, stream: str) -> torch.Tensor:
-    """(n, z_dim) standard-normal latents of ``stream``, drawn on the CPU (device independent) in
+def latents(count: int, z_dim: int, seed: int, stream: str) -> torch.Tensor:
+    """(count, z_dim) standard-normal latents of ``stream``, drawn on the CPU (device independent) in
     fixed chunks of :data:`LATENT_CHUNK` rows, each from its own seed, so a shorter draw is a prefix
     of a longer one (scores with different ``n_gen`` share their first latents)."""
     chunks = []
-    for k in range(-(-n // LATENT_CHUNK)):
+    for k in range(-(-count // LATENT_CHUNK)):
         g = torch.Generator().manual_seed(eval_seed(seed, f"{stream}/{k}"))
         chunks.append(torch.randn(LATENT_CHUNK, z_dim, generator=g))
-    return torch.cat(chunks)[:n] if chunks else torch.zeros(0, z_dim)
+    return torch.cat(chunks)[:count] if chunks else torch.zeros(0, z_dim)

@@ -25,7 +25,7 @@ from specnorm.report.runs import Run
 from specnorm.report.scores import flat, keyed, protocol_text, with_key
 from specnorm.scores import ProtocolKey, ScoreRecord
 from specnorm.vocab import BSN, LECUN, METRIC_INFO, METRICS, REAL_DATA, SCALED, SN, SN_CONV, metric_label
-from specnorm.report.stats import HIGHER_IS_BETTER, grouped_mean_sem, mean_sem, welch_p
+from specnorm.report.stats import HIGHER_IS_BETTER, better, grouped_mean_sem, mean_sem, welch_p
 from specnorm.report.variants import family_rank, learned_gamma, variant_label
 
 KEYS = ["dataset", "setting", "family", "scale"]
@@ -42,18 +42,18 @@ MAX_POINTS = 50  # iterations kept per cell in the analysis / training-log table
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def thin(iterations: Any, k: int = MAX_POINTS) -> list[int]:
-    """At most ``k`` evenly spaced values of the sorted unique ``iterations`` (first and last kept)."""
+def thin(iterations: Any, count: int = MAX_POINTS) -> list[int]:
+    """At most ``count`` evenly spaced values of the sorted unique ``iterations`` (first and last kept)."""
     its = sorted({int(i) for i in iterations})
-    if len(its) <= k:
+    if len(its) <= count:
         return its
-    return [its[i] for i in sorted(set(np.linspace(0, len(its) - 1, k).round().astype(int)))]
+    return [its[i] for i in sorted(set(np.linspace(0, len(its) - 1, count).round().astype(int)))]
 
 
-def write_csv(df: pd.DataFrame, path: Path) -> None:
+def write_csv(table: pd.DataFrame, path: Path) -> None:
     """Write atomically (specnorm.io): readers never see half a table; a ``key`` column becomes the
     protocol key's fields (:func:`specnorm.report.scores.flat`)."""
-    atomic_write_text(path, flat(df).to_csv(index=False))
+    atomic_write_text(path, flat(table).to_csv(index=False))
 
 
 def _thin_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -176,7 +176,7 @@ def _real_value(real: list[RealScore], col: Column) -> float:
     return math.nan
 
 
-def table1(runs: list[Run], scores: pd.DataFrame, gscores: pd.DataFrame, settings: dict[str, str | None],
+def table1(runs: list[Run], scores: pd.DataFrame, grouped: pd.DataFrame, settings: dict[str, str | None],
            real: list[RealScore] | None = None) -> tuple[pd.DataFrame, list[Column]]:
     """Long Table 1: one row per (column, variant best/final, row); plus the column descriptions.
 
@@ -189,19 +189,19 @@ def table1(runs: list[Run], scores: pd.DataFrame, gscores: pd.DataFrame, setting
     for dataset, setting in settings.items():
         if setting is None:
             continue
-        gs = gscores[(gscores["dataset"] == dataset) & (gscores["setting"] == setting)]
-        sc = scores[(scores["dataset"] == dataset) & (scores["setting"] == setting) & scores["preferred"]
-                    & scores["family"].isin(list(TABLE1_FAMILIES))]
+        cells = grouped[(grouped["dataset"] == dataset) & (grouped["setting"] == setting)]
+        runs_scores = scores[(scores["dataset"] == dataset) & (scores["setting"] == setting) & scores["preferred"]
+                             & scores["family"].isin(list(TABLE1_FAMILIES))]
         for metric in paper.TABLE1_METRICS.get(dataset, ("is", "fid")):
-            cols = [Column(dataset, metric, r.iloc[0]["label"], key, protocol_text(r))
-                    for key, r in sc[sc["metric"] == metric].groupby("key", sort=True)]
-            for col in cols or [_pending_column(runs, dataset, setting, metric)]:
-                columns.append(col)
+            found = [Column(dataset, metric, under_key.iloc[0]["label"], key, protocol_text(under_key))
+                     for key, under_key in runs_scores[runs_scores["metric"] == metric].groupby("key", sort=True)]
+            for column in found or [_pending_column(runs, dataset, setting, metric)]:
+                columns.append(column)
                 for which in ("best", "final"):
-                    rows += _table1_column(runs, gs, col, which, setting, real or [])
-    cols = ["dataset", "metric", "label", "key", "which", "row", "mean", "sem", "n", "scale", "n_scales",
-            "done", "total", "diverged", "paper_mean", "paper_sem", "diff", "welch_p_bsn_vs_sn"]
-    return pd.DataFrame(rows, columns=cols), columns
+                    rows += _table1_column(runs, cells, column, which, setting, real or [])
+    names = ["dataset", "metric", "label", "key", "which", "row", "mean", "sem", "n", "scale", "n_scales",
+             "done", "total", "diverged", "paper_mean", "paper_sem", "diff", "welch_p_bsn_vs_sn"]
+    return pd.DataFrame(rows, columns=names), columns
 
 
 def _pending_column(runs: list[Run], dataset: str, setting: str, metric: str) -> Column:
@@ -212,9 +212,9 @@ def _pending_column(runs: list[Run], dataset: str, setting: str, metric: str) ->
                   f"{label}: no finished run has scores yet (protocol {cfg['eval.protocol']}).")
 
 
-def _table1_column(runs: list[Run], gs: pd.DataFrame, col: Column, which: str, setting: str,
+def _table1_column(runs: list[Run], cells: pd.DataFrame, col: Column, which: str, setting: str,
                    real: list[RealScore]) -> list[dict]:
-    g = gs[(gs["metric"] == col.metric) & with_key(gs, col.key) & (gs["which"] == which)]
+    g = cells[(cells["metric"] == col.metric) & with_key(cells, col.key) & (cells["which"] == which)]
     base = {"dataset": col.dataset, "metric": col.metric, "label": col.label, "key": col.key, "which": which}
     real_value = _real_value(real, col)
     out = [{**base, "row": REAL_DATA, "mean": real_value, "sem": math.nan, "n": int(not math.isnan(real_value)),
@@ -247,16 +247,17 @@ def _table1_column(runs: list[Run], gs: pd.DataFrame, col: Column, which: str, s
 
 
 # -- sweeps, curves, featured variants -------------------------------------------------------------
-def featured(gscores: pd.DataFrame, t1: pd.DataFrame, dataset: str, setting: str) -> list[tuple[str, float]]:
+def featured(grouped: pd.DataFrame, table1_rows: pd.DataFrame, dataset: str, setting: str) -> list[tuple[str, float]]:
     """The variants shown in the per-variant figures of a dataset: every family at s = 1, SN_Conv at the
     scale closest to 1.75 (Figs. 4–6), the SSN/BSSN scales Table 1 chose, and LeCun's best scale."""
-    g = gscores[(gscores["dataset"] == dataset) & (gscores["setting"] == setting)]
+    g = grouped[(grouped["dataset"] == dataset) & (grouped["setting"] == setting)]
     present = set(zip(g["family"], g["scale"]))
     out = {(f, s) for f, s in present if s == 1.0}
     conv = [s for f, s in present if f == SN_CONV and s != 1.0]
     if conv:
         out.add((SN_CONV, min(conv, key=lambda s: (abs(s - paper.SN_CONV_FIX_SCALE), s))))
-    chosen = t1[(t1["dataset"] == dataset) & t1["row"].isin(list(SCALED)) & t1["scale"].notna()]
+    chosen = table1_rows[(table1_rows["dataset"] == dataset) & table1_rows["row"].isin(list(SCALED))
+                         & table1_rows["scale"].notna()]
     for row, s in zip(chosen["row"], chosen["scale"]):
         out.add((SCALED[row], float(s)))
     lecun = g[(g["family"] == LECUN) & (g["which"] == "best")]
@@ -374,36 +375,34 @@ def final_gamma(run: Run) -> float:
 
 
 # -- App. N and learned γ -------------------------------------------------------------------------
-def hparams(gscores: pd.DataFrame) -> pd.DataFrame:
+def hparams(grouped: pd.DataFrame) -> pd.DataFrame:
     """App. N: SN vs BSN (both s = 1) in every setting, per metric × protocol key × which, with Welch's p."""
-    g = gscores[gscores["scale"] == 1.0]
     rows = []
-    keys = HP_KEYS
-    for key, sub in g.groupby(keys, sort=True):
+    for group, sub in grouped[grouped["scale"] == 1.0].groupby(HP_KEYS, sort=True):
         sn, bsn = sub[sub["family"] == SN], sub[sub["family"] == BSN]
         if sn.empty and bsn.empty:
             continue
-        r = dict(zip(keys, key))
+        r = dict(zip(HP_KEYS, group))
         for name, part in (("sn", sn), ("bsn", bsn)):
             r[f"{name}_mean"] = part["mean"].iloc[0] if len(part) else math.nan
             r[f"{name}_sem"] = part["sem"].iloc[0] if len(part) else math.nan
             r[f"{name}_n"] = int(part["n"].iloc[0]) if len(part) else 0
         r["welch_p"] = welch_p(bsn["values"].iloc[0], sn["values"].iloc[0]) if len(sn) and len(bsn) else math.nan
         both = len(sn) and len(bsn)
-        r["bsn_better"] = (r["bsn_mean"] > r["sn_mean"]) == HIGHER_IS_BETTER[r["metric"]] if both else None
+        r["bsn_better"] = better(r["metric"], r["bsn_mean"], r["sn_mean"]) if both else None
         rows.append(r)
     return pd.DataFrame(rows, columns=[*HP_KEYS, "sn_mean", "sn_sem", "sn_n", "bsn_mean", "bsn_sem", "bsn_n",
                                        "welch_p", "bsn_better"])
 
 
-def gamma_table(runs: list[Run], gscores: pd.DataFrame) -> pd.DataFrame:
+def gamma_table(runs: list[Run], grouped: pd.DataFrame) -> pd.DataFrame:
     """Learned γ (official same_gamma / diff_gamma, WGAN-GP) beside SN and BSN at s = 1 in the settings
     where a learned-γ cell exists; with the mean learned γ at the end of training."""
-    gamma = gscores["family"].map(learned_gamma).astype(bool)
-    gam = gscores[gamma & (gscores["scale"] == 1.0)]
+    gamma = grouped["family"].map(learned_gamma).astype(bool)
+    gam = grouped[gamma & (grouped["scale"] == 1.0)]
     settings = set(zip(gam["dataset"], gam["setting"]))
-    in_setting = np.array([(d, s) in settings for d, s in zip(gscores["dataset"], gscores["setting"])], dtype=bool)
-    sel = gscores[in_setting & (gscores["scale"] == 1.0) & (gscores["family"].isin([SN, BSN]) | gamma)]
+    in_setting = np.array([(d, s) in settings for d, s in zip(grouped["dataset"], grouped["setting"])], dtype=bool)
+    sel = grouped[in_setting & (grouped["scale"] == 1.0) & (grouped["family"].isin([SN, BSN]) | gamma)]
     gamma_end: dict[tuple, list[float]] = {}
     for run in runs:
         if run.done and learned_gamma(run.family):

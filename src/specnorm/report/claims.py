@@ -183,8 +183,9 @@ def _progress(runs: list[Run], dataset: str, families: tuple[str, ...], scale: f
     return ", ".join(parts) + " cells finished"
 
 
-def _best_is(gs: pd.DataFrame, dataset: str, settings: dict[str, str | None]) -> pd.DataFrame:
-    g = gs[(gs["dataset"] == dataset) & (gs["setting"] == settings.get(dataset)) & (gs["which"] == "best")]
+def _best_is(grouped: pd.DataFrame, dataset: str, settings: dict[str, str | None]) -> pd.DataFrame:
+    g = grouped[(grouped["dataset"] == dataset) & (grouped["setting"] == settings.get(dataset))
+                & (grouped["which"] == "best")]
     return _main_key(g, "is")
 
 
@@ -194,10 +195,11 @@ def _few(named: dict[str, pd.Series]) -> str:
 
 
 # -- judgements -----------------------------------------------------------------------------------
-def bsn_beats_sn(hp: pd.DataFrame, runs: list[Run]) -> list[Claim]:
+def bsn_beats_sn(hparam_table: pd.DataFrame, runs: list[Run]) -> list[Claim]:
     out = []
     for dataset in [d for d in _scope(runs, (SN, BSN), 1.0) if d != "imagenet"]:
-        d = hp[(hp["dataset"] == dataset) & (hp["which"] == "best") & (hp["sn_n"] >= 1) & (hp["bsn_n"] >= 1)]
+        d = hparam_table[(hparam_table["dataset"] == dataset) & (hparam_table["which"] == "best")
+                         & (hparam_table["sn_n"] >= 1) & (hparam_table["bsn_n"] >= 1)]
         if d.empty:
             out.append(_claim("bsn_vs_sn", dataset, NOT_RUN, "no setting has finished scores of both SN and BSN "
                               f"({_progress(runs, dataset, (SN, BSN), 1.0)})"))
@@ -238,10 +240,11 @@ def _curve_summary(c: pd.DataFrame) -> dict | None:
             "p": p, "drops": not at_peak and significant(p)}
 
 
-def curves_claim(cv: pd.DataFrame, runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
+def curves_claim(curve_means: pd.DataFrame, runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
     out = []
     for dataset in _scope(runs, (SN, BSN), 1.0, settings):
-        c = cv[(cv["dataset"] == dataset) & (cv["setting"] == settings.get(dataset)) & (cv["scale"] == 1.0)]
+        c = curve_means[(curve_means["dataset"] == dataset) & (curve_means["setting"] == settings.get(dataset))
+                        & (curve_means["scale"] == 1.0)]
         c = _main_key(c, "is")
         sn, bsn = _curve_summary(c[c["family"] == SN]), _curve_summary(c[c["family"] == BSN])
         if sn is None or bsn is None:
@@ -282,11 +285,11 @@ def _seed_log_grads(runs: list[Run], dataset: str, setting: str | None, fam: str
     return out
 
 
-def sn_conv_claim(gs: pd.DataFrame, runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
+def sn_conv_claim(grouped: pd.DataFrame, runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
     out = []
     for dataset in _scope(runs, (SN_CONV,), settings=settings):
         setting = settings.get(dataset)
-        g = _best_is(gs, dataset, settings)
+        g = _best_is(grouped, dataset, settings)
         sn, conv = _cell(g, SN, 1.0), _cell(g, SN_CONV, 1.0)
         scales = sorted(s for s in g[g["family"] == SN_CONV]["scale"] if s != 1.0)
         lg_sn, lg_conv = (_seed_log_grads(runs, dataset, setting, f, 1.0) for f in (SN, SN_CONV))
@@ -330,11 +333,11 @@ def _dip_p(m: np.ndarray, e: np.ndarray, n: np.ndarray, i: int, j: int) -> float
     return welch_p_from_stats(m[i], e[i], int(n[i]), m[j], e[j], int(n[j]))
 
 
-def modes(scales: list[float], means: list[float], sems: list[float], ns: list[int]) -> list[float]:
+def modes(scales: list[float], means: list[float], sems: list[float], n_seeds: list[int]) -> list[float]:
     """The scales of the distinct modes of a mean curve over sorted ``scales`` (rule of ``modes_SN``):
     local maxima, two of them merged (keeping the higher) unless the lowest point between them is below
     the lower one at Welch p < ALPHA."""
-    m, e, n = (np.asarray(x, dtype=float) for x in (means, sems, ns))
+    m, e, n = (np.asarray(x, dtype=float) for x in (means, sems, n_seeds))
     k = len(m)
     peaks = [i for i in range(k) if (i == 0 or m[i] > m[i - 1]) and (i == k - 1 or m[i] >= m[i + 1])]
     kept: list[int] = []
@@ -351,27 +354,27 @@ def modes(scales: list[float], means: list[float], sems: list[float], ns: list[i
     return [scales[i] for i in kept]
 
 
-def single_mode(means: list[float], sems: list[float], ns: list[int]) -> bool:
+def single_mode(means: list[float], sems: list[float], n_seeds: list[int]) -> bool:
     """Whether a mean curve is significantly unimodal at its resolution: one local maximum, and every
     step away from it descends at Welch p < ALPHA."""
-    m, e, n = (np.asarray(x, dtype=float) for x in (means, sems, ns))
+    m, e, n = (np.asarray(x, dtype=float) for x in (means, sems, n_seeds))
     top = int(np.argmax(m))
     steps = [(i, i + 1) for i in range(top, len(m) - 1)] + [(i, i - 1) for i in range(top, 0, -1)]
     return all(m[b] < m[a] and significant(_dip_p(m, e, n, b, a)) for a, b in steps)
 
 
-def modes_claim(gs: pd.DataFrame, runs: list[Run], settings: dict[str, str | None], fam: str) -> list[Claim]:
+def modes_claim(grouped: pd.DataFrame, runs: list[Run], settings: dict[str, str | None], family: str) -> list[Claim]:
     out = []
-    key, name = f"modes_{fam}", {SN: SSN, LECUN: f"{LECUN}×s"}[fam]
-    swept = {d for d in _scope(runs, (fam,), settings=settings)
-             if len({r.scale for r in runs if r.dataset == d and r.family == fam}) > 1}
+    key, name = f"modes_{family}", {SN: SSN, LECUN: f"{LECUN}×s"}[family]
+    swept = {d for d in _scope(runs, (family,), settings=settings)
+             if len({r.scale for r in runs if r.dataset == d and r.family == family}) > 1}
     for dataset in sorted(swept):
-        g = _best_is(gs, dataset, settings)
-        g = g[(g["family"] == fam) & (g["n"] >= 1)].sort_values("scale")
+        g = _best_is(grouped, dataset, settings)
+        g = g[(g["family"] == family) & (g["n"] >= 1)].sort_values("scale")
         ok = g[g["n"] >= MIN_SEEDS]
         if len(g) < 2:
             out.append(_claim(key, dataset, NOT_RUN, f"{name}: {len(g)} scale(s) with IS scores "
-                                                     f"({_progress(runs, dataset, (fam,))})"))
+                                                     f"({_progress(runs, dataset, (family,))})"))
             continue
         if len(ok) < MIN_SCALES:
             out.append(_claim(key, dataset, INCONCLUSIVE,
@@ -420,19 +423,20 @@ def variance_claim(runs: list[Run], settings: dict[str, str | None]) -> list[Cla
     return out
 
 
-def imagenet_claim(t1: pd.DataFrame, gs: pd.DataFrame, runs: list[Run],
+def imagenet_claim(table1_rows: pd.DataFrame, grouped: pd.DataFrame, runs: list[Run],
                    settings: dict[str, str | None]) -> list[Claim]:
     if "imagenet" not in _scope(runs, (SN, BSN)):
         return []
-    d = t1[(t1["dataset"] == "imagenet") & (t1["metric"] == "is") & (t1["which"] == "best")]
+    d = table1_rows[(table1_rows["dataset"] == "imagenet") & (table1_rows["metric"] == "is")
+                    & (table1_rows["which"] == "best")]
     d = d[with_key(d, d["key"].value_counts().idxmax())] if len(d) else d
     rows = {r: d[d["row"] == r] for r in (SN, BSN, BSSN)}
     if not all(len(v) and v["n"].iloc[0] >= 1 for v in rows.values()):
         return [_claim("imagenet", "imagenet", NOT_RUN, "needs IS scores of SN, BSN and the BSN sweep "
                                                         f"({_progress(runs, 'imagenet', (SN, BSN))})")]
     sn, bsn, bssn = (rows[k].iloc[0] for k in (SN, BSN, BSSN))
-    g = gs[(gs["dataset"] == "imagenet") & (gs["setting"] == settings.get("imagenet")) & (gs["which"] == "best")
-           & (gs["metric"] == "is") & with_key(gs, sn["key"])]
+    g = grouped[(grouped["dataset"] == "imagenet") & (grouped["setting"] == settings.get("imagenet"))
+                & (grouped["which"] == "best") & (grouped["metric"] == "is") & with_key(grouped, sn["key"])]
     v_sn, v_bsn = _cell(g, SN, 1.0)["values"], _cell(g, BSN, 1.0)["values"]
     v_bssn = _cell(g, BSN, float(bssn["scale"]))["values"]
     p_half, p_fix = welch_p(v_bsn, [0.5 * v for v in v_sn]), welch_p(v_bssn, v_sn)
@@ -449,15 +453,15 @@ def imagenet_claim(t1: pd.DataFrame, gs: pd.DataFrame, runs: list[Run],
     return [_claim("imagenet", "imagenet", status, evidence)]
 
 
-def checklist(runs: list[Run], gs: pd.DataFrame, t1: pd.DataFrame, hp: pd.DataFrame, cv: pd.DataFrame,
-              settings: dict[str, str | None]) -> list[Claim]:
+def checklist(runs: list[Run], grouped: pd.DataFrame, table1_rows: pd.DataFrame, hparam_table: pd.DataFrame,
+              curve_means: pd.DataFrame, settings: dict[str, str | None]) -> list[Claim]:
     """Every claim of docs/design.md#paper-targets in the paper's order; one with no data anywhere is
     ``not run``."""
     judged = {
-        "bsn_vs_sn": bsn_beats_sn(hp, runs), "curves": curves_claim(cv, runs, settings),
-        "sn_conv": sn_conv_claim(gs, runs, settings), "modes_SN": modes_claim(gs, runs, settings, SN),
-        "modes_LeCun": modes_claim(gs, runs, settings, LECUN), "variance": variance_claim(runs, settings),
-        "imagenet": imagenet_claim(t1, gs, runs, settings),
+        "bsn_vs_sn": bsn_beats_sn(hparam_table, runs), "curves": curves_claim(curve_means, runs, settings),
+        "sn_conv": sn_conv_claim(grouped, runs, settings), "modes_SN": modes_claim(grouped, runs, settings, SN),
+        "modes_LeCun": modes_claim(grouped, runs, settings, LECUN), "variance": variance_claim(runs, settings),
+        "imagenet": imagenet_claim(table1_rows, grouped, runs, settings),
     }
     out = []
     for key, rows in judged.items():

@@ -61,19 +61,19 @@ class Figure:
     min_text_px: float = 0.0
 
 
-def color(fam: str, k: int = 0) -> str:
+def color(family: str, index: int = 0) -> str:
     """A family's colour (a fallback from the default cycle for unknown families)."""
-    return COLORS.get(base_family(fam), f"C{(k + 7) % 10}")
+    return COLORS.get(base_family(family), f"C{(index + 7) % 10}")
 
 
-def n_marker(n: int) -> str:
-    """The marker of a line or point that averages ``n`` seeds (× 1, ▲ 2, ● ≥ 3)."""
-    return N_MARKERS.get(int(n), "o")
+def n_marker(n_seeds: int) -> str:
+    """The marker of a line or point that averages ``n_seeds`` seeds (× 1, ▲ 2, ● ≥ 3)."""
+    return N_MARKERS.get(int(n_seeds), "o")
 
 
-def n_handles(ns: object) -> list[Line2D]:
-    """Legend entries explaining the seed markers present in ``ns``."""
-    kinds = sorted({min(int(n), 3) for n in ns if n and n > 0})
+def n_handles(n_seeds: object) -> list[Line2D]:
+    """Legend entries explaining the seed markers present in ``n_seeds``."""
+    kinds = sorted({min(int(n), 3) for n in n_seeds if n and n > 0})
     text = {1: "n = 1 seed (no s.e.m.)", 2: "n = 2 seeds", 3: "n ≥ 3 seeds"}
     return [Line2D([], [], color="0.3", ls="none", marker=n_marker(k), label=text[k]) for k in kinds]
 
@@ -146,14 +146,14 @@ def _grid(n: int, ncols: int, w: float = 4.2, h: float = 3.2) -> tuple[plt.Figur
     return fig, flat[:n]
 
 
-def columns(df: pd.DataFrame) -> list[tuple[str, ProtocolKey]]:
+def columns(scores: pd.DataFrame) -> list[tuple[str, ProtocolKey]]:
     """The (metric, protocol key) pairs of a score frame in metric order (IS, FID, KID)."""
-    return sorted(dict.fromkeys(zip(df["metric"], df["key"])), key=lambda mk: (METRICS.index(mk[0]), mk[1]))
+    return sorted(dict.fromkeys(zip(scores["metric"], scores["key"])), key=lambda mk: (METRICS.index(mk[0]), mk[1]))
 
 
-def log_axis(ax: plt.Axes, axis: str = "y") -> None:
+def log_axis(panel: plt.Axes, axis: str = "y") -> None:
     """Make ``axis`` logarithmic (its ticks are chosen from the data range in :func:`save`)."""
-    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    (panel.set_yscale if axis == "y" else panel.set_xscale)("log")
 
 
 def _log_ticks(ax: plt.Axes) -> None:
@@ -173,11 +173,11 @@ def _k(v: float, _: int = 0) -> str:
     return f"{v / 1000:g}k" if abs(v) >= 1000 else f"{v:g}"
 
 
-def iteration_axis(ax: plt.Axes) -> None:
+def iteration_axis(panel: plt.Axes) -> None:
     """x = iterations: at most 6 ticks, thousands written as "k"."""
-    ax.set_xlabel(ITERATION)
-    ax.xaxis.set_major_locator(mticker.MaxNLocator(6, integer=True))
-    ax.xaxis.set_major_formatter(mticker.FuncFormatter(_k))
+    panel.set_xlabel(ITERATION)
+    panel.xaxis.set_major_locator(mticker.MaxNLocator(6, integer=True))
+    panel.xaxis.set_major_formatter(mticker.FuncFormatter(_k))
 
 
 def _ds(dataset: str) -> str:
@@ -188,19 +188,19 @@ def _err(sem: pd.Series) -> np.ndarray:
     return np.nan_to_num(sem.to_numpy(dtype=float))
 
 
-def band(ax: plt.Axes, v: pd.DataFrame, col: str) -> None:
-    """Shade mean ± s.e.m. of ``v`` (columns iteration, mean, sem); lower edges ≤ 0 are left open on log axes."""
-    m, e = v["mean"].to_numpy(dtype=float), _err(v["sem"])
+def band(panel: plt.Axes, curve: pd.DataFrame, colour: str) -> None:
+    """Shade mean ± s.e.m. of ``curve`` (columns iteration, mean, sem); lower edges ≤ 0 are left open on log axes."""
+    m, e = curve["mean"].to_numpy(dtype=float), _err(curve["sem"])
     lo = m - e
-    if ax.get_yscale() == "log":
+    if panel.get_yscale() == "log":
         lo = np.where(lo > 0, lo, np.nan)
-    ax.fill_between(v["iteration"], lo, m + e, color=col, alpha=0.15, lw=0)
+    panel.fill_between(curve["iteration"], lo, m + e, color=colour, alpha=0.15, lw=0)
 
 
 # -- scale sweeps (Figs. 6, 8) ---------------------------------------------------------------------
-def sweep(gs: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
+def sweep(grouped: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
     """Score vs scale s for every family swept over ≥ 2 scales; rows best/final, one column per metric."""
-    g = gs[gs["dataset"] == dataset]
+    g = grouped[grouped["dataset"] == dataset]
     fams = [f for f in sorted(g["family"].unique(), key=family_rank) if g[g["family"] == f]["scale"].nunique() >= 2]
     g = g[g["family"].isin(fams)]
     if g.empty:
@@ -238,10 +238,10 @@ def sweep(gs: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
 
 
 # -- training curves (Figs. 4, 9) ------------------------------------------------------------------
-def curves(cv: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path) -> Figure | None:
+def curves(curve_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path) -> Figure | None:
     """Score vs iteration per featured variant, ± s.e.m. band; one panel per metric and protocol key."""
-    wanted = np.array([(f, s) in variants for f, s in zip(cv["family"], cv["scale"])], dtype=bool)
-    c = cv[(cv["dataset"] == dataset).to_numpy() & wanted]
+    wanted = np.array([(f, s) in variants for f, s in zip(curve_means["family"], curve_means["scale"])], dtype=bool)
+    c = curve_means[(curve_means["dataset"] == dataset).to_numpy() & wanted]
     if c.empty:
         return None
     cols = columns(c)
@@ -273,11 +273,12 @@ def curves(cv: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], ou
 
 
 # -- per-layer analysis (Figs. 2, 5, 7; App. L.3) ----------------------------------------------------
-def _per_layer(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], quantity: str,
+def _per_layer(analysis_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], quantity: str,
                bounds: tuple[str, ...] = (), log: bool = True) -> tuple[plt.Figure, list[plt.Axes]] | None:
     """One panel per variant, one line (± s.e.m. band) per layer of ``quantity``; ``bounds`` dashed/dotted.
     The panel title gives the seeds (n) and the line marker says it too (:func:`n_marker`)."""
-    a = an[(an["dataset"] == dataset) & (an["quantity"].isin([quantity, *bounds]))]
+    a = analysis_means[(analysis_means["dataset"] == dataset)
+                       & (analysis_means["quantity"].isin([quantity, *bounds]))]
     shown = [(f, s) for f, s in variants if not learned_gamma(f)
              and len(a[(a["family"] == f) & (a["scale"] == s) & (a["quantity"] == quantity) & a["mean"].notna()])]
     if not shown:
@@ -313,10 +314,10 @@ def _per_layer(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]]
     return fig, axes
 
 
-def grad_norms(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path,
+def grad_norms(analysis_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path,
                quantity: str = "grad_norm_eff") -> Figure | None:
     """Per-layer ‖∇_W D(x)‖_F over training (Figs. 2, 5), w.r.t. the effective or the raw weight."""
-    made = _per_layer(an, dataset, variants, quantity)
+    made = _per_layer(analysis_means, dataset, variants, quantity)
     if made is None:
         return None
     fig, axes = made
@@ -340,19 +341,21 @@ def bound_for_scale(bound: float, family: str, scale: float) -> float:
     return bound * scale ** 2 if base_family(family) in NORMALIZED else bound
 
 
-def scale_bounds(an: pd.DataFrame, bounds: tuple[str, ...] = ("bound_sn", "bound_bsn")) -> pd.DataFrame:
-    """``an`` (long analysis table) with the ``bounds`` rows' mean and s.e.m. put through
+def scale_bounds(analysis_means: pd.DataFrame, bounds: tuple[str, ...] = ("bound_sn", "bound_bsn")) -> pd.DataFrame:
+    """``analysis_means`` (long analysis table) with the ``bounds`` rows' mean and s.e.m. put through
     :func:`bound_for_scale` for their cell's family and scale."""
-    rows = an["quantity"].isin(bounds).to_numpy()
+    rows = analysis_means["quantity"].isin(bounds).to_numpy()
     factor = np.array([bound_for_scale(1.0, f, s) if r else 1.0
-                       for f, s, r in zip(an["family"], an["scale"], rows)], dtype=float)
-    return an.assign(mean=an["mean"].astype(float) * factor, sem=an["sem"].astype(float) * factor)
+                       for f, s, r in zip(analysis_means["family"], analysis_means["scale"], rows)], dtype=float)
+    return analysis_means.assign(mean=analysis_means["mean"].astype(float) * factor,
+                                 sem=analysis_means["sem"].astype(float) * factor)
 
 
-def variances(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path) -> Figure | None:
+def variances(analysis_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]],
+              out_dir: Path) -> Figure | None:
     """Variance of the effective weight's entries vs the SN bound s²/max(m,n) and the BSN bound (Fig. 7),
     the bounds scaled by s² for scaled normalized variants (:func:`bound_for_scale`)."""
-    made = _per_layer(scale_bounds(an), dataset, variants, "var_eff", ("bound_sn", "bound_bsn"))
+    made = _per_layer(scale_bounds(analysis_means), dataset, variants, "var_eff", ("bound_sn", "bound_bsn"))
     if made is None:
         return None
     fig, axes = made
@@ -368,9 +371,10 @@ def variances(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]],
     return save(fig, f"variance_{dataset}", f"Parameter variances vs bounds — {_ds(dataset)}", caption, out_dir)
 
 
-def sigma_ratio(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path) -> Figure | None:
+def sigma_ratio(analysis_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]],
+                out_dir: Path) -> Figure | None:
     """σ_conv/σ_w (‖w̃‖ / ‖ŵ‖) per conv layer over training (App. L.3)."""
-    made = _per_layer(an, dataset, variants, "sigma_ratio", log=False)
+    made = _per_layer(analysis_means, dataset, variants, "sigma_ratio", log=False)
     if made is None:
         return None
     fig, axes = made
@@ -414,9 +418,11 @@ def grad_ratio(pairs: pd.DataFrame, out_dir: Path) -> Figure | None:
     return save(fig, "grad_ratio", "Gradient-norm ratio vs inverse spectral-norm ratio (Fig. 3)", caption, out_dir)
 
 
-def input_grads(tl: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path) -> Figure | None:
+def input_grads(train_log_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]],
+                out_dir: Path) -> Figure | None:
     """D's input-gradient norm on real and fake images over training (official ``d/*_slopes``)."""
-    t = tl[(tl["dataset"] == dataset) & tl["quantity"].isin(["grad_x_real_mean", "grad_x_fake_mean"])]
+    t = train_log_means[(train_log_means["dataset"] == dataset)
+                        & train_log_means["quantity"].isin(["grad_x_real_mean", "grad_x_fake_mean"])]
     shown = [(f, s) for f, s in variants if len(t[(t["family"] == f) & (t["scale"] == s)])]
     if not shown:
         return None

@@ -20,13 +20,13 @@ GAMMA_COLUMNS = ((SN, "hinge"), (BSN, "hinge"), *((family, "WGAN-GP") for family
 """The learned-γ table's columns: family and loss (the official learned-γ runs use WGAN-GP)."""
 
 
-def num(x: Any, digits: int = 4) -> str:
+def num(value: Any, digits: int = 4) -> str:
     """A number with ``digits`` significant digits; "—" for missing values."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
-    if isinstance(x, (int, float)):
-        return f"{x:.{digits}g}"
-    return str(x)
+    if isinstance(value, (int, float)):
+        return f"{value:.{digits}g}"
+    return str(value)
 
 
 def pm(mean: float, sem: float) -> str:
@@ -36,8 +36,8 @@ def pm(mean: float, sem: float) -> str:
     return f"{mean:.4g} ± {sem:.2g}" if math.isfinite(sem) else f"{mean:.4g}"
 
 
-def pvalue(p: float) -> str:
-    return "—" if not math.isfinite(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+def pvalue(p_value: float) -> str:
+    return "—" if not math.isfinite(p_value) else ("< 0.001" if p_value < 0.001 else f"{p_value:.3f}")
 
 
 def arrow(metric: str) -> str:
@@ -49,7 +49,7 @@ def ds_label(dataset: str) -> str:
 
 
 # -- Table 1 -----------------------------------------------------------------------------------------
-def table1_views(t1: pd.DataFrame, columns: list[Column]) -> list[dict]:
+def table1_views(table1_rows: pd.DataFrame, columns: list[Column]) -> list[dict]:
     """One view per variant (best / final): dataset header groups, columns, rows of cells, p-values and
     the numbered protocol notes."""
     views = []
@@ -62,25 +62,30 @@ def table1_views(t1: pd.DataFrame, columns: list[Column]) -> list[dict]:
                 groups.append({"dataset": col.dataset, "label": ds_label(col.dataset), "span": 1})
         cols = [{"label": f"{c.label} {arrow(c.metric)}", "tag": c.header, "note": i + 1}
                 for i, c in enumerate(columns)]
+        in_column = [_column_rows(table1_rows, c, which) for c in columns]
         rows = []
         for name in paper.TABLE1_ROWS:
             cells = []
-            for c in columns:
-                r = t1[(t1["dataset"] == c.dataset) & (t1["metric"] == c.metric) & with_key(t1, c.key)
-                       & (t1["which"] == which) & (t1["row"] == name)]
-                cells.append(_t1_cell(r.iloc[0], c, t1, which) if len(r) else {"ours": "—"})
+            for c, same in zip(columns, in_column):
+                r = same[same["row"] == name]
+                cells.append(_t1_cell(r.iloc[0], c, table1_rows, which) if len(r) else {"ours": "—"})
             rows.append({"name": name, "real": name == REAL_DATA, "cells": cells})
         pvals = []
-        for c in columns:
-            r = t1[(t1["dataset"] == c.dataset) & (t1["metric"] == c.metric) & with_key(t1, c.key)
-                   & (t1["which"] == which) & (t1["row"] == BSN)]
+        for same in in_column:
+            r = same[same["row"] == BSN]
             pvals.append(pvalue(r["welch_p_bsn_vs_sn"].iloc[0]) if len(r) else "—")
         views.append({"which": which, "title": WHICH_TITLE[which], "groups": groups, "columns": cols, "rows": rows,
                       "pvalues": pvals, "notes": [c.note for c in columns], "alpha": f"{ALPHA:g}"})
     return views
 
 
-def _t1_cell(r: pd.Series, col: Column, t1: pd.DataFrame, which: str) -> dict:
+def _column_rows(table1_rows: pd.DataFrame, col: Column, which: str) -> pd.DataFrame:
+    """The rows of Table 1's column ``col`` in variant ``which`` (best / final)."""
+    return table1_rows[(table1_rows["dataset"] == col.dataset) & (table1_rows["metric"] == col.metric)
+                       & with_key(table1_rows, col.key) & (table1_rows["which"] == which)]
+
+
+def _t1_cell(r: pd.Series, col: Column, table1_rows: pd.DataFrame, which: str) -> dict:
     cell: dict[str, Any] = {"ours": pm(r["mean"], r["sem"]), "n": int(r["n"]), "best": False}
     if r["row"] == REAL_DATA and not math.isfinite(r["mean"]):
         cell["ours"] = "not computed"  # no results/real/<dataset>-<protocol>.json (specnorm score --real)
@@ -92,9 +97,7 @@ def _t1_cell(r: pd.Series, col: Column, t1: pd.DataFrame, which: str) -> dict:
         cell["progress"] = f"{int(r['done'])}/{int(r['total'])} {unit} done" if r["done"] < r["total"] else ""
         if r["diverged"]:
             cell["progress"] += f"{'; ' if cell['progress'] else ''}{int(r['diverged'])} diverged"
-        same = t1[(t1["dataset"] == col.dataset) & (t1["metric"] == col.metric) & with_key(t1, col.key)
-                  & (t1["which"] == which)]
-        cell["best"] = r["row"] in significant_best(same, col.metric)
+        cell["best"] = r["row"] in significant_best(_column_rows(table1_rows, col, which), col.metric)
     if math.isfinite(r["paper_mean"]):
         cell["paper"] = "paper " + pm(r["paper_mean"], r["paper_sem"])
         if math.isfinite(r["diff"]):
@@ -124,15 +127,15 @@ def significant_best(rows: pd.DataFrame, metric: str) -> set[str]:
     return {r["row"] for _, r in cand.iterrows() if _cell_key(r) == _cell_key(top)}
 
 
-def winner(bsn_better: Any, p: float, both: bool) -> str:
+def winner(bsn_better: Any, p_value: float, both: bool) -> str:
     """The "better" cell of an SN-vs-BSN row: a side only at Welch p < ALPHA."""
     if not both:
         return "—"
-    if not math.isfinite(p):
+    if not math.isfinite(p_value):
         return "no test (a side has < 2 seeds)"
-    if significant(p):
+    if significant(p_value):
         return BSN if bsn_better else SN
-    return f"no significant difference (p = {pvalue(p)})"
+    return f"no significant difference (p = {pvalue(p_value)})"
 
 
 def _paper_cell(mean: float, sem: float | None) -> str:
@@ -149,9 +152,9 @@ def paper_table() -> dict:
 
 
 # -- generic tables ----------------------------------------------------------------------------------
-def sweep_tables(gs: pd.DataFrame, dataset: str) -> list[dict]:
+def sweep_tables(grouped: pd.DataFrame, dataset: str) -> list[dict]:
     """Per metric and protocol key (best during training): rows = scale, columns = swept families."""
-    g = gs[(gs["dataset"] == dataset) & (gs["which"] == "best")]
+    g = grouped[(grouped["dataset"] == dataset) & (grouped["which"] == "best")]
     fams = [f for f in sorted(g["family"].unique(), key=family_rank) if g[g["family"] == f]["scale"].nunique() >= 2]
     out = []
     groups = sorted(g[g["family"].isin(fams)].groupby(["metric", "key"]),
@@ -171,11 +174,11 @@ def sweep_tables(gs: pd.DataFrame, dataset: str) -> list[dict]:
     return out
 
 
-def hparam_rows(hp: pd.DataFrame, dataset: str) -> list[dict]:
+def hparam_rows(hparam_table: pd.DataFrame, dataset: str) -> list[dict]:
     """App. N rows of one dataset: setting, metric, variant, SN, BSN, Δ, Welch p, winner."""
-    if hp.empty:
+    if hparam_table.empty:
         return []
-    d = hp[hp["dataset"] == dataset].sort_values(["setting_label", "metric", "which"])
+    d = hparam_table[hparam_table["dataset"] == dataset].sort_values(["setting_label", "metric", "which"])
     rows = []
     for _, r in d.iterrows():
         both = r["sn_n"] > 0 and r["bsn_n"] > 0
@@ -189,9 +192,9 @@ def hparam_rows(hp: pd.DataFrame, dataset: str) -> list[dict]:
     return rows
 
 
-def gamma_rows(gam: pd.DataFrame, dataset: str) -> list[dict]:
+def gamma_rows(gamma_scores: pd.DataFrame, dataset: str) -> list[dict]:
     """Learned-γ comparison rows of one dataset."""
-    d = gam[gam["dataset"] == dataset]
+    d = gamma_scores[gamma_scores["dataset"] == dataset]
     rows = []
     for (setting, metric, label, key, which), sub in d.groupby(["setting_label", "metric", "label", "key", "which"],
                                                                 sort=True):
@@ -209,11 +212,12 @@ def gamma_rows(gam: pd.DataFrame, dataset: str) -> list[dict]:
     return rows
 
 
-def frame_table(df: pd.DataFrame, max_rows: int = 200) -> dict:
+def frame_table(frame: pd.DataFrame, max_rows: int = 200) -> dict:
     """Any frame as header + rows of formatted strings (the theory CSV, whose columns are not fixed)."""
-    df = df.head(max_rows)
-    return {"header": [str(c) for c in df.columns],
-            "rows": [[num(v) if isinstance(v, float) else str(v) for v in row] for row in df.itertuples(index=False)]}
+    frame = frame.head(max_rows)
+    return {"header": [str(c) for c in frame.columns],
+            "rows": [[num(v) if isinstance(v, float) else str(v) for v in row]
+                     for row in frame.itertuples(index=False)]}
 
 
 def progress_lines(runs: list[Run], families: tuple[str, ...] | None = None,
