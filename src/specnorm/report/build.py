@@ -19,10 +19,10 @@ import pandas as pd
 from specnorm.io import atomic_write_text
 from specnorm.provenance import git_commit, versions
 from specnorm.report import aggregate, claims, figures, paper, views
-from specnorm.report.runs import Run, collect, read_complete_csv
+from specnorm.report.runs import Run, collect
 from specnorm.report.scores import run_scores
-from specnorm.report.variants import variant_label
-from specnorm.vocab import BSN, GAMMA_FAMILIES, LECUN, SN, SN_CONV
+from specnorm.rundir import read_complete_csv
+from specnorm.vocab import BSN, GAMMA_FAMILIES, LECUN, SN, SN_CONV, variant_label
 
 TEMPLATES = Path(__file__).parent / "templates"
 SECTION_FIGURES = ("sweep", "curves", "grad_eff", "grad_raw", "variance", "sigma", "input_grad")
@@ -91,7 +91,7 @@ def _inventory_rows(inventory: pd.DataFrame) -> list[dict]:
     rows = []
     for _, row in inventory.iterrows():
         wall = row["wall_time_s"]
-        rows.append({"run": row["run"], "state": row["state"], "dataset": views.ds_label(row["dataset"]),
+        rows.append({"run": row["run"], "state": row["state"], "dataset": paper.dataset_label(row["dataset"]),
                      "variant": row["variant"], "seed": row["seed"], "setting": row["setting_label"],
                      "progress": f"{row['iterations_done']}/{row['iterations']}",
                      "wall": f"{wall / 60:.1f} min" if isinstance(wall, (int, float)) and math.isfinite(wall) else "—",
@@ -109,7 +109,7 @@ def _dataset_section(runs: list[Run], tables: dict[str, pd.DataFrame], dataset: 
     cells = grouped[(grouped["dataset"] == dataset) & (grouped["setting"] == setting)]
     curves = curve_means[(curve_means["dataset"] == dataset) & (curve_means["setting"] == setting)]
     return {
-        "dataset": dataset, "label": views.ds_label(dataset), "variants": views.variant_names(variants),
+        "dataset": dataset, "label": paper.dataset_label(dataset), "variants": views.variant_names(variants),
         "setting": next(r.setting_label for r in runs if r.setting == setting),
         "sweep": figures.sweep(cells, dataset, figure_dir), "sweep_tables": views.sweep_tables(cells, dataset),
         "curves": figures.curves(curves, dataset, variants, figure_dir),
@@ -171,7 +171,7 @@ def build(paths: Paths) -> Built:
         "counts": counts,
         "table1": views.table1_views(table1_rows, columns), "paper_table": views.paper_table(),
         "paper_protocol": paper.PAPER_PROTOCOL,
-        "no_table1": [views.ds_label(dataset) for dataset, setting in settings.items() if setting is None],
+        "no_table1": [paper.dataset_label(dataset) for dataset, setting in settings.items() if setting is None],
         "datasets": sections, "ratio_fig": ratio_figure,
         "theory": views.frame_table(theory) if len(theory) else None,
         "theory_path": str(paths.theory) if paths.theory else "",

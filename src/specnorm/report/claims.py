@@ -125,12 +125,12 @@ def _claim(key: str, dataset: str, status: str, evidence: str) -> Claim:
     text, source, rule = CLAIMS[key]
     analogue = is_builtin(dataset)
     if not analogue and dataset not in CLAIM_DATASETS[key] and status in (REPRODUCED, NOT_REPRODUCED):
-        claimed = ", ".join(paper.DATASET_LABELS.get(d, d) for d in CLAIM_DATASETS[key])
+        claimed = ", ".join(paper.dataset_label(d) for d in CLAIM_DATASETS[key])
         evidence = (f"the paper states this claim for {claimed}; here the rule alone would say \"{status}\", "
                     f"which is not evidence about the paper's claim. " + evidence)
         status = INCONCLUSIVE
     verdict = f"{status} ({ANALOGUE})" if analogue and status != NOT_RUN else status
-    return Claim(key, text, source, paper.DATASET_LABELS.get(dataset, dataset), status, evidence, rule,
+    return Claim(key, text, source, paper.dataset_label(dataset), status, evidence, rule,
                  CRITERIA[key], analogue, verdict)
 
 

@@ -28,10 +28,11 @@ import pandas as pd  # noqa: E402
 
 from specnorm.io import atomic_write  # noqa: E402
 from specnorm.report import paper  # noqa: E402
+from specnorm.report.paper import dataset_label  # noqa: E402
 from specnorm.report.scores import with_key  # noqa: E402
-from specnorm.report.variants import FAMILY_ORDER, base_family, family_rank, learned_gamma, variant_label  # noqa: E402
+from specnorm.report.variants import base_family, family_rank, learned_gamma  # noqa: E402
 from specnorm.scores import ProtocolKey  # noqa: E402
-from specnorm.vocab import BSN, METRICS, SN, SN_CONV  # noqa: E402
+from specnorm.vocab import BSN, FAMILY_ORDER, METRICS, SN, SN_CONV, variant_label  # noqa: E402
 
 COLORS = dict(zip(FAMILY_ORDER, ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f", "#9467bd", "#8c564b")))
 WHICH = {"best": "best during training", "final": "final"}
@@ -180,10 +181,6 @@ def iteration_axis(panel: plt.Axes) -> None:
     panel.xaxis.set_major_formatter(mticker.FuncFormatter(_k))
 
 
-def _ds(dataset: str) -> str:
-    return paper.DATASET_LABELS.get(dataset, dataset)
-
-
 def _err(sem: pd.Series) -> np.ndarray:
     return np.nan_to_num(sem.to_numpy(dtype=float))
 
@@ -230,11 +227,11 @@ def sweep(grouped: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
             ax.grid(alpha=0.3)
     handles = [Line2D([], [], color=color(f, k), label=f) for k, f in enumerate(fams)] + n_handles(g["n"])
     fig.legend(handles=handles, loc="outside right upper")
-    caption = (f"{_ds(dataset)}, Table 1 setting: score against the fixed scale s, mean ± s.e.m. over seeds. SN's "
+    caption = (f"{dataset_label(dataset)}, Table 1 setting: score against the fixed scale s, mean ± s.e.m. over seeds. SN's "
                "curve is the SSN sweep and BSN's the BSSN sweep (Fig. 8's SSN curve), SN_Conv's is Fig. 6's and "
                "LeCun's is Fig. 8's scaled-LeCun curve (there s multiplies the init std of an un-normalized D). The "
                "marker gives the seeds behind each point (× one seed: no error bar; ▲ two; ● three or more).")
-    return save(fig, f"sweep_{dataset}", f"Scale sweeps — {_ds(dataset)}", caption, out_dir)
+    return save(fig, f"sweep_{dataset}", f"Scale sweeps — {dataset_label(dataset)}", caption, out_dir)
 
 
 # -- training curves (Figs. 4, 9) ------------------------------------------------------------------
@@ -266,10 +263,10 @@ def curves(curve_means: pd.DataFrame, dataset: str, variants: list[tuple[str, fl
         ax.set_title(f"{label} ({key.tag(metric)})", fontsize=10)
         ax.grid(alpha=0.3)
     fig.legend(handles=[*handles.values(), *n_handles(c["n"])], loc="outside right upper")
-    caption = (f"{_ds(dataset)}, Table 1 setting: in-training evaluations (metrics.csv) of finished runs, mean ± "
+    caption = (f"{dataset_label(dataset)}, Table 1 setting: in-training evaluations (metrics.csv) of finished runs, mean ± "
                "s.e.m. over seeds (n = seeds; marker × one seed, no band; ▲ two; ● three or more). Dashed: scaled "
                "variants (SSN/BSSN at Table 1's chosen s, SN_Conv×s).")
-    return save(fig, f"curves_{dataset}", f"Training curves — {_ds(dataset)}", caption, out_dir)
+    return save(fig, f"curves_{dataset}", f"Training curves — {dataset_label(dataset)}", caption, out_dir)
 
 
 # -- per-layer analysis (Figs. 2, 5, 7; App. L.3) ----------------------------------------------------
@@ -325,11 +322,11 @@ def grad_norms(analysis_means: pd.DataFrame, dataset: str, variants: list[tuple[
            else "raw weight W (what Adam updates)")
     for ax in axes:
         ax.set_ylabel(r"$\|\nabla_W D(x)\|_F$ (log)")
-    caption = (f"{_ds(dataset)}, Table 1 setting: Frobenius norm of each layer's gradient of D(x) w.r.t. the {wrt}, "
+    caption = (f"{dataset_label(dataset)}, Table 1 setting: Frobenius norm of each layer's gradient of D(x) w.r.t. the {wrt}, "
                "per-sample gradients averaged over the fixed analysis batch of real images (docs/design.md#analysis-quantities), "
                "mean ± s.e.m. over seeds (band). One panel per variant, one line per layer (layer0 = input).")
     short = "effective" if quantity == "grad_norm_eff" else "raw"
-    return save(fig, f"{quantity}_{dataset}", f"Per-layer gradient norms ({short} weights) — {_ds(dataset)}",
+    return save(fig, f"{quantity}_{dataset}", f"Per-layer gradient norms ({short} weights) — {dataset_label(dataset)}",
                 caption, out_dir)
 
 
@@ -361,14 +358,14 @@ def variances(analysis_means: pd.DataFrame, dataset: str, variants: list[tuple[s
     fig, axes = made
     for ax in axes:
         ax.set_ylabel("Var of effective weight entries (log)")
-    caption = (f"{_ds(dataset)}, Table 1 setting: solid, the variance of each layer's effective weight entries "
+    caption = (f"{dataset_label(dataset)}, Table 1 setting: solid, the variance of each layer's effective weight entries "
                "(W·s·γ/σ; the raw W without normalization) over training, mean ± s.e.m. over seeds; dashed, "
                "Theorem 2's SN bound; dotted, Theorem 3's BSN bound (convolutions). The effective weight of SN, BSN "
                "and SN_Conv at scale s is s·W/σ, so its variance carries a factor s² and so do the bounds drawn in "
                "its panel: s²/max(m, n) and 2s²/(cᵢₙk² + cₒᵤₜk²) (the panel title gives s²). LeCun×s and "
                "no-SN panels show the s = 1 bounds as a reference only: there s scales the initialization, not "
                "the weight, and the theorems do not apply.")
-    return save(fig, f"variance_{dataset}", f"Parameter variances vs bounds — {_ds(dataset)}", caption, out_dir)
+    return save(fig, f"variance_{dataset}", f"Parameter variances vs bounds — {dataset_label(dataset)}", caption, out_dir)
 
 
 def sigma_ratio(analysis_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]],
@@ -381,10 +378,10 @@ def sigma_ratio(analysis_means: pd.DataFrame, dataset: str, variants: list[tuple
     for ax in axes:
         ax.axhline(1.0, color="k", lw=0.8)
         ax.set_ylabel(r"$\sigma_{conv}/\sigma_w$  ($\|\tilde{w}\| / \|\hat{w}\|$)")
-    caption = (f"{_ds(dataset)}, Table 1 setting: ratio of the convolution operator's spectral norm ‖w̃‖ to the "
+    caption = (f"{dataset_label(dataset)}, Table 1 setting: ratio of the convolution operator's spectral norm ‖w̃‖ to the "
                "reshaped kernel's ‖ŵ‖ (both accurate, analysis.csv), per conv layer, mean ± s.e.m. over seeds. "
                "App. L.3 claims ‖ŵ‖ ≤ ‖w̃‖ throughout training (ratio ≥ 1, black line).")
-    return save(fig, f"sigma_ratio_{dataset}", f"‖w̃‖ vs ‖ŵ‖ — {_ds(dataset)}", caption, out_dir)
+    return save(fig, f"sigma_ratio_{dataset}", f"‖w̃‖ vs ‖ŵ‖ — {dataset_label(dataset)}", caption, out_dir)
 
 
 def grad_ratio(pairs: pd.DataFrame, out_dir: Path) -> Figure | None:
@@ -406,7 +403,7 @@ def grad_ratio(pairs: pd.DataFrame, out_dir: Path) -> Figure | None:
         log_axis(ax, "y")
         ax.set_xlabel(r"$\|w_j\|_{sp} / \|w_i\|_{sp}$ (effective weights)")
         ax.set_ylabel(r"$\|\nabla_{w_i} D\| / \|\nabla_{w_j} D\|$")
-        ax.set_title(_ds(dataset), fontsize=10)
+        ax.set_title(dataset_label(dataset), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(markerscale=2)
     caption = ("Every pair of layers i < j of every finished run (Table 1 setting, ≤ 20 analysis iterations per run; "
@@ -444,7 +441,7 @@ def input_grads(train_log_means: pd.DataFrame, dataset: str, variants: list[tupl
         ax.set_title(f"input gradient, {name} images", fontsize=10)
         ax.grid(alpha=0.3)
     fig.legend(handles=[*handles.values(), *n_handles(t["n"])], loc="outside right upper")
-    caption = (f"{_ds(dataset)}, Table 1 setting: mean per-sample ‖∇ₓD(x)‖₂ over the last D batch (official "
+    caption = (f"{dataset_label(dataset)}, Table 1 setting: mean per-sample ‖∇ₓD(x)‖₂ over the last D batch (official "
                "d/mean_*_slopes, train_log.csv), mean ± s.e.m. over seeds (marker × one seed, ▲ two, ● three or "
                "more).")
-    return save(fig, f"input_grad_{dataset}", f"Discriminator input gradients — {_ds(dataset)}", caption, out_dir)
+    return save(fig, f"input_grad_{dataset}", f"Discriminator input gradients — {dataset_label(dataset)}", caption, out_dir)

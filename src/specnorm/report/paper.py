@@ -13,8 +13,6 @@ from typing import Any
 from specnorm.catalog import DATASETS
 from specnorm.vocab import BSN, BSSN, REAL_DATA, SN, SSN
 
-DATASET_LABELS: dict[str, str] = {name: info.label for name, info in DATASETS.items()}
-"""Display names of the datasets (``specnorm.catalog``), as the paper writes them."""
 
 TABLE1_ROWS: tuple[str, ...] = (REAL_DATA, SN, SSN, BSN, BSSN)
 """Row order of Table 1."""
@@ -55,6 +53,12 @@ PAPER_PROTOCOL = {
 
 SN_CONV_FIX_SCALE = 1.75
 """The scale s at which SN_Conv×s matches SN_w (paper §4, Figs. 4–6)."""
+
+
+def dataset_label(dataset: str) -> str:
+    """A dataset's display name as the paper writes it (``specnorm.catalog``); an unknown one by its name."""
+    info = DATASETS.get(dataset)
+    return info.label if info is not None else dataset
 
 
 def paper_value(dataset: str, metric: str, row: str) -> tuple[float, float | None] | None:

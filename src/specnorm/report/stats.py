@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from specnorm.vocab import HIGHER_IS_BETTER  # re-exported for the report's modules
-"""Direction of each metric (IS ↑, FID ↓, KID ↓)."""
+from specnorm.vocab import HIGHER_IS_BETTER
 
 ALPHA = 0.05
 """Significance level of every test the report states (two-sided)."""

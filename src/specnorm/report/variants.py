@@ -12,10 +12,9 @@ import json
 from typing import Any
 
 from specnorm.catalog import get_norm
-from specnorm.vocab import EXECUTION_KEYS, FAMILY_ORDER, GAMMAS, LECUN, NO_SN, gamma_family, variant_label
+from specnorm.vocab import EXECUTION_KEYS, FAMILY_ORDER, GAMMAS, LECUN, NO_SN, gamma_family
 
-__all__ = ["FAMILY_ORDER", "base_family", "family", "family_rank", "group_key", "learned_gamma", "setting_key",
-           "setting_label", "variant_label"]
+__all__ = ["base_family", "family", "family_rank", "group_key", "learned_gamma", "setting_key", "setting_label"]
 
 ABLATION = " ["
 """Opens the suffix of a non-official choice in a family name (``SN [u,v const]``)."""

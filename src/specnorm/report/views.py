@@ -11,9 +11,10 @@ from specnorm.report import paper
 from specnorm.report.aggregate import Column, dataset_rank, progress
 from specnorm.report.runs import Run
 from specnorm.report.scores import with_key
-from specnorm.report.stats import ALPHA, HIGHER_IS_BETTER, significant, welch_p_from_stats
-from specnorm.report.variants import family_rank, variant_label
-from specnorm.vocab import BSN, GAMMA_FAMILIES, METRICS, REAL_DATA, SCALED, SN
+from specnorm.report.paper import dataset_label
+from specnorm.report.stats import ALPHA, significant, welch_p_from_stats
+from specnorm.report.variants import family_rank
+from specnorm.vocab import BSN, GAMMA_FAMILIES, HIGHER_IS_BETTER, METRICS, REAL_DATA, SCALED, SN, variant_label
 
 WHICH_TITLE = {"best": "best during training", "final": "final (end of training)"}
 GAMMA_COLUMNS = ((SN, "hinge"), (BSN, "hinge"), *((family, "WGAN-GP") for family in GAMMA_FAMILIES))
@@ -44,10 +45,6 @@ def arrow(metric: str) -> str:
     return "↑" if HIGHER_IS_BETTER.get(metric, True) else "↓"
 
 
-def ds_label(dataset: str) -> str:
-    return paper.DATASET_LABELS.get(dataset, dataset)
-
-
 # -- Table 1 -----------------------------------------------------------------------------------------
 def table1_views(table1_rows: pd.DataFrame, columns: list[Column]) -> list[dict]:
     """One view per variant (best / final): dataset header groups, columns, rows of cells, p-values and
@@ -59,7 +56,7 @@ def table1_views(table1_rows: pd.DataFrame, columns: list[Column]) -> list[dict]
             if groups and groups[-1]["dataset"] == col.dataset:
                 groups[-1]["span"] += 1
             else:
-                groups.append({"dataset": col.dataset, "label": ds_label(col.dataset), "span": 1})
+                groups.append({"dataset": col.dataset, "label": dataset_label(col.dataset), "span": 1})
         cols = [{"label": f"{c.label} {arrow(c.metric)}", "tag": c.header, "note": i + 1}
                 for i, c in enumerate(columns)]
         in_column = [_column_rows(table1_rows, c, which) for c in columns]
@@ -138,16 +135,14 @@ def winner(bsn_better: Any, p_value: float, both: bool) -> str:
     return f"no significant difference (p = {pvalue(p_value)})"
 
 
-def _paper_cell(mean: float, sem: float | None) -> str:
-    return pm(mean, math.nan if sem is None else sem)
-
-
 def paper_table() -> dict:
     """The paper's Table 1 as printed (reference)."""
     cols = [(d, m) for d, ms in paper.TABLE1_METRICS.items() for m in ms]
-    groups = [{"label": ds_label(d), "span": len(ms)} for d, ms in paper.TABLE1_METRICS.items()]
+    groups = [{"label": dataset_label(d), "span": len(ms)} for d, ms in paper.TABLE1_METRICS.items()]
     header = [f"{m.upper()} {arrow(m)}" for _, m in cols]
-    rows = [{"name": row, "cells": [_paper_cell(*paper.TABLE1[c][row]) for c in cols]} for row in paper.TABLE1_ROWS]
+    rows = [{"name": row, "cells": [pm(mean, math.nan if sem is None else sem)
+                                    for mean, sem in (paper.TABLE1[c][row] for c in cols)]}
+            for row in paper.TABLE1_ROWS]
     return {"groups": groups, "header": header, "rows": rows}
 
 
@@ -238,7 +233,7 @@ def progress_lines(runs: list[Run], families: tuple[str, ...] | None = None,
             if total:
                 parts.append(f"{f}: {done}/{total} cells done")
         if parts:
-            lines.append(f"{ds_label(dataset)} — " + ", ".join(parts))
+            lines.append(f"{dataset_label(dataset)} — " + ", ".join(parts))
     return lines
 
 
