@@ -22,6 +22,7 @@ from specnorm.report import aggregate, claims, figures, paper, views
 from specnorm.report.runs import Run, collect
 from specnorm.report.scores import run_scores
 from specnorm.rundir import read_complete_csv
+from specnorm.scores import ProtocolKey
 from specnorm.vocab import BSN, GAMMA_FAMILIES, LECUN, SN, SN_CONV, variant_label
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -185,7 +186,7 @@ def build(paths: Paths) -> Built:
         "inventory": _inventory_rows(tables["runs"]), "unreadable": [(str(u.path), u.reason) for u in unreadable],
         "failed": failed,
         "provenance": _provenance(tables["runs"]),
-        "tables_dir": str(paths.tables), "figures_dir": str(figure_dir),
+        "tables_dir": str(paths.tables), "figures_dir": str(figure_dir), "key_fields": ProtocolKey.NAMES,
     }
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
