@@ -1,11 +1,12 @@
 """In-training and post-hoc evaluation of a generator under one protocol (``protocol.py``).
 
 Construction does the one-off work: load the extractor, fix the latents and the real subset,
-load or compute the cached reference statistics (so repeated :meth:`Evaluator.evaluate` calls
-re-load neither the network nor the dataset). :meth:`Evaluator.evaluate` samples G in eval
-mode in batches on the device (strict fp32), extracts features and logits in the same batches
-under ``eval.precision`` (docs/deviations.md M10), and returns one score record per metric with its
-protocol key (``specnorm.scores``). It draws no random number from any global or training RNG.
+load or compute the cached reference statistics (so repeated evaluations re-load neither the
+network nor the dataset). :meth:`Evaluator.records` samples G in eval mode in batches on the device
+(strict fp32), extracts features and logits in the same batches under ``eval.precision``
+(docs/deviations.md M10), and returns one score record per metric with its protocol key
+(``specnorm.scores``); :meth:`Evaluator.evaluate` gives them as ``metrics.csv`` rows. It draws no
+random number from any global or training RNG.
 """
 
 from __future__ import annotations

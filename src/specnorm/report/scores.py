@@ -29,11 +29,11 @@ SCORE_COLUMNS = (*RUN_COLUMNS, "which", "metric", "value", "iteration", "source"
 """Columns of the tidy score table (:func:`run_scores`, before ``preferred``)."""
 
 
-def keyed(df: pd.DataFrame) -> pd.DataFrame:
+def keyed(rows: pd.DataFrame) -> pd.DataFrame:
     """Rows of ``metrics.csv`` with their protocol fields replaced by one ``key`` column of
     :class:`ProtocolKey` (read once per distinct set of field values) and the metric's ``label``;
     a row whose key cannot be read (a missing field) is dropped."""
-    fields = [f for f in ProtocolKey.NAMES if f in df]
+    fields = [f for f in ProtocolKey.NAMES if f in rows]
     cache: dict[tuple, ProtocolKey | None] = {}
 
     def key_of(values: tuple) -> ProtocolKey | None:
@@ -44,25 +44,25 @@ def keyed(df: pd.DataFrame) -> pd.DataFrame:
                 cache[values] = None
         return cache[values]
 
-    keys = [key_of(v) for v in df[fields].itertuples(index=False, name=None)]
-    out = df.drop(columns=fields).assign(key=keys)
+    keys = [key_of(v) for v in rows[fields].itertuples(index=False, name=None)]
+    out = rows.drop(columns=fields).assign(key=keys)
     out = out[out["key"].notna()]
     return out.assign(label=[metric_label(m, k.extractor) for m, k in zip(out["metric"], out["key"])])
 
 
-def with_key(df: pd.DataFrame, key: ProtocolKey | None) -> np.ndarray:
-    """Boolean mask of the rows of ``df`` measured under ``key`` (None: rows without a key)."""
-    return np.fromiter((k == key for k in df["key"]), dtype=bool, count=len(df))
+def with_key(rows: pd.DataFrame, key: ProtocolKey | None) -> np.ndarray:
+    """Which of ``rows`` were measured under ``key`` (a boolean mask; None: the rows without a key)."""
+    return np.fromiter((k == key for k in rows["key"]), dtype=bool, count=len(rows))
 
 
-def flat(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with its ``key`` column spread into the key's fields (one column each), for a CSV file."""
-    if "key" not in df:
-        return df
-    fields = pd.DataFrame([k.row() if isinstance(k, ProtocolKey) else {} for k in df["key"]],
-                          columns=list(ProtocolKey.NAMES), index=df.index)
-    at = list(df.columns).index("key")
-    return pd.concat([df.iloc[:, :at], fields, df.iloc[:, at + 1:]], axis=1)
+def flat(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its ``key`` column spread into the key's fields (one column each), for a CSV file."""
+    if "key" not in table:
+        return table
+    fields = pd.DataFrame([k.row() if isinstance(k, ProtocolKey) else {} for k in table["key"]],
+                          columns=list(ProtocolKey.NAMES), index=table.index)
+    at = list(table.columns).index("key")
+    return pd.concat([table.iloc[:, :at], fields, table.iloc[:, at + 1:]], axis=1)
 
 
 def _run_info(run: Run) -> dict[str, Any]:

@@ -403,8 +403,8 @@ class Trainer:
 
     def _write_best(self, st: RunState, metrics: set[str] | None = None) -> None:
         """Make ``generator_best_<m>.pt`` hold ``st.best_G[m]`` (none: no file) for ``metrics`` (None:
-        every kept metric), after the checkpoint that
-        holds them: the files and ``summary.best`` always name the same weights (docs/outputs.md)."""
+        every kept metric), after the checkpoint that holds them: the files and ``summary.best`` always
+        name the same weights (docs/outputs.md)."""
         for metric in BEST_GENERATORS if metrics is None else sorted(metrics):
             if metric in st.best and metric in st.best_G:
                 self._save_generator(st, metric)
