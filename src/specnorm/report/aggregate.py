@@ -23,11 +23,11 @@ from specnorm.io import atomic_write_text
 from specnorm.report import paper
 from specnorm.report.runs import Run
 from specnorm.report.scores import flat, keyed, protocol_text, with_key
+from specnorm.report.stats import better, grouped_mean_sem, mean_sem, welch_p
+from specnorm.report.variants import family_rank, learned_gamma
 from specnorm.scores import ProtocolKey, ScoreRecord
 from specnorm.vocab import (BSN, HIGHER_IS_BETTER, LECUN, METRIC_INFO, METRICS, REAL_DATA, SCALED, SN, SN_CONV,
                             metric_label, variant_label)
-from specnorm.report.stats import better, grouped_mean_sem, mean_sem, welch_p
-from specnorm.report.variants import family_rank, learned_gamma
 
 KEYS = ["dataset", "setting", "family", "scale"]
 TABLE1_FAMILIES = {family: (family, scaled) for scaled, family in SCALED.items()}

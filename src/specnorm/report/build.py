@@ -158,14 +158,15 @@ def build(paths: Paths) -> Built:
     sections = [_dataset_section(runs, tables, dataset, setting, figure_dir)
                 for dataset, setting in settings.items() if setting is not None]
     ratio_figure = figures.grad_ratio(tables["grad_ratio"], figure_dir)
-    drawn = [figure.key for section in sections for figure in (section[k] for k in SECTION_FIGURES)
+    drawn = [figure.key for section in sections for figure in (section[name] for name in SECTION_FIGURES)
              if figure is not None]
     drawn += [ratio_figure.key] if ratio_figure else []
     if figure_dir.is_dir():
         _prune(figure_dir, set(drawn))
 
     theory = read_complete_csv(paths.theory)[0] if paths.theory else pd.DataFrame()
-    counts = {state: sum(run.state == state for run in runs) for state in ("completed", "diverged", "running", "planned")}
+    counts = {state: sum(run.state == state for run in runs)
+              for state in ("completed", "diverged", "running", "planned")}
     counts["unreadable"] = len(unreadable)
     counts["failed"] = len(failed)
     context = {
@@ -183,7 +184,7 @@ def build(paths: Paths) -> Built:
         "progress_sweeps": views.progress_lines(runs, (SN, BSN, SN_CONV, LECUN), settings),
         "progress_gamma": views.progress_lines(runs, GAMMA_FAMILIES),
         "gamma_columns": views.GAMMA_COLUMNS,
-        "inventory": _inventory_rows(tables["runs"]), "unreadable": [(str(u.path), u.reason) for u in unreadable],
+        "inventory": _inventory_rows(tables["runs"]), "unreadable": [(str(bad.path), bad.reason) for bad in unreadable],
         "failed": failed,
         "provenance": _provenance(tables["runs"]),
         "tables_dir": str(paths.tables), "figures_dir": str(figure_dir), "key_fields": ProtocolKey.NAMES,

@@ -10,8 +10,8 @@ import pandas as pd
 from specnorm.report import paper
 from specnorm.report.aggregate import Column, dataset_rank, progress
 from specnorm.report.runs import Run
-from specnorm.report.scores import with_key
 from specnorm.report.paper import dataset_label
+from specnorm.report.scores import with_key
 from specnorm.report.stats import ALPHA, significant, welch_p_from_stats
 from specnorm.report.variants import family_rank
 from specnorm.vocab import BSN, GAMMA_FAMILIES, HIGHER_IS_BETTER, METRICS, REAL_DATA, SCALED, SN, variant_label
