@@ -127,3 +127,18 @@ def test_schema_ships_inside_the_package():
     from specnorm.grid import SCHEMA
 
     assert SCHEMA.is_file() and "specnorm" in SCHEMA.parts and "workflow" not in SCHEMA.parts
+
+
+def test_variant_families_are_said_once_with_the_registry_labels():
+    assert vocab.FAMILY_ORDER == ("SN", "BSN", "SN_Conv", "LeCun", "no-SN", "SN+γ(same)", "SN+γ(diff)")
+    assert (vocab.SN, vocab.BSN, vocab.SN_CONV, vocab.NO_SN) == tuple(
+        catalog.get_norm(m).label for m in ("sn", "bsn", "sn_conv", "none"))
+    assert vocab.SCALED == {"SSN": vocab.SN, "BSSN": vocab.BSN}
+
+
+def test_the_metric_table_gives_the_kept_generators_and_what_each_is_rescored_on():
+    from specnorm import rundir
+
+    assert vocab.METRICS == ("is", "fid", "kid") and vocab.HIGHER_IS_BETTER == {"is": True, "fid": False, "kid": False}
+    assert rundir.GENERATORS == ("best_is", "best_fid", "final")
+    assert rundir.RESCORED_ON == {"is": "best_is", "is_std": "best_is", "fid": "best_fid", "kid": "best_fid"}

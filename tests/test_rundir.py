@@ -50,7 +50,7 @@ def test_every_file_name_is_owned_by_rundir(tmp_path):
     rd = RunDir(tmp_path)
     assert [p.name for p in (rd.config, rd.summary, rd.scores, rd.metrics, rd.train_log, rd.analysis)] == [
         "config.yaml", "summary.json", "scores.json", "metrics.csv", "train_log.csv", "analysis.csv"]
-    assert rd.generator("best").name == "generator_best.pt" and rd.generator("final").name == "generator_final.pt"
+    assert rd.generator("best_fid").name == "generator_best_fid.pt" and rd.generator("final").name == "generator_final.pt"
     assert rd.sample(1200) == tmp_path / "samples" / "iter_0001200.png"
     assert rd.checkpoints == tmp_path / "checkpoints"
     with pytest.raises(ValueError, match="unknown generator"):
@@ -114,3 +114,16 @@ def test_damaged_summary_is_reported_not_raised(tmp_path):
     rd.summary.write_text("")
     obj, note = rd.read_summary()
     assert obj is None and "not parseable" in note and rd.finished() is None
+
+
+def test_metrics_csv_is_read_as_score_records_write_it(tmp_path):
+    """Text fields of the protocol key stay text (``precision`` bf16 was once coerced to NaN, i.e. fp32)."""
+    from specnorm.scores import ProtocolKey, ScoreRecord
+
+    key = ProtocolKey("paper", "digits", "ab" * 32, 1000, 1000, "digits-train-subset(1000)", "none", "bf16")
+    record = ScoreRecord("fid", 12.5, key, seed=0, iteration=500, wall_time=3.0)
+    rd = RunDir(tmp_path)
+    rd.metrics.write_text(",".join(rundir.METRIC_COLUMNS) + "\n"
+                          + ",".join(str(record.row()[c]) for c in rundir.METRIC_COLUMNS) + "\n")
+    df, _ = rd.read_csv(rundir.METRICS)
+    assert ScoreRecord.from_row(df.iloc[0].to_dict()) == record and df["precision"].tolist() == ["bf16"]

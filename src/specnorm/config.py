@@ -184,7 +184,6 @@ class CheckpointCfg:
 class EvalCfg:
     every: int = 10_000  # official metric_freq; 0 disables in-training evaluation
     protocol: str = "paper"  # paper | standard (see specnorm.metrics)
-    selection: str = "fid"  # deprecated, selects nothing: each metric keeps its own best (docs/outputs.md)
     extractor: str = "auto"  # auto (the dataset's own: specnorm.catalog.resolve_extractor) or a registered name
     n_gen: int | None = None  # override the protocol's sample counts (smoke runs)
     n_real: int | None = None
@@ -197,7 +196,6 @@ class EvalCfg:
     def validate(self, key: str) -> None:
         _check(self.every >= 0, f"{key}.every", "must be >= 0 (0 disables)")
         _check(self.protocol in PROTOCOLS, f"{key}.protocol", f"must be one of {PROTOCOLS}, got {self.protocol!r}")
-        _check(self.selection in ("fid", "is"), f"{key}.selection", "must be fid or is")
         _check(self.extractor in EXTRACTOR_CHOICES, f"{key}.extractor", f"must be one of {EXTRACTOR_CHOICES}")
         _check(self.precision in EVAL_PRECISIONS, f"{key}.precision",
                f"must be one of {EVAL_PRECISIONS}, got {self.precision!r}")

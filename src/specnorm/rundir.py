@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from specnorm.io import atomic_write_json, atomic_write_text
+from specnorm.scores import ScoreRecord
+from specnorm.vocab import METRIC_INFO
 
 CONFIG = "config.yaml"
 SUMMARY = "summary.json"
@@ -30,24 +32,19 @@ SAMPLES = "samples"
 CHECKPOINTS = "checkpoints"
 LOCK = ".lock"
 """Held (``flock``) by the one process writing the run directory; holds that process's host and pid."""
-GENERATORS = ("best_is", "best_fid", "final")
+BEST_GENERATORS = {m: f"best_{m}" for m in dict.fromkeys(info.kept_by for info in METRIC_INFO.values())}
+"""Metric → the kept generator that is that metric's own best: ``best_is``, ``best_fid``."""
+GENERATORS = (*BEST_GENERATORS.values(), "final")
 """Kept generators: ``generator_<which>.pt``: each metric's own best over the in-training
 evaluations (IS highest, FID lowest) and the last one (docs/outputs.md)."""
-BEST_GENERATORS = {"is": "best_is", "fid": "best_fid"}
-"""Metric → the kept generator that is that metric's own best."""
-RESCORED_ON = {"is": "best_is", "is_std": "best_is", "fid": "best_fid", "kid": "best_fid"}
+RESCORED_ON = {name: BEST_GENERATORS[info.kept_by] for name, info in METRIC_INFO.items()}
 """Metric → the best generator ``specnorm score`` rescores it on (KID on the FID-best one; docs/outputs.md)."""
-LEGACY_BEST = "best"
-"""``generator_best.pt`` of run directories written before per-metric bests: one generator, kept by
-the run's ``eval.selection`` metric. Still read (scored, with a note); never written."""
 
 DONE_STATES = ("completed", "diverged")
 """``summary.json`` statuses of a finished run (a diverged GAN is a result, not a failure)."""
 
-METRIC_COLUMNS = ("iteration", "wall_time", "metric", "value", "protocol", "extractor", "extractor_sha256",
-                  "n_gen", "n_real", "reference", "resize", "seed", "precision")
-"""Columns of ``metrics.csv``: one row per in-training evaluation and metric, with its protocol
-(``precision``: the metric network's, ``eval.precision``; absent in older files, which are fp32)."""
+METRIC_COLUMNS = ScoreRecord.COLUMNS
+"""Columns of ``metrics.csv``: one :class:`~specnorm.scores.ScoreRecord` per in-training evaluation and metric."""
 ANALYSIS_LAYER_COLUMNS = ("layer", "kind", "m", "n", "grad_norm_raw", "grad_norm_eff", "var_eff", "bound_sn",
                           "bound_bsn", "sigma_w", "sigma_conv", "sigma_used")
 """Per-layer quantities of the analysis (``specnorm.analysis.layer_analysis``), in column order."""
@@ -58,7 +55,7 @@ TRAIN_LOG_FIXED = ("iteration", "wall_time", "loss_d", "loss_g", "d_real", "d_fa
 """The first columns of ``train_log.csv``; per-layer σ (and γ) columns follow."""
 
 TEXT_COLUMNS = {
-    METRICS: {"metric", "protocol", "extractor", "extractor_sha256", "reference", "resize"},
+    METRICS: ScoreRecord.TEXT_COLUMNS,
     ANALYSIS: {"layer", "kind"},
     TRAIN_LOG: set(),
 }
@@ -173,9 +170,8 @@ class RunDir:
         return exclusive_lock(self.lock, f"run directory {self.path}")
 
     def generator(self, which: str) -> Path:
-        """``generator_best_is.pt`` / ``generator_best_fid.pt`` / ``generator_final.pt`` (and the
-        legacy ``generator_best.pt``, :data:`LEGACY_BEST`)."""
-        if which not in GENERATORS and which != LEGACY_BEST:
+        """``generator_best_is.pt`` / ``generator_best_fid.pt`` / ``generator_final.pt``."""
+        if which not in GENERATORS:
             raise ValueError(f"unknown generator {which!r}; one of {GENERATORS}")
         return self.path / f"generator_{which}.pt"
 

@@ -10,6 +10,9 @@ directory in :mod:`specnorm.rundir`. Each word is said here once; the modules th
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+
+from specnorm.catalog import get_norm
 
 # -- what a cell is ------------------------------------------------------------------------------
 GAMMAS = ("none", "same", "diff")
@@ -51,27 +54,66 @@ shapes the computation. They may differ in seed, scale, learning rates, betas, �
 and cadences (docs/design.md#packs)."""
 
 # -- metrics -------------------------------------------------------------------------------------
-METRICS = ("is", "fid", "kid")
-HIGHER_IS_BETTER = {"is": True, "fid": False, "kid": False}
-_METRIC_NAMES = {"is": "IS", "fid": "FID", "kid": "KID", "is_std": "IS std"}
+@dataclass(frozen=True)
+class Metric:
+    """One score a run records. Adding a metric is one entry of :data:`METRIC_INFO` and its
+    computation (``specnorm.metrics.evaluator``); its records, files and tables follow
+    (``specnorm.scores``)."""
+
+    name: str
+    label: str  # display name under the Inception extractor (another extractor prefixes its own: metric_label)
+    higher_is_better: bool | None  # None: a companion number that is never ranked (IS's spread over splits)
+    reference: bool  # compares the scored images with the real reference set (FID, KID) or not (IS)
+    kept_by: str  # the metric whose kept best generator ``specnorm score`` rescores it on (docs/outputs.md)
+
+
+METRIC_INFO: dict[str, Metric] = {m.name: m for m in (
+    Metric("is", "IS", True, reference=False, kept_by="is"),
+    Metric("is_std", "IS std", None, reference=False, kept_by="is"),
+    Metric("fid", "FID", False, reference=True, kept_by="fid"),
+    Metric("kid", "KID", False, reference=True, kept_by="fid"),
+)}
+"""Every metric a run records, by name, in display order."""
+METRICS = tuple(name for name, m in METRIC_INFO.items() if m.higher_is_better is not None)
+"""The ranked metrics (each has a best over the in-training evaluations): is, fid, kid."""
+HIGHER_IS_BETTER = {name: METRIC_INFO[name].higher_is_better for name in METRICS}
 
 
 def metric_label(metric: str, extractor: object) -> str:
     """``IS``/``FID`` for the Inception extractor, ``digits-IS``/``digits-FID`` for another extractor
     (a score of another network is never called an Inception score)."""
-    name = _METRIC_NAMES.get(metric, metric.upper())
+    name = METRIC_INFO[metric].label if metric in METRIC_INFO else metric.upper()
     ext = str(extractor or "").lower()
     return name if ext.startswith("inception") else f"{extractor}-{name}"
 
 
 # -- variants (paper names) ----------------------------------------------------------------------
-FAMILY_ORDER = ("SN", "BSN", "SN_Conv", "LeCun", "no-SN", "SN+γ(same)", "SN+γ(diff)")
+SN, BSN, SN_CONV, NO_SN = (get_norm(mode).label for mode in ("sn", "bsn", "sn_conv", "none"))
+"""The normalizations' families, by their display labels in the registry (``specnorm.catalog``)."""
+LECUN = "LeCun"
+"""``norm.mode: none`` with ``norm.init: lecun``: the un-normalized D with LeCun init × s (Fig. 8)."""
+SSN, BSSN = "SSN", "BSSN"
+"""Table 1's scaled rows: the best scale s of the SN and of the BSN sweep (docs/design.md#table1-scale-rule)."""
+REAL_DATA = "Real data"
+"""Table 1's row of real training images scored like a generator (docs/deviations.md P5)."""
+SCALED = {SSN: SN, BSSN: BSN}
+"""Scaled row → the family it sweeps."""
+
+
+def gamma_family(family: str, gamma: str) -> str:
+    """``SN+γ(same)``: a family with a learned γ (docs/design.md#learned-gamma)."""
+    return f"{family}+γ({gamma})"
+
+
+GAMMA_FAMILIES = tuple(gamma_family(SN, g) for g in GAMMAS if g != "none")
+"""SN with a learned γ, shared by all layers or one per layer (the official same_gamma / diff_gamma)."""
+FAMILY_ORDER = (SN, BSN, SN_CONV, LECUN, NO_SN, *GAMMA_FAMILIES)
 """Display order of the variant families (ablation suffixes sort after their base)."""
 
 
 def variant_label(family: str, scale: float) -> str:
     """``SN``, ``SN ×1.75``, ``LeCun ×0.2`` … (LeCun always shows its multiplier)."""
-    return family if scale == 1.0 and family != "LeCun" else f"{family} ×{scale:g}"
+    return family if scale == 1.0 and family != LECUN else f"{family} ×{scale:g}"
 
 
 # -- random streams ------------------------------------------------------------------------------

@@ -17,8 +17,7 @@ SMALL = ["--n-gen", "80", "--n-real", "150", "--n-is", "80", "--is-splits", "2",
 
 
 def make_run(tmp_path, status="completed", which=("best_is", "best_fid", "final"), same=False):
-    """A run dir as the trainer leaves it (docs/outputs.md), with generators from ``build_models``
-    (``best``: the single best generator of a run dir from before per-metric bests)."""
+    """A run dir as the trainer leaves it (docs/outputs.md), with generators from ``build_models``."""
     cfg = digits_cfg()
     run = tmp_path / "run"
     run.mkdir()
@@ -31,7 +30,7 @@ def make_run(tmp_path, status="completed", which=("best_is", "best_fid", "final"
             with torch.no_grad():
                 for p in G.parameters():
                     p.add_(0.01)
-        metric = {"best": "fid", "best_is": "is", "best_fid": "fid"}.get(w)
+        metric = {"best_is": "is", "best_fid": "fid"}.get(w)
         sel = {"metric": metric, "iteration": 100 * (i + 1), "value": 1.0} if metric else None
         torch.save({"state_dict": G.state_dict(), "iteration": 100 * (i + 1), "selection": sel,
                     "config": cfg.to_dict()}, run / f"generator_{w}.pt")
@@ -70,17 +69,6 @@ def test_score_writes_each_best_for_its_own_metric_and_final_for_all(tmp_path, c
         assert next(r["value"] for r in rows if r["metric"] == metric) == pytest.approx(value[which, metric],
                                                                                          rel=1e-9)
     assert value["best_is", "is"] != value["final", "is"] and value["best_fid", "fid"] != value["final", "fid"]
-
-
-def test_a_run_dir_with_one_legacy_best_generator_is_scored_as_before_with_a_note(tmp_path):
-    run, _, _ = make_run(tmp_path, which=("best", "final"))
-    assert specnorm_main(["score", "--run", str(run), "--resources", str(tmp_path / "r"), "--device", "cpu",
-                          *SMALL]) == 0
-    out = json.loads((run / "scores.json").read_text())
-    assert [(s["which"], s["metric"]) for s in out["scores"]] == [
-        ("best", "fid"), ("best", "is"), ("best", "is_std"), ("final", "fid"), ("final", "is"), ("final", "is_std")]
-    assert out["selection"] == {"metric": "fid", "iteration": 100, "value": 1.0}
-    assert len(out["notes"]) == 1 and "generator_best.pt" in out["notes"][0] and "eval.selection" in out["notes"][0]
 
 
 def test_a_best_generator_equal_to_the_final_one_gets_the_same_scores(tmp_path):

@@ -59,7 +59,7 @@ def test_rows_carry_the_protocol_and_restore_g(resources):
         assert r["resize"] == "float->none(native 16x16)" and len(r["extractor_sha256"]) == 64
     fid_row, is_row = rows[0], rows[1]
     assert (fid_row["n_gen"], fid_row["n_real"]) == (120, 300)
-    assert fid_row["reference"] == "digits-train-subset(300,seed=0)" and fid_row["label"] == "digits-FID"
+    assert fid_row["reference"] == "digits-train-subset(300)" and fid_row["label"] == "digits-FID"  # drawn by seed 0
     assert (is_row["n_gen"], is_row["reference"], is_row["label"]) == (120, "none(IS,2 splits)", "digits-IS")
     assert [r["value"] for r in ev.evaluate(G.eval(), 200, 0.0)] == [r["value"] for r in rows]  # same latents
     assert not G.training

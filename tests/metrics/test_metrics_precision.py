@@ -14,12 +14,51 @@ from metrics_helpers import digits_cfg
 from specnorm import config
 from specnorm.data import load, to_float
 from specnorm.metrics import Evaluator, inception
-from specnorm.metrics.evaluator import build_extractor, precision_difference, unchanged_as_printed
-from specnorm.metrics.extractor import extract, extractor_precision
+from specnorm.metrics.evaluator import build_extractor
+from specnorm.metrics.extractor import Extractor, extract, extractor_precision
+from specnorm.metrics.fid import feature_stats, fid
+from specnorm.metrics.inception_score import inception_score
 from specnorm.models import build_models
-from specnorm.report.scores import annotate, signature
+from specnorm.report.scores import keyed
+from specnorm.scores import ProtocolKey
 
 CPU = torch.device("cpu")
+
+
+def precision_difference(extractor: Extractor, real: torch.Tensor, fake: torch.Tensor, precision: str, *,
+                         is_splits: int = 10, batch_size: int = 250) -> dict[str, float | bool]:
+    """FID (``fake`` vs ``real``, both sides' features from the same precision, as a run computes them)
+    and IS of ``fake``, in fp32 and in ``precision``, from the same images (float NCHW in [−1, 1]):
+    ``{"fid_fp32", "fid_<precision>", "d_fid", "is_fp32", "is_<precision>", "d_is"}`` with
+    ``d_* = fast − fp32``, and ``unchanged``: both within :func:`unchanged_as_printed`. The check
+    behind ``eval.precision`` (docs/deviations.md M10)."""
+    def scores(p: str) -> tuple[float, float]:
+        feats = {}
+        with torch.no_grad():
+            for side, images in (("real", real), ("fake", fake)):
+                out = [extract(extractor, images[i:i + batch_size], p) for i in range(0, len(images), batch_size)]
+                feats[side] = (torch.cat([f for f, _ in out]), torch.cat([lg for _, lg in out]))
+        value = fid(feature_stats(feats["fake"][0]), feature_stats(feats["real"][0]))
+        return value, inception_score(feats["fake"][1], is_splits)[0]
+
+    (f32, i32), (fp, ip) = scores("fp32"), scores(precision)
+    return {"fid_fp32": f32, f"fid_{precision}": fp, "d_fid": fp - f32,
+            "is_fp32": i32, f"is_{precision}": ip, "d_is": ip - i32,
+            "unchanged": unchanged_as_printed(f32, fp) and unchanged_as_printed(i32, ip)}
+
+
+PRINTED_DIGITS = 4
+"""Significant digits of a score in the report's tables (``.4g``)."""
+
+
+def unchanged_as_printed(reference: float, value: float) -> bool:
+    """``value`` is within half a unit of ``reference``'s last printed digit (:data:`PRINTED_DIGITS`
+    significant digits): the tolerance of ``eval.precision`` (docs/deviations.md M10)."""
+    if not (math.isfinite(reference) and math.isfinite(value)):
+        return False
+    if reference == 0.0:
+        return value == 0.0
+    return abs(value - reference) <= 0.5 * 10.0 ** (math.floor(math.log10(abs(reference))) - PRINTED_DIGITS + 1)
 
 
 @pytest.fixture(scope="module")
@@ -124,15 +163,16 @@ def test_the_precision_is_in_every_row_and_in_the_reference_cache_key(tmp_path):
 
 def test_the_report_keeps_precisions_apart_and_reads_old_rows_as_fp32():
     fields = {"protocol": "paper", "extractor": "inception-2015-12-05", "extractor_sha256": "f58cb9b6ec32",
-              "n_gen": 10000, "n_real": 5000, "reference": "cifar10-train-subset(5000,seed=0)",
+              "n_gen": 10000, "n_real": 5000, "reference": "cifar10-train-subset(5000)",
               "resize": "float->tf1-bilinear(in-network)"}
+    signature = ProtocolKey.from_row
     old = signature(fields)
     assert signature({**fields, "precision": "fp32"}) == old == signature({**fields, "precision": math.nan})
     assert signature({**fields, "precision": "bf16"}) != old != signature({**fields, "precision": "tf32"})
     csv_old = pd.DataFrame([{**fields, "metric": "fid", "value": 20.0, "iteration": 1, "seed": 0}])
     csv_new = pd.DataFrame([{**fields, "metric": "fid", "value": 20.1, "iteration": 1, "seed": 0, "precision": p}
                             for p in ("fp32", "bf16")])
-    sigs = annotate(pd.concat([csv_old, csv_new], ignore_index=True))["signature"].tolist()
+    sigs = keyed(pd.concat([csv_old, csv_new], ignore_index=True))["key"].tolist()
     assert sigs[0] == sigs[1] == old != sigs[2]
 
 

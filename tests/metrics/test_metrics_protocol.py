@@ -13,7 +13,7 @@ def test_paper_defaults_are_the_official_counts():
     p = resolve(EvalCfg(protocol="paper"), n_dataset=50_000, seed=3)
     assert (p.n_gen, p.n_real, p.n_is, p.is_splits) == (10_000, 5_000, 50_000, 10)
     assert not p.kid and not p.quantize and not p.shared_samples
-    assert p.reference("cifar10") == "cifar10-train-subset(5000,seed=3)"
+    assert p.reference("cifar10") == "cifar10-train-subset(5000)"  # drawn by the seed, recorded beside the key
 
 
 def test_standard_uses_the_whole_training_set_and_kid():

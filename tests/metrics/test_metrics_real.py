@@ -17,11 +17,11 @@ def test_score_real_writes_the_scores_with_their_protocol(tmp_path, monkeypatch,
     assert (prot["protocol"], prot["n_gen"], prot["n_real"], prot["n_is"], prot["is_splits"], prot["seed"]) == (
         "paper", 300, 200, 400, 4, 0)
     assert len(prot["extractor_sha256"]) == 64 and prot["extractor"] and prot["resize"].startswith("float->")
-    assert prot["reference"] == f"{DEFAULT_DATASET}-train-subset(200,seed=0)"
+    assert prot["reference"] == f"{DEFAULT_DATASET}-train-subset(200)"  # drawn by seed 0
     scores = {s["metric"]: s for s in out["scores"]}
     assert set(scores) == {"fid", "is", "is_std"}
     assert scores["fid"]["images"] == f"{DEFAULT_DATASET}-train-disjoint-subset(300,seed=0)"
-    assert scores["fid"]["reference"] == prot["reference"] and scores["is"]["n_images"] == 400
+    assert scores["fid"]["reference"] == prot["reference"] and scores["is"]["n_gen"] == 400
     assert 0 <= scores["fid"]["value"] < 5 and scores["is"]["value"] > 1  # real vs real: near 0; real IS: high
     # same seed, same numbers (the reference statistics now come from the cache)
     assert specnorm_main(argv) == 0

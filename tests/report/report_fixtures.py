@@ -7,6 +7,7 @@ digits grid (SN/BSN sweeps, SN_Conv, LeCun×s, no-SN, learned γ, 3 seeds) for t
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from collections.abc import Callable
@@ -18,11 +19,18 @@ import yaml
 from PIL import Image
 
 from specnorm.config import from_dict
+from specnorm.rundir import METRIC_COLUMNS
+from specnorm.scores import ProtocolKey, ScoreRecord
 
 LAYERS = [("layer0", "conv", 8, 27, 3, 8, 3), ("layer1", "conv", 8, 128, 8, 8, 4), ("layer2", "conv", 16, 72, 8, 16, 3),
           ("layer3", "linear", 1, 256, None, None, None)]  # name, kind, m, n, c_in, c_out, k
 PROTOCOL = {"protocol": "paper", "extractor": "digits", "extractor_sha256": "ab" * 32, "n_gen": 1000,
             "n_real": 1000, "resize": "none"}
+
+
+def fixture_key(dataset: str, protocol: dict[str, Any] | None = None) -> ProtocolKey:
+    """The protocol key of a synthetic run's scores: :data:`PROTOCOL` with ``protocol``'s changes."""
+    return ProtocolKey.from_row({**PROTOCOL, "reference": f"{dataset}-train-subset(1000)", **(protocol or {})})
 
 
 def cell_config(dataset: str = "digits", mode: str = "sn", scale: float = 1.0, seed: int = 0, gamma: str = "none",
@@ -74,17 +82,15 @@ def make_run(root: Path, name: str, *, state: str = "completed", scores_json: bo
     (run / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     iters, seed = cfg["train"]["iterations"], cfg["train"]["seed"]
     done = iters if state == "completed" else iters // 2
-    prot = {**PROTOCOL, **(protocol or {})}
-    reference = f"{cfg['dataset']['name']}-train-subset(1000,seed={seed})"
-    # metrics.csv (long), every eval.every iterations
-    lines = ["iteration,wall_time,metric,value,protocol,extractor,extractor_sha256,n_gen,n_real,reference,resize,seed"]
-    for it in range(500, done + 1, 500):
-        is_, fid = quality(cfg, it)
-        for metric, value in (("fid", fid), ("is", is_), ("is_std", 0.05)):
-            lines.append(f"{it},{it / 100:.3f},{metric},{value:.6f},{prot['protocol']},{prot['extractor']},"
-                         f"{prot['extractor_sha256']},{prot['n_gen']},{prot['n_real']},\"{reference}\","
-                         f"{prot['resize']},{seed}")
-    (run / "metrics.csv").write_text("\n".join(lines) + "\n")
+    key = fixture_key(cfg["dataset"]["name"], protocol)
+    # metrics.csv (long), every eval.every iterations: score records in the run directory's columns
+    with open(run / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, METRIC_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for it in range(500, done + 1, 500):
+            is_, fid = quality(cfg, it)
+            for metric, value in (("fid", fid), ("is", is_), ("is_std", 0.05)):
+                writer.writerow(ScoreRecord(metric, value, key, seed, it, it / 100).row())
     # train_log.csv (wide)
     mode, gamma = cfg["norm"]["mode"], cfg["norm"]["gamma"]
     cols = ["iteration", "wall_time", "loss_d", "loss_g", "d_real", "d_fake", "gp", "grad_x_real_mean",
@@ -140,10 +146,10 @@ def make_run(root: Path, name: str, *, state: str = "completed", scores_json: bo
             is_, fid = quality(cfg, it)
             for metric, value in (("fid", fid + 0.5), ("is", is_ + 0.05)):
                 if metric in metrics:
-                    entries.append({"which": which, "generator": f"generator_{which}.pt", "iteration": it,
-                                    "metric": metric, "value": value, **prot, "reference": reference, "seed": seed})
+                    record = ScoreRecord(metric, value, key, seed, it, which=which)
+                    entries.append({**record.json_row(), "generator": f"generator_{which}.pt"})
         best = {m: {"iteration": it, "value": evals[it][m == "fid"]} for m, it in best_it.items()}
-        (run / "scores.json").write_text(json.dumps({"run": name, "protocol": prot, "scores": entries,
+        (run / "scores.json").write_text(json.dumps({"run": name, "protocol": key.row(), "scores": entries,
                                                      "status": state, "best": best}))
     return run
 
@@ -183,5 +189,5 @@ def judge(runs_dir: Path) -> dict[str, Any]:
     gs = agg.group_scores(scores)
     settings = agg.table1_settings(runs)
     t1, _ = agg.table1(runs, scores, gs, settings)
-    checked = claims.checklist(runs, gs, t1, agg.hparams(gs), agg.curves(runs), agg.analysis(runs, settings), settings)
+    checked = claims.checklist(runs, gs, t1, agg.hparams(gs), agg.curves(runs), settings)
     return {c.key: c for c in checked}

@@ -25,21 +25,12 @@ def quality(cfg, it):
     return is_ + 0.1 * seed + IS_SHAPE[it], fid - 0.1 * seed + FID_SHAPE[it]
 
 
-def _runs(tmp_path, legacy=False):
+def _runs(tmp_path):
     runs_dir = tmp_path / "runs"
     for (mode, s) in LEVELS:
         for seed in SEEDS:
-            path = make_run(runs_dir, f"{mode}-{s}-{seed}", mode=mode, scale=s, seed=seed, quality=quality,
-                            scores_json=True, analysis=False, samples=False)
-            if legacy:  # a scores.json of one FID-selected generator (before per-metric bests)
-                data = json.loads((path / "scores.json").read_text())
-                is_, fid = quality(_cfg(mode, s, seed), 1500)
-                best = [{**data["scores"][0], "which": "best", "iteration": 1500, "metric": m, "value": v}
-                        for m, v in (("fid", fid + 0.5), ("is", is_ + 0.05))]
-                data["scores"] = best + [e for e in data["scores"] if e["which"] == "final"]
-                data["selection"] = {"metric": "fid", "value": fid}
-                del data["best"]
-                (path / "scores.json").write_text(json.dumps(data))
+            make_run(runs_dir, f"{mode}-{s}-{seed}", mode=mode, scale=s, seed=seed, quality=quality,
+                     scores_json=True, analysis=False, samples=False)
     return collect(runs_dir)[0]
 
 
@@ -67,19 +58,16 @@ def _t1(t1, metric, row):
     return r.iloc[0]
 
 
-@pytest.mark.parametrize("legacy", [False, True])
-def test_every_table_uses_each_metrics_own_best(tmp_path, legacy):
-    # per-metric scores.json: IS from generator_best_is (+0.05), FID from generator_best_fid (+0.5).
-    # legacy scores.json (one FID-selected generator): its FID counts, its IS is no best, so IS comes
-    # from metrics.csv's max (no offset) and never from the FID-selected generator (IS at 1500).
-    is_off = 0.0 if legacy else 0.05
-    scores, gs, settings, t1 = _tables(_runs(tmp_path, legacy))
+def test_every_table_uses_each_metrics_own_best(tmp_path):
+    # per-metric scores.json: IS from generator_best_is (+0.05), FID from generator_best_fid (+0.5)
+    is_off = 0.05
+    scores, gs, settings, t1 = _tables(_runs(tmp_path))
     best = scores[scores["preferred"] & (scores["which"] == "best")]
     assert set(best[best["metric"] == "is"]["iteration"]) == {500}
     assert set(best[best["metric"] == "fid"]["iteration"]) == {1500}
-    assert set(best[best["metric"] == "is"]["source"]) == {"metrics.csv" if legacy else "scores.json"}
+    assert set(best[best["metric"] == "is"]["source"]) == {"scores.json"}
     assert set(best[best["metric"] == "fid"]["source"]) == {"scores.json"}
-    assert set(best[best["metric"] == "fid"]["generator"]) == {"best" if legacy else "best_fid"}
+    assert set(best[best["metric"] == "fid"]["generator"]) == {"best_fid"}
 
     # Table 1 (SSN/BSSN scales chosen on the per-metric bests)
     assert _t1(t1, "is", "SN")["mean"] == pytest.approx(_mean("sn", 1.0, "is", is_off))

@@ -32,7 +32,7 @@ def _checklist(runs):
     gs = agg.group_scores(scores)
     settings = agg.table1_settings(runs)
     t1, _ = agg.table1(runs, scores, gs, settings)
-    return cl.checklist(runs, gs, t1, agg.hparams(gs), agg.curves(runs), agg.analysis(runs, settings), settings)
+    return cl.checklist(runs, gs, t1, agg.hparams(gs), agg.curves(runs), settings)
 
 
 def _judge(runs_dir):

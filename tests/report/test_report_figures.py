@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 
 from specnorm.report import figures as fg
+from specnorm.report.scores import keyed
+from specnorm.scores import ProtocolKey
 
 RAW_TEX = re.compile(r"_\{|\^\{|\\[A-Za-z]+")
 
@@ -26,6 +28,7 @@ def demo_figures(demo_report, tmp_path_factory):
     out = tmp_path_factory.mktemp("figs")
     t = {name: pd.read_csv(paths.tables / f"{name}.csv") for name in ("group_scores", "curves", "analysis",
                                                                        "train_log", "grad_ratio")}
+    t = {name: keyed(df) if "protocol" in df else df for name, df in t.items()}  # score tables: their key back
     variants = sorted({(f, float(s)) for f, s in zip(t["analysis"]["family"], t["analysis"]["scale"])})
     texts = []
     original = fg.save
@@ -139,8 +142,9 @@ def test_scaled_sn_within_its_s_squared_bound_is_not_drawn_as_a_violation(tmp_pa
 
 
 def test_one_seed_and_two_seed_lines_have_different_markers(tmp_path):
+    key = ProtocolKey("paper", "inception", "f" * 64, 100, 0, "none(IS,10 splits)", "float->tf1-bilinear")
     rows = [{"dataset": "d", "setting": "x", "family": fam, "scale": 1.0, "metric": "is", "label": "IS",
-             "proto": "p", "signature": "sig", "iteration": it, "mean": 5.0 + it / 1000, "sem": sem, "n": n}
+             "key": key, "iteration": it, "mean": 5.0 + it / 1000, "sem": sem, "n": n}
             for fam, n, sem in (("SN", 1, math.nan), ("BSN", 2, 0.1)) for it in (500, 1000, 1500)]
     markers = {}
     original = fg.save

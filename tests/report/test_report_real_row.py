@@ -2,23 +2,26 @@
 
 import json
 import math
+from dataclasses import replace
 
-from report_fixtures import make_run
+from report_fixtures import fixture_key, make_run
 
 from specnorm.report import aggregate as agg
 from specnorm.report.runs import collect
 from specnorm.report.scores import run_scores
 from specnorm.report.views import _t1_cell
+from specnorm.scores import ProtocolKey, ScoreRecord
 
 
-def _real_file(real_dir, dataset="digits", protocol="paper", extractor="digits"):
+def _real_file(real_dir, dataset="digits", protocol="paper"):
+    """A Real-data file as ``specnorm score --real`` writes it, under the key of the runs' columns
+    (300 real images scored for FID; IS on 1000 of the 1797, the columns' count)."""
     real_dir.mkdir(parents=True, exist_ok=True)
-    label = {"is": f"{extractor}-IS", "is_std": f"{extractor}-IS std", "fid": f"{extractor}-FID"}
-    data = {"dataset": dataset, "row": "Real data",
-            "protocol": {"protocol": protocol, "extractor": extractor, "extractor_sha256": "cd" * 32, "seed": 0,
-                         "n_gen": 300, "n_real": 200, "n_is": 400, "is_splits": 4, "resize": "float->none"},
-            "scores": [{"metric": m, "label": label[m], "value": v} for m, v in (("is", 9.4), ("is_std", 0.2),
-                                                                               ("fid", 0.53))]}
+    key = replace(fixture_key(dataset), protocol=protocol)
+    records = [ScoreRecord("is", 9.4, key, 0), ScoreRecord("is_std", 0.2, key, 0),
+               ScoreRecord("fid", 0.53, replace(key, n_gen=300), 0)]
+    data = {"dataset": dataset, "row": "Real data", "protocol": {**key.row(), "n_dataset": 1797},
+            "scores": [r.json_row() for r in records]}
     (real_dir / f"{dataset}-{protocol}.json").write_text(json.dumps(data))
 
 
@@ -54,15 +57,14 @@ def test_real_data_row_without_a_file_says_not_computed(tmp_path):
 def test_a_real_score_fills_only_columns_with_its_image_counts():
     """A smoke column (500 generated vs 500 real) gets no real score computed with the protocol's
     full counts; the full-protocol columns do (IS on all real images when there are fewer)."""
-    sig = "protocol paper · extractor digits (x) · n_gen {g} · n_real {r} · reference r · resize x"
-    real = [{"dataset": "digits", "metric": "fid", "label": "digits-FID", "value": 0.5, "protocol": "paper",
-             "n_real": 1797, "n_images": 1797, "n_dataset": 1797},
-            {"dataset": "digits", "metric": "is", "label": "digits-IS", "value": 9.7, "protocol": "paper",
-             "n_real": 0, "n_images": 1797, "n_dataset": 1797}]
+    def key(n_gen, n_real):
+        return ProtocolKey("paper", "digits", "x", n_gen, n_real, "r", "x")
+
+    real = [agg.RealScore("digits", 1797, ScoreRecord("fid", 0.5, key(1797, 1797), 0)),
+            agg.RealScore("digits", 1797, ScoreRecord("is", 9.7, key(1797, 0), 0))]
 
     def col(metric, g, r):
-        return agg.Column("digits", metric, f"digits-{metric.upper()}", f"paper, {g} vs {r}",
-                          sig.format(g=g, r=r), "paper")
+        return agg.Column("digits", metric, f"digits-{metric.upper()}", key(g, r), "")
 
     assert agg._real_value(real, col("fid", 10000, 1797)) == 0.5
     assert math.isnan(agg._real_value(real, col("fid", 500, 500)))

@@ -4,7 +4,9 @@ import pytest
 from report_fixtures import make_run
 
 from specnorm.report.runs import read_run
-from specnorm.report.scores import from_metrics_csv, metric_label, run_scores, signature
+from specnorm.report.scores import from_metrics_csv, run_scores
+from specnorm.scores import ProtocolKey
+from specnorm.vocab import metric_label
 
 
 def _by(rows, which, metric):
@@ -35,23 +37,24 @@ def test_scores_json_of_another_protocol_does_not_replace_metrics_csv(tmp_path):
         e["protocol"], e["n_gen"] = "standard", 50000
     (path / "scores.json").write_text(json.dumps(data))
     df = run_scores([read_run(path)])
-    assert df["preferred"].all() and df["signature"].nunique() == 2
+    assert df["preferred"].all() and df["key"].nunique() == 2
 
 
 def test_running_runs_have_no_scores(tmp_path):
     assert run_scores([read_run(make_run(tmp_path, "r", state="running"))]).empty
 
 
-def test_seeds_share_a_signature_although_their_real_subsets_differ(tmp_path):
+def test_seeds_share_a_key_although_their_real_subsets_differ(tmp_path):
     df = run_scores([read_run(make_run(tmp_path, f"s{seed}", seed=seed)) for seed in (0, 1)])
-    assert df["reference"].nunique() == 2  # "...subset(1000,seed=0)" vs "seed=1"
-    assert df[df["metric"] == "fid"]["signature"].nunique() == 1
-    assert "seed=" not in df["signature"].iloc[0]
+    assert df["seed"].nunique() == 2  # the subset(1000) drawn with seed 0 vs with seed 1
+    assert df[df["metric"] == "fid"]["key"].nunique() == 1
+    assert "seed" not in df["key"].iloc[0].describe()
 
 
-def test_signature_names_every_protocol_field():
-    sig = signature({"protocol": "paper", "extractor": "inception", "extractor_sha256": "f" * 64, "n_gen": 10000.0,
-                     "n_real": 5000, "reference": "cifar10-train-subset(5000,seed=3)", "resize": "tf1-bilinear"})
+def test_the_description_names_every_protocol_field():
+    sig = ProtocolKey.from_row({"protocol": "paper", "extractor": "inception", "extractor_sha256": "f" * 64,
+                                "n_gen": 10000.0, "n_real": 5000, "reference": "cifar10-train-subset(5000)",
+                                "resize": "tf1-bilinear"}).describe()
     for part in ("paper", "inception", "ffffffffffff", "n_gen 10000 ", "n_real 5000", "cifar10-train-subset(5000)",
                  "tf1-bilinear"):
         assert part in sig

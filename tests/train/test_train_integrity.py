@@ -179,7 +179,7 @@ def test_each_metric_keeps_its_own_best_generator_also_across_a_kill_and_resume(
 def test_a_fresh_start_removes_a_best_generator_without_checkpoint(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
-    stale = ["generator_best.pt", "generator_best_is.pt", "generator_best_fid.pt"]
+    stale = ["generator_best_is.pt", "generator_best_fid.pt"]
     for name in stale:
         (out / name).write_bytes(b"left by a killed run before its first checkpoint")
     summary = train(config.from_dict(CELL), out)  # eval off: no best in this run

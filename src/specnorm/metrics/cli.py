@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
 from pathlib import Path
 
@@ -13,7 +12,8 @@ import torch
 from specnorm import config as cfgmod
 from specnorm.metrics import inception
 from specnorm.metrics.evaluator import Evaluator
-from specnorm.rundir import BEST_GENERATORS, GENERATORS, LEGACY_BEST, RESCORED_ON, RunDir, RunDirBusy
+from specnorm.rundir import BEST_GENERATORS, GENERATORS, RESCORED_ON, RunDir, RunDirBusy
+from specnorm.scores import ScoreRecord
 from specnorm.vocab import PROTOCOLS
 
 
@@ -51,22 +51,16 @@ def _load_generator(path: Path, cfg: cfgmod.CellConfig, device: torch.device) ->
     return G.to(device), payload
 
 
-def _finite(v: float) -> float | None:
-    return v if math.isfinite(v) else None  # JSON has no NaN
-
-
 SCORED_METRICS = {**{w: tuple(m for m, on in RESCORED_ON.items() if on == w) for w in BEST_GENERATORS.values()},
-                  "final": None, LEGACY_BEST: None}
+                  "final": None}
 """Metrics each kept generator is rescored for (None: all): a best generator for its own metric
-(``RESCORED_ON``), the final one (and a legacy single best) for all (docs/outputs.md)."""
+(``RESCORED_ON``), the final one for all (docs/outputs.md)."""
 
 
 def score_run(run: Path, protocol: str | None, resources: str | Path, device: torch.device,
               overrides: dict) -> dict:
     """Score the kept generators of ``run``; return the scores.json content: ``generator_best_is.pt``
-    for IS, ``generator_best_fid.pt`` for FID (and KID), ``generator_final.pt`` for all. A run
-    directory from before per-metric bests (one ``generator_best.pt``) has that one scored for all
-    metrics, as ``which: best``, with a note.
+    for IS, ``generator_best_fid.pt`` for FID (and KID), ``generator_final.pt`` for all.
 
     The protocol's own sample counts apply (a cell's smoke-run ``eval.n_*`` are ignored) unless
     ``overrides`` sets them. A diverged run is scored on whatever generators it kept.
@@ -86,21 +80,14 @@ def score_run(run: Path, protocol: str | None, resources: str | Path, device: to
     ev_cfg = dataclasses.replace(cfg.eval, protocol=protocol or cfg.eval.protocol, **counts)
     eval_cfg = dataclasses.replace(cfg, eval=ev_cfg).validate()
     todo, notes = [], []
-    legacy = rd.generator(LEGACY_BEST)
-    per_metric = any(rd.generator(w).is_file() for w in BEST_GENERATORS.values())
     for which in GENERATORS:
         path = rd.generator(which)
         if path.is_file():
             todo.append((which, path))
         elif which == "final" and status == "completed":
             raise ScoreError(f"{path} not found, but {summary_path} says the run completed")
-        elif which == "final" or per_metric or not legacy.is_file():
+        else:
             notes.append(f"no {path.name} (run status {status})")
-    if not per_metric and legacy.is_file():
-        todo.insert(0, (LEGACY_BEST, legacy))
-        notes.append(f"{legacy.name}: the one best generator of a run from before per-metric bests, kept by its "
-                     "eval.selection metric; scored for every metric as before, so only that metric's score is "
-                     "its best")
     out: dict = {"run": str(run), "config_digest": cfg.digest(), "protocol": None, "scores": [], "status": status,
                  "notes": notes}
     if not todo:
@@ -108,27 +95,19 @@ def score_run(run: Path, protocol: str | None, resources: str | Path, device: to
     loaded = {which: _load_generator(path, cfg, device) for which, path in todo}  # fail before any work
     ev = Evaluator.from_config(eval_cfg, device, resources)
     out["protocol"] = ev.protocol_fields()
-    done: list[tuple[dict, list[dict]]] = []  # (state_dict, rows) of every generator scored so far
+    done: list[tuple[dict, list[ScoreRecord]]] = []  # (state_dict, records) of every generator scored so far
     for which, path in todo:
         G, payload = loaded[which]
-        state = payload["state_dict"]
-        rows = next((r for s, r in done if state.keys() == s.keys() and all(torch.equal(v, s[k])
-                                                                             for k, v in state.items())), None)
-        if rows is None:  # the same weights (IS and FID best together, or a best = the final) score alike
-            rows = ev.evaluate(G, int(payload["iteration"]), 0.0)
-            done.append((state, rows))
+        state, iteration = payload["state_dict"], int(payload["iteration"])
+        records = next((r for s, r in done if state.keys() == s.keys() and all(torch.equal(v, s[k])
+                                                                                for k, v in state.items())), None)
+        if records is None:  # the same weights (IS and FID best together, or a best = the final) score alike
+            records = ev.records(G)
+            done.append((state, records))
         wanted = SCORED_METRICS[which]
-        for row in rows:
-            if wanted is not None and row["metric"] not in wanted:
-                continue
-            entry = {"which": which, "generator": path.name, "iteration": int(payload["iteration"]),
-                     "metric": row["metric"], "label": row["label"], "value": _finite(row["value"])}
-            entry.update({k: row[k] for k in ("protocol", "extractor", "extractor_sha256", "n_gen", "n_real",
-                                              "reference", "resize", "seed", "precision")})
-            out["scores"].append(entry)
-        if which == LEGACY_BEST:
-            out["selection"] = payload.get("selection")
-        elif which != "final" and payload.get("selection"):
+        out["scores"] += [{**dataclasses.replace(record, which=which, iteration=iteration).json_row(),
+                           "generator": path.name} for record in records if wanted is None or record.metric in wanted]
+        if which != "final" and payload.get("selection"):
             sel = payload["selection"]
             out.setdefault("best", {})[sel["metric"]] = {"iteration": sel.get("iteration", payload["iteration"]),
                                                          "value": sel.get("value")}

@@ -1,11 +1,12 @@
 """In-training and post-hoc evaluation of a generator under one protocol (``protocol.py``).
 
 Construction does the one-off work: load the extractor, fix the latents and the real subset,
-load or compute the cached reference statistics (so repeated :meth:`Evaluator.evaluate` calls
-re-load neither the network nor the dataset). :meth:`Evaluator.evaluate` samples G in eval
-mode in batches on the device (strict fp32), extracts features and logits in the same batches
-under ``eval.precision`` (docs/deviations.md M10), and returns one row per metric with its full
-protocol. It draws no random number from any global or training RNG.
+load or compute the cached reference statistics (so repeated evaluations re-load neither the
+network nor the dataset). :meth:`Evaluator.records` samples G in eval mode in batches on the device
+(strict fp32), extracts features and logits in the same batches under ``eval.precision``
+(docs/deviations.md M10), and returns one score record per metric with its protocol key
+(``specnorm.scores``); :meth:`Evaluator.evaluate` gives them as ``metrics.csv`` rows. It draws no
+random number from any global or training RNG.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ import torch
 from torch import nn
 
 from specnorm.catalog import get_extractor, is_builtin, resolve_extractor
-from specnorm.config import CellConfig
+from specnorm.config import CellConfig, EvalCfg
 from specnorm.metrics import reference
 from specnorm.metrics.extractor import Extractor, extract, quantize_uint8, strict_fp32
 from specnorm.metrics.fid import Stats, StatsAccumulator, feature_stats, fid, kid
 from specnorm.metrics.inception_score import inception_score
 from specnorm.metrics.protocol import Protocol, eval_seed, latents, real_subset, resolve
-from specnorm.vocab import metric_label
+from specnorm.scores import ScoreRecord
 
 
 def build_extractor(kind: str, dataset: str, protocol: str, device: torch.device, resources: str | Path,
@@ -87,27 +88,28 @@ def real_reference(images: np.ndarray, dataset: str, extractor: Extractor, proto
     return Reference(stats, feats, path, cached)
 
 
-def setup(dataset: str, root: str | Path, ev, seed: int, device: torch.device, resources: str | Path,
+def setup(dataset: str, root: str | Path, eval_cfg: EvalCfg, seed: int, device: torch.device, resources: str | Path,
           cache: dict | None = None) -> tuple[np.ndarray, Protocol, Extractor, Reference]:
-    """The one-off work of scoring ``dataset`` under ``ev`` (an ``EvalCfg``): its real images, the
+    """The one-off work of scoring ``dataset`` under ``eval_cfg`` (an ``EvalCfg``): its real images, the
     resolved protocol (``seed`` fixes the real subset and latents), the extractor (from ``cache``
     when a pack already loaded it) and the reference statistics."""
     from specnorm.data import load
 
     images = load(dataset, None if is_builtin(dataset) else root)
-    protocol = resolve(ev, len(images), seed)
-    info = get_extractor(resolve_extractor(ev.extractor, dataset))
+    protocol = resolve(eval_cfg, len(images), seed)
+    info = get_extractor(resolve_extractor(eval_cfg.extractor, dataset))
     if info.resolution is not None and images.shape[2:] != (info.resolution, info.resolution):
         raise ValueError(f"the {info.name} extractor takes {info.resolution}x{info.resolution} images; "
                          f"dataset {dataset!r} has {images.shape[2]}x{images.shape[3]}")
-    key = ("extractor", info.name, protocol.name == "paper", str(device), str(resources), ev.inception_path)
+    key = ("extractor", info.name, protocol.name == "paper", str(device), str(resources), eval_cfg.inception_path)
     if cache is not None and key in cache:
         extractor = cache[key]
     else:
-        extractor = build_extractor(ev.extractor, dataset, protocol.name, device, resources, ev.inception_path)
+        extractor = build_extractor(eval_cfg.extractor, dataset, protocol.name, device, resources,
+                                    eval_cfg.inception_path)
         if cache is not None:
             cache[key] = extractor
-    ref = real_reference(images, dataset, extractor, protocol, device, ev.batch_size, resources)
+    ref = real_reference(images, dataset, extractor, protocol, device, eval_cfg.batch_size, resources)
     return images, protocol, extractor, ref
 
 
@@ -144,20 +146,13 @@ class Evaluator:
             logits.append(lg)
         return torch.cat(feats), torch.cat(logits)
 
-    def _fields(self) -> dict:
-        p, e = self.protocol, self.extractor
-        return {"protocol": p.name, "extractor": e.name, "extractor_sha256": e.sha256,
-                "resize": f"{'uint8' if p.quantize else 'float'}->{e.resize}", "seed": p.seed,
-                "precision": p.precision}
-
     def protocol_fields(self) -> dict:
-        """Everything that defines the numbers (for ``scores.json``)."""
-        p = self.protocol
-        return {**self._fields(), "n_gen": p.n_gen, "n_real": p.n_real, "n_is": p.n_is, "is_splits": p.is_splits,
-                "reference": p.reference(self.dataset), "kid": p.kid}
+        """Everything that defines the numbers (``scores.json``'s ``protocol``: :meth:`Protocol.summary`)."""
+        return self.protocol.summary(self.dataset, self.extractor)
 
-    def evaluate(self, G: nn.Module, iteration: int, wall_time: float) -> list[dict]:
-        """Score G (restoring its train/eval mode); rows of ``metrics.csv`` (docs/outputs.md)."""
+    def records(self, G: nn.Module, iteration: int | None = None, wall_time: float | None = None) -> list[ScoreRecord]:
+        """Score G (restoring its train/eval mode): one :class:`~specnorm.scores.ScoreRecord` per
+        metric, each with its protocol key and the run seed."""
         if getattr(G, "z_dim", self.z_dim) != self.z_dim:
             raise ValueError(f"generator z_dim {G.z_dim} != evaluator z_dim {self.z_dim}")
         p = self.protocol
@@ -177,16 +172,12 @@ class Evaluator:
             values["kid"] = kid(feats.float(), self.reference.feats, eval_seed(p.seed, "kid")) \
                 if finite_f else math.nan
         values["is"], values["is_std"] = inception_score(logits, p.is_splits) if finite_l else (math.nan, math.nan)
-        base = {"iteration": iteration, "wall_time": wall_time, **self._fields()}
-        rows = []
-        for metric, value in values.items():
-            if metric in ("fid", "kid"):
-                counts = {"n_gen": p.n_gen, "n_real": p.n_real, "reference": p.reference(self.dataset)}
-            else:
-                counts = {"n_gen": p.n_is, "n_real": 0, "reference": f"none(IS,{p.is_splits} splits)"}
-            rows.append({**base, "metric": metric, "value": float(value), **counts,
-                         "label": metric_label(metric, self.extractor.name)})
-        return rows
+        return [ScoreRecord(metric, float(value), p.key(metric, self.dataset, self.extractor), p.seed, iteration,
+                            wall_time) for metric, value in values.items()]
+
+    def evaluate(self, G: nn.Module, iteration: int, wall_time: float) -> list[dict]:
+        """Score G: the rows of ``metrics.csv`` (:meth:`records` as rows, with each metric's ``label``)."""
+        return [r.row() for r in self.records(G, iteration, wall_time)]
 
     def _fid(self, feats: torch.Tensor) -> float:
         try:
@@ -194,40 +185,3 @@ class Evaluator:
         except (ValueError, torch.linalg.LinAlgError) as e:  # eigh did not converge
             warnings.warn(f"FID undefined for these samples ({e}); recorded as NaN", RuntimeWarning, stacklevel=2)
             return math.nan
-
-
-
-def precision_difference(extractor: Extractor, real: torch.Tensor, fake: torch.Tensor, precision: str, *,
-                         is_splits: int = 10, batch_size: int = 250) -> dict[str, float | bool]:
-    """FID (``fake`` vs ``real``, both sides' features from the same precision, as a run computes them)
-    and IS of ``fake``, in fp32 and in ``precision``, from the same images (float NCHW in [−1, 1]):
-    ``{"fid_fp32", "fid_<precision>", "d_fid", "is_fp32", "is_<precision>", "d_is"}`` with
-    ``d_* = fast − fp32``, and ``unchanged``: both within :func:`unchanged_as_printed`. The check
-    behind ``eval.precision`` (docs/deviations.md M10)."""
-    def scores(p: str) -> tuple[float, float]:
-        feats = {}
-        with torch.no_grad():
-            for side, images in (("real", real), ("fake", fake)):
-                out = [extract(extractor, images[i:i + batch_size], p) for i in range(0, len(images), batch_size)]
-                feats[side] = (torch.cat([f for f, _ in out]), torch.cat([lg for _, lg in out]))
-        value = fid(feature_stats(feats["fake"][0]), feature_stats(feats["real"][0]))
-        return value, inception_score(feats["fake"][1], is_splits)[0]
-
-    (f32, i32), (fp, ip) = scores("fp32"), scores(precision)
-    return {"fid_fp32": f32, f"fid_{precision}": fp, "d_fid": fp - f32,
-            "is_fp32": i32, f"is_{precision}": ip, "d_is": ip - i32,
-            "unchanged": unchanged_as_printed(f32, fp) and unchanged_as_printed(i32, ip)}
-
-
-PRINTED_DIGITS = 4
-"""Significant digits of a score in the report's tables (``.4g``)."""
-
-
-def unchanged_as_printed(reference: float, value: float) -> bool:
-    """``value`` is within half a unit of ``reference``'s last printed digit (:data:`PRINTED_DIGITS`
-    significant digits): the tolerance of ``eval.precision`` (docs/deviations.md M10)."""
-    if not (math.isfinite(reference) and math.isfinite(value)):
-        return False
-    if reference == 0.0:
-        return value == 0.0
-    return abs(value - reference) <= 0.5 * 10.0 ** (math.floor(math.log10(abs(reference))) - PRINTED_DIGITS + 1)

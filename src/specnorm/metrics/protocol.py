@@ -1,7 +1,8 @@
 """Evaluation protocols: how many images, which reference set, which resize — recorded with every score.
 
-A score means nothing without its protocol (docs/design.md#metric-protocol), so every score row carries the
-protocol, extractor, sample counts, reference set, resize and seed (see ``evaluator.py``).
+A score means nothing without its protocol (docs/design.md#metric-protocol), so every score carries its
+:class:`~specnorm.scores.ProtocolKey` (protocol, extractor, sample counts, reference set, resize,
+precision: :meth:`Protocol.key`) and its run seed.
 
 - ``paper``: the official BSN code (docs/design.md#metric-protocol). FID on 10k generated vs
   5k real training images (a subset fixed by the run seed; officially an unseeded permutation),
@@ -20,12 +21,15 @@ generator reproduces its in-training value. The official code draws fresh latent
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
 
 from specnorm.config import EvalCfg
-from specnorm.vocab import stream_seed
+from specnorm.metrics.extractor import Extractor
+from specnorm.scores import ProtocolKey
+from specnorm.vocab import METRIC_INFO, stream_seed
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,31 @@ class Protocol:
     precision: str = "fp32"  # numerics of the metric network's forward (eval.precision; M10)
 
     def reference(self, dataset: str) -> str:
-        """The reference set in words: the whole training set or its seeded subset."""
+        """The reference set in words: the whole training set or a subset (drawn by the run seed, which
+        each score records beside its key)."""
         if self.n_real >= self.n_dataset:
             return f"{dataset}-train({self.n_real})"
-        return f"{dataset}-train-subset({self.n_real},seed={self.seed})"
+        return f"{dataset}-train-subset({self.n_real})"
+
+    def key(self, metric: str, dataset: str, extractor: Extractor, n_images: int | None = None) -> ProtocolKey:
+        """The :class:`~specnorm.scores.ProtocolKey` of a ``metric`` score of ``n_images`` images
+        (default: the protocol's count for that metric) by ``extractor``: against the reference set
+        (FID, KID) or without one (IS, ``n_is`` images in ``is_splits`` splits)."""
+        if METRIC_INFO[metric].reference:
+            n, n_real, reference = self.n_gen, self.n_real, self.reference(dataset)
+        else:
+            n, n_real, reference = self.n_is, 0, f"none(IS,{self.is_splits} splits)"
+        return ProtocolKey(protocol=self.name, extractor=extractor.name, extractor_sha256=extractor.sha256,
+                           n_gen=n if n_images is None else n_images, n_real=n_real, reference=reference,
+                           resize=f"{'uint8' if self.quantize else 'float'}->{extractor.resize}",
+                           precision=self.precision)
+
+    def summary(self, dataset: str, extractor: Extractor) -> dict:
+        """Everything that defines a scoring's numbers (``protocol`` of ``scores.json`` and of the
+        Real-data file): the FID key's fields and the protocol's own (counts, seed, KID, ...)."""
+        own = dataclasses.asdict(self)
+        del own["name"]  # the key's ``protocol``
+        return {**self.key("fid", dataset, extractor).row(), **own}
 
 
 DEFAULTS: dict[str, dict] = {
@@ -59,19 +84,19 @@ DEFAULTS: dict[str, dict] = {
 }
 
 
-def resolve(ev: EvalCfg, n_dataset: int, seed: int) -> Protocol:
-    """The protocol ``ev.protocol`` with ``ev``'s overrides (smoke runs) and ``n_real`` ≤ dataset size."""
-    d = DEFAULTS[ev.protocol]
-    n_real = ev.n_real if ev.n_real is not None else d["n_real"]
+def resolve(eval_cfg: EvalCfg, n_dataset: int, seed: int) -> Protocol:
+    """The protocol ``eval_cfg.protocol`` with ``eval_cfg``'s overrides (smoke runs) and ``n_real`` ≤ dataset size."""
+    defaults = DEFAULTS[eval_cfg.protocol]
+    n_real = eval_cfg.n_real if eval_cfg.n_real is not None else defaults["n_real"]
     n_real = n_dataset if n_real is None else min(n_real, n_dataset)
     p = Protocol(
-        name=ev.protocol,
-        n_gen=ev.n_gen if ev.n_gen is not None else d["n_gen"],
+        name=eval_cfg.protocol,
+        n_gen=eval_cfg.n_gen if eval_cfg.n_gen is not None else defaults["n_gen"],
         n_real=n_real,
-        n_is=ev.n_is if ev.n_is is not None else d["n_is"],
-        is_splits=ev.is_splits if ev.is_splits is not None else d["is_splits"],
-        kid=d["kid"], shared_samples=d["shared_samples"], quantize=d["quantize"], seed=seed,
-        n_dataset=n_dataset, precision=ev.precision,
+        n_is=eval_cfg.n_is if eval_cfg.n_is is not None else defaults["n_is"],
+        is_splits=eval_cfg.is_splits if eval_cfg.is_splits is not None else defaults["is_splits"],
+        kid=defaults["kid"], shared_samples=defaults["shared_samples"], quantize=defaults["quantize"], seed=seed,
+        n_dataset=n_dataset, precision=eval_cfg.precision,
     )
     if min(p.n_gen, p.n_real) < 2 or p.n_is < p.is_splits:
         raise ValueError(f"protocol {p.name}: need n_gen, n_real >= 2 and n_is >= is_splits, got n_gen={p.n_gen}, "
@@ -96,12 +121,12 @@ def real_subset(n_dataset: int, n_real: int, seed: int) -> torch.Tensor:
     return torch.randperm(n_dataset, generator=g)[:n_real].sort().values
 
 
-def latents(n: int, z_dim: int, seed: int, stream: str) -> torch.Tensor:
-    """(n, z_dim) standard-normal latents of ``stream``, drawn on the CPU (device independent) in
+def latents(count: int, z_dim: int, seed: int, stream: str) -> torch.Tensor:
+    """(count, z_dim) standard-normal latents of ``stream``, drawn on the CPU (device independent) in
     fixed chunks of :data:`LATENT_CHUNK` rows, each from its own seed, so a shorter draw is a prefix
     of a longer one (scores with different ``n_gen`` share their first latents)."""
     chunks = []
-    for k in range(-(-n // LATENT_CHUNK)):
+    for k in range(-(-count // LATENT_CHUNK)):
         g = torch.Generator().manual_seed(eval_seed(seed, f"{stream}/{k}"))
         chunks.append(torch.randn(LATENT_CHUNK, z_dim, generator=g))
-    return torch.cat(chunks)[:n] if chunks else torch.zeros(0, z_dim)
+    return torch.cat(chunks)[:count] if chunks else torch.zeros(0, z_dim)

@@ -5,7 +5,6 @@ to ``results/real/<dataset>-<protocol>.json``; the report fills the row from it.
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import torch
@@ -17,7 +16,8 @@ from specnorm.metrics.extractor import extractor_precision, quantize_uint8
 from specnorm.metrics.fid import StatsAccumulator, fid, kid
 from specnorm.metrics.inception_score import inception_score
 from specnorm.metrics.protocol import eval_seed, real_subset
-from specnorm.vocab import metric_label
+from specnorm.scores import ScoreRecord
+from specnorm.vocab import METRIC_INFO, REAL_DATA
 
 
 def score_real(dataset: str, protocol: str, resources: str | Path, device: torch.device, *,
@@ -69,23 +69,16 @@ def score_real(dataset: str, protocol: str, resources: str | Path, device: torch
         values["kid"] = kid(feats.float(), ref.feats, eval_seed(p.seed, "kid"))
     _, logits = run(is_idx, True)
     values["is"], values["is_std"] = inception_score(logits, p.is_splits)
-    resize = f"{'uint8' if p.quantize else 'float'}->{ex.resize}"
-    reference_words = p.reference(dataset)
-    fid_real = (f"{dataset}-train-disjoint-subset({n_fid},seed={p.seed})" if p.n_real < len(images)
-                else f"{dataset}-train-subset({n_fid},seed={p.seed})")
+    images_scored = {  # which real images stand in for the generated ones
+        True: (n_fid, f"{dataset}-train-disjoint-subset({n_fid},seed={p.seed})" if p.n_real < len(images)
+               else f"{dataset}-train-subset({n_fid},seed={p.seed})"),
+        False: (n_is, f"{dataset}-train" + (f"-subset({n_is},seed={p.seed})" if n_is < len(images) else f"({n_is})")),
+    }
     scores = []
     for metric, value in values.items():
-        if metric in ("fid", "kid"):
-            counts = {"n_images": n_fid, "images": fid_real, "n_real": p.n_real, "reference": reference_words}
-        else:
-            counts = {"n_images": n_is, "images": f"{dataset}-train" + (f"-subset({n_is},seed={p.seed})"
-                                                                         if n_is < len(images) else f"({n_is})"),
-                      "n_real": 0, "reference": f"none(IS,{p.is_splits} splits)"}
-        scores.append({"metric": metric, "label": metric_label(metric, ex.name), "value": float(value) if math.isfinite(float(value)) else None,
-                       **counts})
-    return {"dataset": dataset, "row": "Real data",
-            "protocol": {"protocol": p.name, "extractor": ex.name, "extractor_sha256": ex.sha256, "resize": resize,
-                         "seed": p.seed, "precision": p.precision, "n_gen": n_fid, "n_real": p.n_real, "n_is": n_is,
-                         "is_splits": p.is_splits, "reference": reference_words, "kid": p.kid,
-                         "n_dataset": len(images), "reference_cache": ref.path.name},
+        n, words = images_scored[METRIC_INFO[metric].reference]
+        record = ScoreRecord(metric, float(value), p.key(metric, dataset, ex, n_images=n), p.seed)
+        scores.append({**record.json_row(), "images": words})
+    return {"dataset": dataset, "row": REAL_DATA,
+            "protocol": {**p.summary(dataset, ex), "n_gen": n_fid, "n_is": n_is, "reference_cache": ref.path.name},
             "scores": scores}

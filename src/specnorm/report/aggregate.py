@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +22,20 @@ from specnorm.catalog import resolve_extractor
 from specnorm.io import atomic_write_text
 from specnorm.report import paper
 from specnorm.report.runs import Run
-from specnorm.report.scores import METRICS, annotate, metric_label, protocol_text
-from specnorm.report.stats import HIGHER_IS_BETTER, grouped_mean_sem, mean_sem, welch_p
-from specnorm.report.variants import family_rank, variant_label
+from specnorm.report.scores import flat, keyed, protocol_text, with_key
+from specnorm.report.stats import better, grouped_mean_sem, mean_sem, welch_p
+from specnorm.report.variants import family_rank, learned_gamma
+from specnorm.scores import ProtocolKey, ScoreRecord
+from specnorm.vocab import (BSN, HIGHER_IS_BETTER, LECUN, METRIC_INFO, METRICS, REAL_DATA, SCALED, SN, SN_CONV,
+                            metric_label, variant_label)
 
 KEYS = ["dataset", "setting", "family", "scale"]
-TABLE1_FAMILIES = {"SN": ("SN", "SSN"), "BSN": ("BSN", "BSSN")}
+TABLE1_FAMILIES = {family: (family, scaled) for scaled, family in SCALED.items()}
+"""Table 1's families and their rows: SN (s = 1) and SSN (its sweep's best s); BSN and BSSN."""
 ANALYSIS_QUANTITIES = ("grad_norm_raw", "grad_norm_eff", "var_eff", "bound_sn", "bound_bsn", "sigma_w", "sigma_conv",
                        "sigma_used", "sigma_ratio")
 TRAIN_QUANTITIES = ("loss_d", "loss_g", "d_real", "d_fake", "gp", "grad_x_real_mean", "grad_x_fake_mean")
-HP_KEYS = ["dataset", "setting", "setting_label", "metric", "label", "proto", "signature", "which"]
+HP_KEYS = ["dataset", "setting", "setting_label", "metric", "label", "key", "which"]
 INVENTORY_COLUMNS = ["run", "state", "dataset", "family", "scale", "variant", "seed", "setting_label", "setting",
                      "group", "config_digest", "iterations", "iterations_done", "diverged_at", "reason", "wall_time_s",
                      "it_per_s", "device", "git_commit", "versions", "has_scores_json", "notes", "path"]
@@ -40,17 +43,18 @@ MAX_POINTS = 50  # iterations kept per cell in the analysis / training-log table
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def thin(iterations: Any, k: int = MAX_POINTS) -> list[int]:
-    """At most ``k`` evenly spaced values of the sorted unique ``iterations`` (first and last kept)."""
+def thin(iterations: Any, count: int = MAX_POINTS) -> list[int]:
+    """At most ``count`` evenly spaced values of the sorted unique ``iterations`` (first and last kept)."""
     its = sorted({int(i) for i in iterations})
-    if len(its) <= k:
+    if len(its) <= count:
         return its
-    return [its[i] for i in sorted(set(np.linspace(0, len(its) - 1, k).round().astype(int)))]
+    return [its[i] for i in sorted(set(np.linspace(0, len(its) - 1, count).round().astype(int)))]
 
 
-def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """Write atomically (specnorm.io): readers never see half a table."""
-    atomic_write_text(path, df.to_csv(index=False))
+def write_csv(table: pd.DataFrame, path: Path) -> None:
+    """Write atomically (specnorm.io): readers never see half a table; a ``key`` column becomes the
+    protocol key's fields (:func:`specnorm.report.scores.flat`)."""
+    atomic_write_text(path, flat(table).to_csv(index=False))
 
 
 def _thin_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -70,22 +74,18 @@ def progress(runs: list[Run], dataset: str, setting: str, fam: str,
 
 # -- seeds → cells -------------------------------------------------------------------------------
 def group_scores(scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean ± s.e.m. over seeds of the preferred score rows, per cell × metric × signature × which."""
-    cols = [*KEYS, "setting_label", "metric", "label", "proto", "signature", "which"]
+    """Mean ± s.e.m. over seeds of the preferred score rows, per cell × metric × key × which; with
+    the per-seed ``values`` and their ``seeds`` as lists."""
+    cols = [*KEYS, "setting_label", "metric", "label", "key", "which"]
     if scores.empty:
         return pd.DataFrame(columns=[*cols, "mean", "sem", "n", "values", "seeds"])
     pref = scores[scores["preferred"]]
     rows = []
-    for key, sub in pref.groupby(cols, sort=False, dropna=False):
-        m, s, n = mean_sem(sub["value"].tolist())
-        rows.append({**dict(zip(cols, key)), "mean": m, "sem": s, "n": n,
-                     "values": ";".join(repr(float(v)) for v in sub["value"]),
-                     "seeds": ";".join(str(x) for x in sub["seed"])})
+    for group, sub in pref.groupby(cols, sort=False, dropna=False):
+        mean, sem, n = mean_sem(sub["value"].tolist())
+        rows.append({**dict(zip(cols, group)), "mean": mean, "sem": sem, "n": n,
+                     "values": [float(v) for v in sub["value"]], "seeds": [int(x) for x in sub["seed"]]})
     return pd.DataFrame(rows)
-
-
-def _values(gs_row: pd.Series) -> list[float]:
-    return [float(v) for v in str(gs_row["values"]).split(";") if v]
 
 
 # -- Table 1 ---------------------------------------------------------------------------------------
@@ -111,16 +111,21 @@ def table1_settings(runs: list[Run]) -> dict[str, str | None]:
     return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class Column:
-    """One Table 1 column: a dataset × metric × protocol signature."""
+    """One Table 1 column: a dataset × metric × protocol key (None: no finished run has scores yet),
+    with the note saying how its numbers were obtained."""
 
     dataset: str
     metric: str
     label: str
-    proto: str
-    signature: str
-    protocol: str
+    key: ProtocolKey | None
+    note: str
+
+    @property
+    def header(self) -> str:
+        """The protocol tag under the column's label: ``paper, 10000 vs 5000``."""
+        return self.key.tag(self.metric) if self.key is not None else "no scores yet"
 
 
 def _pick_best(cands: pd.DataFrame, metric: str) -> pd.Series | None:
@@ -131,49 +136,49 @@ def _pick_best(cands: pd.DataFrame, metric: str) -> pd.Series | None:
     return order.iloc[0]
 
 
-def real_scores(real_dir: Path) -> list[dict]:
+@dataclass(frozen=True)
+class RealScore:
+    """One score of ``specnorm score --real``: real images of ``dataset`` (``n_dataset`` of them)
+    scored like a generator (docs/deviations.md P5)."""
+
+    dataset: str
+    n_dataset: int | None
+    record: ScoreRecord
+
+
+def real_scores(real_dir: Path) -> list[RealScore]:
     """The Real-data scores of ``specnorm score --real`` (``results/real/<dataset>-<protocol>.json``),
-    one dict per metric with its dataset and protocol name; unreadable files are skipped."""
-    out: list[dict] = []
+    read through :class:`ScoreRecord`; a file that is not readable as such is skipped."""
+    out: list[RealScore] = []
     for path in sorted(Path(real_dir).glob("*.json")) if real_dir is not None else ():
         try:
             data = json.loads(path.read_text())
-            out += [{**s, "dataset": data["dataset"], "protocol": data["protocol"]["protocol"], "file": path.name,
-                     "n_dataset": data["protocol"].get("n_dataset")} for s in data["scores"]]
-        except (OSError, ValueError, KeyError, TypeError):
+            n_dataset = data["protocol"].get("n_dataset")
+            out += [RealScore(data["dataset"], n_dataset, ScoreRecord.from_row(s)) for s in data["scores"]]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
     return out
 
 
-def _count(signature: str, key: str) -> int | None:
-    m = re.search(rf"\b{key} (\d+)", signature)
-    return int(m.group(1)) if m else None
-
-
-def _same_counts(s: dict, col: Column) -> bool:
-    """Whether a real score was taken with the column's image counts: FID/KID against the same
-    reference size; IS on as many images as the column's protocol scores (all real ones if fewer).
-    A real score that does not record its counts is matched by protocol name alone."""
-    if col.metric == "is":
-        n_gen, n_images, n_dataset = _count(col.signature, "n_gen"), s.get("n_images"), s.get("n_dataset")
-        return None in (n_gen, n_images, n_dataset) or min(n_gen, n_dataset) == n_images
-    n_real = _count(col.signature, "n_real")
-    return n_real is None or s.get("n_real") is None or int(s["n_real"]) == n_real
-
-
-def _real_value(real: list[dict], col: Column) -> float:
-    """The Real-data value of a column: same dataset, metric, label (extractor), protocol and
-    image counts (a smoke column of 500 images gets no 50k-image real score)."""
-    for s in real:
-        if (s["dataset"], s["metric"], s.get("label")) == (col.dataset, col.metric, col.label) and s["value"] is not None \
-                and (col.proto.startswith(f"{s['protocol']}, ") or f"protocol {s['protocol']}" in col.protocol) \
-                and _same_counts(s, col):
-            return float(s["value"])
+def _real_value(real: list[RealScore], col: Column) -> float:
+    """The Real-data value of a column: same dataset and metric, and the column's protocol key but
+    for the images scored: against a reference set (FID, KID) any number of real images (the
+    reference subset's complement may hold fewer than the protocol's count); without one (IS) as
+    many as the column's protocol scores, all real ones if fewer (a smoke column of 500 images gets
+    no 50k-image real score)."""
+    for real_score in real:
+        record = real_score.record
+        if (real_score.dataset, record.metric) != (col.dataset, col.metric) or col.key is None \
+                or not math.isfinite(record.value) or replace(record.key, n_gen=col.key.n_gen) != col.key:
+            continue
+        if METRIC_INFO[col.metric].reference or (
+                real_score.n_dataset is not None and record.key.n_gen == min(col.key.n_gen, real_score.n_dataset)):
+            return record.value
     return math.nan
 
 
-def table1(runs: list[Run], scores: pd.DataFrame, gscores: pd.DataFrame,
-           settings: dict[str, str | None], real: list[dict] | None = None) -> tuple[pd.DataFrame, list[Column]]:
+def table1(runs: list[Run], scores: pd.DataFrame, grouped: pd.DataFrame, settings: dict[str, str | None],
+           real: list[RealScore] | None = None) -> tuple[pd.DataFrame, list[Column]]:
     """Long Table 1: one row per (column, variant best/final, row); plus the column descriptions.
 
     The Real-data row shows ``real`` (:func:`real_scores`, real images scored under the column's
@@ -185,37 +190,35 @@ def table1(runs: list[Run], scores: pd.DataFrame, gscores: pd.DataFrame,
     for dataset, setting in settings.items():
         if setting is None:
             continue
-        gs = gscores[(gscores["dataset"] == dataset) & (gscores["setting"] == setting)]
-        sc = scores[(scores["dataset"] == dataset) & (scores["setting"] == setting) & scores["preferred"]
-                    & scores["family"].isin(list(TABLE1_FAMILIES))]
+        cells = grouped[(grouped["dataset"] == dataset) & (grouped["setting"] == setting)]
+        runs_scores = scores[(scores["dataset"] == dataset) & (scores["setting"] == setting) & scores["preferred"]
+                             & scores["family"].isin(list(TABLE1_FAMILIES))]
         for metric in paper.TABLE1_METRICS.get(dataset, ("is", "fid")):
-            cols = [Column(dataset, metric, r.iloc[0]["label"], r.iloc[0]["proto"], sig, protocol_text(r))
-                    for sig, r in sc[sc["metric"] == metric].groupby("signature", sort=True)]
-            for col in cols or [_pending_column(runs, dataset, setting, metric)]:
-                columns.append(col)
+            found = [Column(dataset, metric, under_key.iloc[0]["label"], key, protocol_text(under_key))
+                     for key, under_key in runs_scores[runs_scores["metric"] == metric].groupby("key", sort=True)]
+            for column in found or [_pending_column(runs, dataset, setting, metric)]:
+                columns.append(column)
                 for which in ("best", "final"):
-                    rows += _table1_column(runs, gs, col, which, setting, real or [])
-    cols = ["dataset", "metric", "label", "proto", "signature", "which", "row", "mean", "sem", "n", "scale", "n_scales",
-            "done", "total", "diverged", "paper_mean", "paper_sem", "diff", "welch_p_bsn_vs_sn"]
-    return pd.DataFrame(rows, columns=cols), columns
+                    rows += _table1_column(runs, cells, column, which, setting, real or [])
+    names = ["dataset", "metric", "label", "key", "which", "row", "mean", "sem", "n", "scale", "n_scales",
+             "done", "total", "diverged", "paper_mean", "paper_sem", "diff", "welch_p_bsn_vs_sn"]
+    return pd.DataFrame(rows, columns=names), columns
 
 
 def _pending_column(runs: list[Run], dataset: str, setting: str, metric: str) -> Column:
     """A column whose cells have no scores yet: it shows the paper's numbers and the cells' progress."""
     cfg = next(r.config for r in runs if r.dataset == dataset and r.setting == setting)
-    extractor = resolve_extractor(cfg["eval.extractor"], dataset)
-    return Column(dataset, metric, metric_label(metric, extractor), "no scores yet", "",
-                  f"{metric_label(metric, extractor)}: no finished run has scores yet (protocol "
-                  f"{cfg['eval.protocol']}).")
+    label = metric_label(metric, resolve_extractor(cfg["eval.extractor"], dataset))
+    return Column(dataset, metric, label, None,
+                  f"{label}: no finished run has scores yet (protocol {cfg['eval.protocol']}).")
 
 
-def _table1_column(runs: list[Run], gs: pd.DataFrame, col: Column, which: str, setting: str,
-                   real: list[dict]) -> list[dict]:
-    g = gs[(gs["metric"] == col.metric) & (gs["signature"] == col.signature) & (gs["which"] == which)]
-    base = {"dataset": col.dataset, "metric": col.metric, "label": col.label, "proto": col.proto,
-            "signature": col.signature, "which": which}
+def _table1_column(runs: list[Run], cells: pd.DataFrame, col: Column, which: str, setting: str,
+                   real: list[RealScore]) -> list[dict]:
+    g = cells[(cells["metric"] == col.metric) & with_key(cells, col.key) & (cells["which"] == which)]
+    base = {"dataset": col.dataset, "metric": col.metric, "label": col.label, "key": col.key, "which": which}
     real_value = _real_value(real, col)
-    out = [{**base, "row": "Real data", "mean": real_value, "sem": math.nan, "n": int(not math.isnan(real_value)),
+    out = [{**base, "row": REAL_DATA, "mean": real_value, "sem": math.nan, "n": int(not math.isnan(real_value)),
             "scale": math.nan, "n_scales": 0,
             "done": 0, "total": 0, "diverged": 0}]
     picked: dict[str, pd.Series | None] = {}
@@ -233,35 +236,36 @@ def _table1_column(runs: list[Run], gs: pd.DataFrame, col: Column, which: str, s
                         "scale": row["scale"] if row is not None else math.nan,
                         "n_scales": int(sweep["scale"].nunique()) if scale is None else 1,
                         "done": done, "total": total, "diverged": diverged})
-    p = welch_p(_values(picked["BSN"]), _values(picked["SN"])) \
-        if picked["SN"] is not None and picked["BSN"] is not None else math.nan
+    p = welch_p(picked[BSN]["values"], picked[SN]["values"]) \
+        if picked[SN] is not None and picked[BSN] is not None else math.nan
     for row in out:
         pv = paper.paper_value(col.dataset, col.metric, row["row"])
         row["paper_mean"] = pv[0] if pv else math.nan
         row["paper_sem"] = pv[1] if pv and pv[1] is not None else math.nan
         row["diff"] = row["mean"] - row["paper_mean"]
-        row["welch_p_bsn_vs_sn"] = p if row["row"] == "BSN" else math.nan
+        row["welch_p_bsn_vs_sn"] = p if row["row"] == BSN else math.nan
     return out
 
 
 # -- sweeps, curves, featured variants -------------------------------------------------------------
-def featured(gscores: pd.DataFrame, t1: pd.DataFrame, dataset: str, setting: str) -> list[tuple[str, float]]:
+def featured(grouped: pd.DataFrame, table1_rows: pd.DataFrame, dataset: str, setting: str) -> list[tuple[str, float]]:
     """The variants shown in the per-variant figures of a dataset: every family at s = 1, SN_Conv at the
     scale closest to 1.75 (Figs. 4–6), the SSN/BSSN scales Table 1 chose, and LeCun's best scale."""
-    g = gscores[(gscores["dataset"] == dataset) & (gscores["setting"] == setting)]
+    g = grouped[(grouped["dataset"] == dataset) & (grouped["setting"] == setting)]
     present = set(zip(g["family"], g["scale"]))
     out = {(f, s) for f, s in present if s == 1.0}
-    conv = [s for f, s in present if f == "SN_Conv" and s != 1.0]
+    conv = [s for f, s in present if f == SN_CONV and s != 1.0]
     if conv:
-        out.add(("SN_Conv", min(conv, key=lambda s: (abs(s - paper.SN_CONV_FIX_SCALE), s))))
-    chosen = t1[(t1["dataset"] == dataset) & t1["row"].isin(["SSN", "BSSN"]) & t1["scale"].notna()]
+        out.add((SN_CONV, min(conv, key=lambda s: (abs(s - paper.SN_CONV_FIX_SCALE), s))))
+    chosen = table1_rows[(table1_rows["dataset"] == dataset) & table1_rows["row"].isin(list(SCALED))
+                         & table1_rows["scale"].notna()]
     for row, s in zip(chosen["row"], chosen["scale"]):
-        out.add(("SN" if row == "SSN" else "BSN", float(s)))
-    lecun = g[(g["family"] == "LeCun") & (g["which"] == "best")]
+        out.add((SCALED[row], float(s)))
+    lecun = g[(g["family"] == LECUN) & (g["which"] == "best")]
     for metric in ("is", "fid"):
         best = _pick_best(lecun[lecun["metric"] == metric], metric)
         if best is not None:
-            out.add(("LeCun", float(best["scale"])))
+            out.add((LECUN, float(best["scale"])))
             break
     return sorted(out & present, key=lambda fs: (family_rank(fs[0]), fs[1]))
 
@@ -273,15 +277,14 @@ def curves(runs: list[Run]) -> pd.DataFrame:
         df = run.metrics
         if not run.done or df.empty or not {"metric", "value", "iteration"} <= set(df.columns):
             continue
-        df = annotate(df[df["metric"].isin(METRICS)])
+        df = keyed(df[df["metric"].isin(METRICS)])
         frames.append(df.assign(dataset=run.dataset, setting=run.setting, family=run.family, scale=run.scale,
-                                seed=run.seed)[[*KEYS, "seed", "metric", "label", "proto", "signature", "iteration",
-                                                "value"]])
-    cols = [*KEYS, "metric", "label", "proto", "signature", "iteration", "mean", "sem", "n"]
+                                seed=run.seed)[[*KEYS, "seed", "metric", "label", "key", "iteration", "value"]])
+    cols = [*KEYS, "metric", "label", "key", "iteration", "mean", "sem", "n"]
     if not frames:
         return pd.DataFrame(columns=cols)
     # one value per seed and iteration (the official code evaluates twice at 100k multiples: docs/deviations.md T4)
-    keys = [*KEYS, "metric", "label", "proto", "signature", "iteration"]
+    keys = [*KEYS, "metric", "label", "key", "iteration"]
     per_seed = pd.concat(frames).groupby([*keys, "seed"], as_index=False)["value"].mean()
     return grouped_mean_sem(per_seed, keys)[cols]
 
@@ -325,7 +328,7 @@ def grad_ratios(runs: list[Run], settings: dict[str, str | None], max_iterations
     cols = ["dataset", "run", "family", "scale", "iteration", "layer_i", "layer_j", "grad_ratio", "inv_sigma_ratio"]
     frames = []
     for run in runs:
-        if not run.done or "+γ" in run.family or settings.get(run.dataset) != run.setting:
+        if not run.done or learned_gamma(run.family) or settings.get(run.dataset) != run.setting:
             continue
         df = _analysis_frame(run)
         if df.empty or not {"grad_norm_eff", "sigma_w"} <= set(df.columns):
@@ -373,39 +376,37 @@ def final_gamma(run: Run) -> float:
 
 
 # -- App. N and learned γ -------------------------------------------------------------------------
-def hparams(gscores: pd.DataFrame) -> pd.DataFrame:
-    """App. N: SN vs BSN (both s = 1) in every setting, per metric × signature × which, with Welch's p."""
-    g = gscores[gscores["scale"] == 1.0]
+def hparams(grouped: pd.DataFrame) -> pd.DataFrame:
+    """App. N: SN vs BSN (both s = 1) in every setting, per metric × protocol key × which, with Welch's p."""
     rows = []
-    keys = HP_KEYS
-    for key, sub in g.groupby(keys, sort=True):
-        sn, bsn = sub[sub["family"] == "SN"], sub[sub["family"] == "BSN"]
+    for group, sub in grouped[grouped["scale"] == 1.0].groupby(HP_KEYS, sort=True):
+        sn, bsn = sub[sub["family"] == SN], sub[sub["family"] == BSN]
         if sn.empty and bsn.empty:
             continue
-        r = dict(zip(keys, key))
+        r = dict(zip(HP_KEYS, group))
         for name, part in (("sn", sn), ("bsn", bsn)):
             r[f"{name}_mean"] = part["mean"].iloc[0] if len(part) else math.nan
             r[f"{name}_sem"] = part["sem"].iloc[0] if len(part) else math.nan
             r[f"{name}_n"] = int(part["n"].iloc[0]) if len(part) else 0
-        r["welch_p"] = welch_p(_values(bsn.iloc[0]), _values(sn.iloc[0])) if len(sn) and len(bsn) else math.nan
+        r["welch_p"] = welch_p(bsn["values"].iloc[0], sn["values"].iloc[0]) if len(sn) and len(bsn) else math.nan
         both = len(sn) and len(bsn)
-        r["bsn_better"] = (r["bsn_mean"] > r["sn_mean"]) == HIGHER_IS_BETTER[r["metric"]] if both else None
+        r["bsn_better"] = better(r["metric"], r["bsn_mean"], r["sn_mean"]) if both else None
         rows.append(r)
     return pd.DataFrame(rows, columns=[*HP_KEYS, "sn_mean", "sn_sem", "sn_n", "bsn_mean", "bsn_sem", "bsn_n",
                                        "welch_p", "bsn_better"])
 
 
-def gamma_table(runs: list[Run], gscores: pd.DataFrame) -> pd.DataFrame:
+def gamma_table(runs: list[Run], grouped: pd.DataFrame) -> pd.DataFrame:
     """Learned γ (official same_gamma / diff_gamma, WGAN-GP) beside SN and BSN at s = 1 in the settings
     where a learned-γ cell exists; with the mean learned γ at the end of training."""
-    gam = gscores[gscores["family"].str.contains("+γ", regex=False) & (gscores["scale"] == 1.0)]
+    gamma = grouped["family"].map(learned_gamma).astype(bool)
+    gam = grouped[gamma & (grouped["scale"] == 1.0)]
     settings = set(zip(gam["dataset"], gam["setting"]))
-    in_setting = np.array([(d, s) in settings for d, s in zip(gscores["dataset"], gscores["setting"])], dtype=bool)
-    sel = gscores[in_setting & (gscores["scale"] == 1.0)
-                  & (gscores["family"].isin(["SN", "BSN"]) | gscores["family"].str.contains("+γ", regex=False))]
+    in_setting = np.array([(d, s) in settings for d, s in zip(grouped["dataset"], grouped["setting"])], dtype=bool)
+    sel = grouped[in_setting & (grouped["scale"] == 1.0) & (grouped["family"].isin([SN, BSN]) | gamma)]
     gamma_end: dict[tuple, list[float]] = {}
     for run in runs:
-        if run.done and "+γ" in run.family:
+        if run.done and learned_gamma(run.family):
             gamma_end.setdefault((run.dataset, run.setting, run.family), []).append(final_gamma(run))
     out = sel.copy()
     out["gamma_final"] = [mean_sem(gamma_end.get((d, s, f), []))[0]

@@ -7,7 +7,7 @@ external URLs) and written atomically, so it can be regenerated while cells are 
 from __future__ import annotations
 
 import base64
-import datetime as dt
+import datetime
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,15 +18,16 @@ import pandas as pd
 
 from specnorm.io import atomic_write_text
 from specnorm.provenance import git_commit, versions
-from specnorm.report import aggregate as agg
-from specnorm.report import claims as cl
-from specnorm.report import figures as fg
-from specnorm.report import paper, views
-from specnorm.report.runs import Run, collect, read_complete_csv
+from specnorm.report import aggregate, claims, figures, paper, views
+from specnorm.report.runs import Run, collect
 from specnorm.report.scores import run_scores
-from specnorm.report.variants import variant_label
+from specnorm.rundir import read_complete_csv
+from specnorm.scores import ProtocolKey
+from specnorm.vocab import BSN, GAMMA_FAMILIES, LECUN, SN, SN_CONV, variant_label
 
 TEMPLATES = Path(__file__).parent / "templates"
+SECTION_FIGURES = ("sweep", "curves", "grad_eff", "grad_raw", "variance", "sigma", "input_grad")
+"""The figures of a dataset's section (:func:`_dataset_section`)."""
 
 
 @dataclass
@@ -49,73 +50,78 @@ class Built:
     tables: list[Path]
     figures: list[str]
     counts: dict[str, int]
-    claims: list[cl.Claim] = field(default_factory=list)
+    claims: list[claims.Claim] = field(default_factory=list)
 
 
-def _sample(runs: list[Run], dataset: str, setting: str | None, fam: str, scale: float) -> dict | None:
+def _sample(runs: list[Run], dataset: str, setting: str | None, family: str, scale: float) -> dict | None:
     """The newest decodable sample grid of the lowest-seed run of a variant (finished runs first)."""
-    cands = sorted((r for r in runs if r.dataset == dataset and r.setting == setting and r.family == fam
-                    and r.scale == scale and r.path is not None), key=lambda r: (not r.done, r.seed))
-    for r in cands:
-        path = r.latest_sample()
+    candidates = sorted((run for run in runs if run.dataset == dataset and run.setting == setting
+                         and run.family == family and run.scale == scale and run.path is not None),
+                        key=lambda run: (not run.done, run.seed))
+    for run in candidates:
+        path = run.latest_sample()
         if path is not None:
-            return {"variant": variant_label(fam, scale), "run": r.name, "seed": r.seed,
-                    "state": r.state, "image": path.name,
+            return {"variant": variant_label(family, scale), "run": run.name, "seed": run.seed,
+                    "state": run.state, "image": path.name,
                     "b64": base64.b64encode(path.read_bytes()).decode("ascii")}
     return None
 
 
-def _provenance(inv: pd.DataFrame) -> dict[str, Any]:
-    started = inv[inv["state"] != "planned"] if len(inv) else inv
+def _provenance(inventory: pd.DataFrame) -> dict[str, Any]:
+    started = inventory[inventory["state"] != "planned"] if len(inventory) else inventory
 
-    def counts(col: str) -> list[tuple[str, int]]:
+    def counts(column: str) -> list[tuple[str, int]]:
         if started.empty:
             return []
-        vc = started[col].fillna("—").replace("", "—").value_counts()
-        return [(str(k), int(v)) for k, v in vc.items()]
+        tally = started[column].fillna("—").replace("", "—").value_counts()
+        return [(str(value), int(n)) for value, n in tally.items()]
 
     wall = pd.to_numeric(started.get("wall_time_s", pd.Series(dtype=float)), errors="coerce").fillna(0.0)
     on_gpu = started.get("device", pd.Series(dtype=str)).fillna("").str.startswith("cuda")
     return {
-        "report_commit": git_commit(), "report_versions": versions("torch", "numpy", "scipy", "pandas", "matplotlib", "jinja2", "clean-fid"),
-        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "report_commit": git_commit(),
+        "report_versions": versions("torch", "numpy", "scipy", "pandas", "matplotlib", "jinja2", "clean-fid"),
+        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "commits": counts("git_commit"), "versions": counts("versions"), "devices": counts("device"),
         "gpu_hours": float(wall[on_gpu].sum() / 3600) if len(wall) else 0.0,
         "cpu_hours": float(wall[~on_gpu].sum() / 3600) if len(wall) else 0.0,
     }
 
 
-def _inventory_rows(inv: pd.DataFrame) -> list[dict]:
+def _inventory_rows(inventory: pd.DataFrame) -> list[dict]:
     rows = []
-    for _, r in inv.iterrows():
-        wall = r["wall_time_s"]
-        rows.append({"run": r["run"], "state": r["state"], "dataset": views.ds_label(r["dataset"]),
-                     "variant": r["variant"], "seed": r["seed"], "setting": r["setting_label"],
-                     "progress": f"{r['iterations_done']}/{r['iterations']}",
+    for _, row in inventory.iterrows():
+        wall = row["wall_time_s"]
+        rows.append({"run": row["run"], "state": row["state"], "dataset": paper.dataset_label(row["dataset"]),
+                     "variant": row["variant"], "seed": row["seed"], "setting": row["setting_label"],
+                     "progress": f"{row['iterations_done']}/{row['iterations']}",
                      "wall": f"{wall / 60:.1f} min" if isinstance(wall, (int, float)) and math.isfinite(wall) else "—",
-                     "device": r["device"] or "—", "commit": str(r["git_commit"] or "—")[:12],
-                     "digest": r["config_digest"], "notes": r["notes"]})
+                     "device": row["device"] or "—", "commit": str(row["git_commit"] or "—")[:12],
+                     "digest": row["config_digest"], "notes": row["notes"]})
     return rows
 
 
-def _dataset_section(runs: list[Run], t: dict[str, pd.DataFrame], dataset: str, setting: str,
-                     fig_dir: Path) -> dict[str, Any]:
+def _dataset_section(runs: list[Run], tables: dict[str, pd.DataFrame], dataset: str, setting: str,
+                     figure_dir: Path) -> dict[str, Any]:
     """Everything the page shows for one dataset in its Table 1 setting: figures, tables, samples."""
-    gs, cv, an, tl = t["group_scores"], t["curves"], t["analysis"], t["train_log"]
-    variants = agg.featured(gs, t["table1"], dataset, setting)
-    g = gs[(gs["dataset"] == dataset) & (gs["setting"] == setting)]
+    grouped, analysis_means, train_log_means = tables["group_scores"], tables["analysis"], tables["train_log"]
+    curve_means = tables["curves"]
+    variants = aggregate.featured(grouped, tables["table1"], dataset, setting)
+    cells = grouped[(grouped["dataset"] == dataset) & (grouped["setting"] == setting)]
+    curves = curve_means[(curve_means["dataset"] == dataset) & (curve_means["setting"] == setting)]
     return {
-        "dataset": dataset, "label": views.ds_label(dataset), "variants": views.variant_names(variants),
+        "dataset": dataset, "label": paper.dataset_label(dataset), "variants": views.variant_names(variants),
         "setting": next(r.setting_label for r in runs if r.setting == setting),
-        "sweep": fg.sweep(g, dataset, fig_dir), "sweep_tables": views.sweep_tables(g, dataset),
-        "curves": fg.curves(cv[(cv["dataset"] == dataset) & (cv["setting"] == setting)], dataset, variants, fig_dir),
-        "grad_eff": fg.grad_norms(an, dataset, variants, fig_dir, "grad_norm_eff"),
-        "grad_raw": fg.grad_norms(an, dataset, variants, fig_dir, "grad_norm_raw"),
-        "variance": fg.variances(an, dataset, variants, fig_dir),
-        "sigma": fg.sigma_ratio(an, dataset, variants, fig_dir),
-        "input_grad": fg.input_grads(tl, dataset, variants, fig_dir),
-        "samples": [s for f, sc in variants if (s := _sample(runs, dataset, setting, f, sc)) is not None],
-        "hparams": views.hparam_rows(t["hparams"], dataset), "gamma": views.gamma_rows(t["gamma"], dataset),
+        "sweep": figures.sweep(cells, dataset, figure_dir), "sweep_tables": views.sweep_tables(cells, dataset),
+        "curves": figures.curves(curves, dataset, variants, figure_dir),
+        "grad_eff": figures.grad_norms(analysis_means, dataset, variants, figure_dir, "grad_norm_eff"),
+        "grad_raw": figures.grad_norms(analysis_means, dataset, variants, figure_dir, "grad_norm_raw"),
+        "variance": figures.variances(analysis_means, dataset, variants, figure_dir),
+        "sigma": figures.sigma_ratio(analysis_means, dataset, variants, figure_dir),
+        "input_grad": figures.input_grads(train_log_means, dataset, variants, figure_dir),
+        "samples": [sample for family, scale in variants
+                    if (sample := _sample(runs, dataset, setting, family, scale)) is not None],
+        "hparams": views.hparam_rows(tables["hparams"], dataset), "gamma": views.gamma_rows(tables["gamma"], dataset),
     }
 
 
@@ -129,58 +135,62 @@ def _prune(fig_dir: Path, keys: set[str]) -> None:
 def build(paths: Paths) -> Built:
     """Aggregate every run under ``paths.runs`` into ``paths.tables`` and render ``paths.out/index.html``."""
     runs, unreadable = collect(paths.runs, paths.cells)
-    for r in runs:  # a failed cell that never finished: its job ended without summary.json
-        if r.name in paths.failed and not r.done:
-            r.state = "failed"
-    failed = sorted(set(paths.failed) - {r.name for r in runs if r.done})
+    for run in runs:  # a failed cell that never finished: its job ended without summary.json
+        if run.name in paths.failed and not run.done:
+            run.state = "failed"
+    failed = sorted(set(paths.failed) - {run.name for run in runs if run.done})
     scores = run_scores(runs)
-    gs = agg.group_scores(scores)
-    settings = agg.table1_settings(runs)
-    real = agg.real_scores(paths.runs.parent / "real")  # specnorm score --real (Table 1's Real-data row)
-    t1, columns = agg.table1(runs, scores, gs, settings, real)
-    t = {"runs": agg.inventory(runs), "scores": scores, "group_scores": gs, "table1": t1, "curves": agg.curves(runs),
-         "analysis": agg.analysis(runs, settings), "grad_ratio": agg.grad_ratios(runs, settings),
-         "train_log": agg.train_log(runs, settings), "hparams": agg.hparams(gs), "gamma": agg.gamma_table(runs, gs)}
-    claims = cl.checklist(runs, gs, t1, t["hparams"], t["curves"], t["analysis"], settings)
-    t["claims"] = cl.to_frame(claims)
-    written = [paths.tables / f"{name}.csv" for name in t]
-    for name, path in zip(t, written):
-        agg.write_csv(t[name], path)
+    grouped = aggregate.group_scores(scores)
+    settings = aggregate.table1_settings(runs)
+    real = aggregate.real_scores(paths.runs.parent / "real")  # specnorm score --real (Table 1's Real-data row)
+    table1_rows, columns = aggregate.table1(runs, scores, grouped, settings, real)
+    tables = {"runs": aggregate.inventory(runs), "scores": scores, "group_scores": grouped, "table1": table1_rows,
+              "curves": aggregate.curves(runs), "analysis": aggregate.analysis(runs, settings),
+              "grad_ratio": aggregate.grad_ratios(runs, settings), "train_log": aggregate.train_log(runs, settings),
+              "hparams": aggregate.hparams(grouped), "gamma": aggregate.gamma_table(runs, grouped)}
+    verdicts = claims.checklist(runs, grouped, table1_rows, tables["hparams"], tables["curves"], settings)
+    tables["claims"] = claims.to_frame(verdicts)
+    written = [paths.tables / f"{name}.csv" for name in tables]
+    for name, path in zip(tables, written):
+        aggregate.write_csv(tables[name], path)
 
-    fig_dir = paths.out / "figures"
-    sections = [_dataset_section(runs, t, d, s, fig_dir) for d, s in settings.items() if s is not None]
-    ratio_fig = fg.grad_ratio(t["grad_ratio"], fig_dir)
-    figs = [f.key for d in sections for f in (d["sweep"], d["curves"], d["grad_eff"], d["grad_raw"], d["variance"],
-                                              d["sigma"], d["input_grad"]) if f is not None]
-    figs += [ratio_fig.key] if ratio_fig else []
-    if fig_dir.is_dir():
-        _prune(fig_dir, set(figs))
+    figure_dir = paths.out / "figures"
+    sections = [_dataset_section(runs, tables, dataset, setting, figure_dir)
+                for dataset, setting in settings.items() if setting is not None]
+    ratio_figure = figures.grad_ratio(tables["grad_ratio"], figure_dir)
+    drawn = [figure.key for section in sections for figure in (section[name] for name in SECTION_FIGURES)
+             if figure is not None]
+    drawn += [ratio_figure.key] if ratio_figure else []
+    if figure_dir.is_dir():
+        _prune(figure_dir, set(drawn))
 
     theory = read_complete_csv(paths.theory)[0] if paths.theory else pd.DataFrame()
-    counts = {s: sum(r.state == s for r in runs) for s in ("completed", "diverged", "running", "planned")}
+    counts = {state: sum(run.state == state for run in runs)
+              for state in ("completed", "diverged", "running", "planned")}
     counts["unreadable"] = len(unreadable)
     counts["failed"] = len(failed)
     context = {
         "counts": counts,
-        "table1": views.table1_views(t1, columns), "paper_table": views.paper_table(),
+        "table1": views.table1_views(table1_rows, columns), "paper_table": views.paper_table(),
         "paper_protocol": paper.PAPER_PROTOCOL,
-        "no_table1": [views.ds_label(d) for d, s in settings.items() if s is None],
-        "datasets": sections, "ratio_fig": ratio_fig,
+        "no_table1": [paper.dataset_label(dataset) for dataset, setting in settings.items() if setting is None],
+        "datasets": sections, "ratio_fig": ratio_figure,
         "theory": views.frame_table(theory) if len(theory) else None,
         "theory_path": str(paths.theory) if paths.theory else "",
-        "claims": claims,
-        "claim_counts": {s: sum(c.status == s for c in claims) for s in (cl.REPRODUCED, cl.NOT_REPRODUCED, cl.NOT_RUN)},
+        "claims": verdicts,
+        "claim_counts": claims.counts(verdicts),
         "progress_all": views.progress_lines(runs),
-        "progress_t1": views.progress_lines(runs, ("SN", "BSN"), settings),
-        "progress_sweeps": views.progress_lines(runs, ("SN", "BSN", "SN_Conv", "LeCun"), settings),
-        "progress_gamma": views.progress_lines(runs, ("SN+γ(same)", "SN+γ(diff)")),
-        "inventory": _inventory_rows(t["runs"]), "unreadable": [(str(u.path), u.reason) for u in unreadable],
+        "progress_t1": views.progress_lines(runs, (SN, BSN), settings),
+        "progress_sweeps": views.progress_lines(runs, (SN, BSN, SN_CONV, LECUN), settings),
+        "progress_gamma": views.progress_lines(runs, GAMMA_FAMILIES),
+        "gamma_columns": views.GAMMA_COLUMNS,
+        "inventory": _inventory_rows(tables["runs"]), "unreadable": [(str(bad.path), bad.reason) for bad in unreadable],
         "failed": failed,
-        "provenance": _provenance(t["runs"]),
-        "tables_dir": str(paths.tables), "figures_dir": str(fig_dir),
+        "provenance": _provenance(tables["runs"]),
+        "tables_dir": str(paths.tables), "figures_dir": str(figure_dir), "key_fields": ProtocolKey.NAMES,
     }
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     index = paths.out / "index.html"
     atomic_write_text(index, env.get_template("index.html.j2").render(**context))
-    return Built(index, written, figs, counts, claims)
+    return Built(index, written, drawn, counts, verdicts)

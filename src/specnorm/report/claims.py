@@ -7,8 +7,8 @@ sweep). ``not reproduced``: the evidence is significant *against* the claim unde
 ``inconclusive``: data exist but neither holds (too few seeds or scales, p ≥ α), or the dataset is not
 one the paper states the claim for. ``not run``: the data the rule needs do not exist yet. A verdict
 on the built-in dataset is a *demo analogue*: the same rule applied to a toy problem, never the
-paper's claim. Claims are judged per dataset, in the Table 1 setting, on the protocol signature with
-the most cells.
+paper's claim. Claims are judged per dataset, in the Table 1 setting, on the protocol key with the
+most cells.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ import pandas as pd
 from specnorm.catalog import is_builtin
 from specnorm.report import paper
 from specnorm.report.runs import Run
+from specnorm.report.scores import with_key
 from specnorm.report.stats import ALPHA, MIN_SEEDS, significant, welch_p, welch_p_from_stats
+from specnorm.vocab import BSN, BSSN, LECUN, SN, SN_CONV, SSN
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN = "reproduced", "not reproduced", "inconclusive", "not run"
 STATUSES = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN)
@@ -117,23 +119,18 @@ class Claim:
     verdict: str = ""
 
 
-def builtin_dataset(dataset: str) -> bool:
-    """Whether ``dataset`` is the package's built-in demo dataset (the dataset catalogue says)."""
-    return is_builtin(dataset)
-
-
 def _claim(key: str, dataset: str, status: str, evidence: str) -> Claim:
     """A verdict of the rule on ``dataset``, relabelled when the dataset is not the claim's: the built-in
     dataset gives a demo analogue; another dataset makes a decided verdict inconclusive."""
     text, source, rule = CLAIMS[key]
-    analogue = builtin_dataset(dataset)
+    analogue = is_builtin(dataset)
     if not analogue and dataset not in CLAIM_DATASETS[key] and status in (REPRODUCED, NOT_REPRODUCED):
-        claimed = ", ".join(paper.DATASET_LABELS.get(d, d) for d in CLAIM_DATASETS[key])
+        claimed = ", ".join(paper.dataset_label(d) for d in CLAIM_DATASETS[key])
         evidence = (f"the paper states this claim for {claimed}; here the rule alone would say \"{status}\", "
                     f"which is not evidence about the paper's claim. " + evidence)
         status = INCONCLUSIVE
     verdict = f"{status} ({ANALOGUE})" if analogue and status != NOT_RUN else status
-    return Claim(key, text, source, paper.DATASET_LABELS.get(dataset, dataset), status, evidence, rule,
+    return Claim(key, text, source, paper.dataset_label(dataset), status, evidence, rule,
                  CRITERIA[key], analogue, verdict)
 
 
@@ -154,11 +151,6 @@ def _p(p: float) -> str:
     return f"p {_pnum(p)}" if not math.isfinite(p) or p < 0.001 else f"p = {_pnum(p)}"
 
 
-def _values(row: pd.Series) -> list[float]:
-    """The per-seed values of an aggregated score row (``values``: ``;``-separated)."""
-    return [float(v) for v in str(row["values"]).split(";") if v and v != "nan"]
-
-
 def _sign(a: float, b: float) -> int:
     return int(np.sign(a - b)) if math.isfinite(a) and math.isfinite(b) else 0
 
@@ -168,10 +160,10 @@ def _cell(g: pd.DataFrame, fam: str, scale: float) -> pd.Series | None:
     return sel.iloc[0] if len(sel) else None
 
 
-def _main_signature(g: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The rows of ``metric`` under its most common protocol signature (one protocol per judgement)."""
+def _main_key(g: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The rows of ``metric`` under its most common protocol key (one protocol per judgement)."""
     g = g[g["metric"] == metric]
-    return g[g["signature"] == g["signature"].value_counts().idxmax()] if len(g) else g
+    return g[with_key(g, g["key"].value_counts().idxmax())] if len(g) else g
 
 
 def _scope(runs: list[Run], families: tuple[str, ...], scale: float | None = None,
@@ -191,9 +183,10 @@ def _progress(runs: list[Run], dataset: str, families: tuple[str, ...], scale: f
     return ", ".join(parts) + " cells finished"
 
 
-def _best_is(gs: pd.DataFrame, dataset: str, settings: dict[str, str | None]) -> pd.DataFrame:
-    g = gs[(gs["dataset"] == dataset) & (gs["setting"] == settings.get(dataset)) & (gs["which"] == "best")]
-    return _main_signature(g, "is")
+def _best_is(grouped: pd.DataFrame, dataset: str, settings: dict[str, str | None]) -> pd.DataFrame:
+    g = grouped[(grouped["dataset"] == dataset) & (grouped["setting"] == settings.get(dataset))
+                & (grouped["which"] == "best")]
+    return _main_key(g, "is")
 
 
 def _few(named: dict[str, pd.Series]) -> str:
@@ -202,13 +195,14 @@ def _few(named: dict[str, pd.Series]) -> str:
 
 
 # -- judgements -----------------------------------------------------------------------------------
-def bsn_beats_sn(hp: pd.DataFrame, runs: list[Run]) -> list[Claim]:
+def bsn_beats_sn(hparam_table: pd.DataFrame, runs: list[Run]) -> list[Claim]:
     out = []
-    for dataset in [d for d in _scope(runs, ("SN", "BSN"), 1.0) if d != "imagenet"]:
-        d = hp[(hp["dataset"] == dataset) & (hp["which"] == "best") & (hp["sn_n"] >= 1) & (hp["bsn_n"] >= 1)]
+    for dataset in [d for d in _scope(runs, (SN, BSN), 1.0) if d != "imagenet"]:
+        d = hparam_table[(hparam_table["dataset"] == dataset) & (hparam_table["which"] == "best")
+                         & (hparam_table["sn_n"] >= 1) & (hparam_table["bsn_n"] >= 1)]
         if d.empty:
             out.append(_claim("bsn_vs_sn", dataset, NOT_RUN, "no setting has finished scores of both SN and BSN "
-                              f"({_progress(runs, dataset, ('SN', 'BSN'), 1.0)})"))
+                              f"({_progress(runs, dataset, (SN, BSN), 1.0)})"))
             continue
         ok = d[(d["sn_n"] >= MIN_SEEDS) & (d["bsn_n"] >= MIN_SEEDS)]
         left = len(d) - len(ok)
@@ -222,7 +216,7 @@ def bsn_beats_sn(hp: pd.DataFrame, runs: list[Run]) -> list[Claim]:
         bsn_wins, sn_wins = int((sig & bsn_up).sum()), int((sig & ~bsn_up).sum())
         k = len(ok)
         evidence = (f"{k} comparison(s) with ≥ {MIN_SEEDS} seeds ({ok['setting_label'].nunique()} setting(s), "
-                    f"{ok.groupby(['label', 'proto']).ngroups} metric column(s)): BSN significantly better in "
+                    f"{ok.groupby(['metric', 'key']).ngroups} metric column(s)): BSN significantly better in "
                     f"{bsn_wins}, SN significantly better in {sn_wins}, no significant difference in "
                     f"{k - bsn_wins - sn_wins} (Welch p: " + ", ".join(_pnum(p) for p in ok["welch_p"])
                     + f"); BSN's mean higher in {int(bsn_up.sum())} of {k}"
@@ -246,21 +240,22 @@ def _curve_summary(c: pd.DataFrame) -> dict | None:
             "p": p, "drops": not at_peak and significant(p)}
 
 
-def curves_claim(cv: pd.DataFrame, runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
+def curves_claim(curve_means: pd.DataFrame, runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
     out = []
-    for dataset in _scope(runs, ("SN", "BSN"), 1.0, settings):
-        c = cv[(cv["dataset"] == dataset) & (cv["setting"] == settings.get(dataset)) & (cv["scale"] == 1.0)]
-        c = _main_signature(c, "is")
-        sn, bsn = _curve_summary(c[c["family"] == "SN"]), _curve_summary(c[c["family"] == "BSN"])
+    for dataset in _scope(runs, (SN, BSN), 1.0, settings):
+        c = curve_means[(curve_means["dataset"] == dataset) & (curve_means["setting"] == settings.get(dataset))
+                        & (curve_means["scale"] == 1.0)]
+        c = _main_key(c, "is")
+        sn, bsn = _curve_summary(c[c["family"] == SN]), _curve_summary(c[c["family"] == BSN])
         if sn is None or bsn is None:
             out.append(_claim("curves", dataset, NOT_RUN, "needs IS curves of SN and BSN "
-                              f"({_progress(runs, dataset, ('SN', 'BSN'), 1.0)})"))
+                              f"({_progress(runs, dataset, (SN, BSN), 1.0)})"))
             continue
         evidence = "; ".join(
             f"{name}: peak {x['peak']:.4g} at it {x['peak_it']}, last {_fmt(x['last'], x['sem'])} at it "
             f"{x['last_it']} (n = {x['n']}, {x['evals']} evaluations; last vs peak {_p(x['p'])})"
-            for name, x in (("SN", sn), ("BSN", bsn)))
-        short = [f"{name} has {x['evals']} evaluation(s) and n = {x['n']}" for name, x in (("SN", sn), ("BSN", bsn))
+            for name, x in ((SN, sn), (BSN, bsn)))
+        short = [f"{name} has {x['evals']} evaluation(s) and n = {x['n']}" for name, x in ((SN, sn), (BSN, bsn))
                  if x["evals"] < 3 or x["n"] < MIN_SEEDS]
         if short:
             out.append(_claim("curves", dataset, INCONCLUSIVE, f"too few seeds or evaluations ({'; '.join(short)}). "
@@ -290,24 +285,24 @@ def _seed_log_grads(runs: list[Run], dataset: str, setting: str | None, fam: str
     return out
 
 
-def sn_conv_claim(gs: pd.DataFrame, runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
+def sn_conv_claim(grouped: pd.DataFrame, runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
     out = []
-    for dataset in _scope(runs, ("SN_Conv",), settings=settings):
+    for dataset in _scope(runs, (SN_CONV,), settings=settings):
         setting = settings.get(dataset)
-        g = _best_is(gs, dataset, settings)
-        sn, conv = _cell(g, "SN", 1.0), _cell(g, "SN_Conv", 1.0)
-        scales = sorted(s for s in g[g["family"] == "SN_Conv"]["scale"] if s != 1.0)
-        lg_sn, lg_conv = (_seed_log_grads(runs, dataset, setting, f, 1.0) for f in ("SN", "SN_Conv"))
-        missing = [name for name, ok in (("SN", sn is not None), ("SN_Conv", conv is not None),
-                                         ("SN_Conv×s with s ≠ 1", bool(scales)),
+        g = _best_is(grouped, dataset, settings)
+        sn, conv = _cell(g, SN, 1.0), _cell(g, SN_CONV, 1.0)
+        scales = sorted(s for s in g[g["family"] == SN_CONV]["scale"] if s != 1.0)
+        lg_sn, lg_conv = (_seed_log_grads(runs, dataset, setting, f, 1.0) for f in (SN, SN_CONV))
+        missing = [name for name, ok in ((SN, sn is not None), (SN_CONV, conv is not None),
+                                         (f"{SN_CONV}×s with s ≠ 1", bool(scales)),
                                          ("gradient norms", bool(lg_sn) and bool(lg_conv))) if not ok]
         if missing:
             out.append(_claim("sn_conv", dataset, NOT_RUN, "missing (IS scores, analysis.csv): " + ", ".join(missing)
-                              + f" ({_progress(runs, dataset, ('SN', 'SN_Conv'))})"))
+                              + f" ({_progress(runs, dataset, (SN, SN_CONV))})"))
             continue
         s = min(scales, key=lambda x: (abs(x - paper.SN_CONV_FIX_SCALE), x))
-        fix = _cell(g, "SN_Conv", s)
-        v_sn, v_conv, v_fix = _values(sn), _values(conv), _values(fix)
+        fix = _cell(g, SN_CONV, s)
+        v_sn, v_conv, v_fix = sn["values"], conv["values"], fix["values"]
         p_a, p_b = welch_p(v_conv, v_sn), welch_p(lg_conv, lg_sn)
         p_c1, p_c2 = welch_p(v_fix, v_conv), welch_p(v_fix, v_sn)
         d_a, d_b = _sign(conv["mean"], sn["mean"]), _sign(float(np.mean(lg_conv)), float(np.mean(lg_sn)))
@@ -319,7 +314,7 @@ def sn_conv_claim(gs: pd.DataFrame, runs: list[Run], settings: dict[str, str | N
                     f"(n={len(lg_conv)}). (a) SN_Conv IS {'<' if d_a < 0 else '≥'} SN, {_p(p_a)}; (b) SN_Conv "
                     f"gradient {'<' if d_b < 0 else '≥'} SN, {_p(p_b)}; (c) ×{s:g} vs SN_Conv {_p(p_c1)}, "
                     f"vs SN {_p(p_c2)}")
-        few = _few({"SN": sn, "SN_Conv": conv, f"SN_Conv×{s:g}": fix})
+        few = _few({SN: sn, SN_CONV: conv, f"{SN_CONV}×{s:g}": fix})
         if few or min(len(lg_sn), len(lg_conv)) < MIN_SEEDS:
             out.append(_claim("sn_conv", dataset, INCONCLUSIVE, f"too few seeds ({few or 'gradient norms'}). "
                               + evidence))
@@ -338,11 +333,11 @@ def _dip_p(m: np.ndarray, e: np.ndarray, n: np.ndarray, i: int, j: int) -> float
     return welch_p_from_stats(m[i], e[i], int(n[i]), m[j], e[j], int(n[j]))
 
 
-def modes(scales: list[float], means: list[float], sems: list[float], ns: list[int]) -> list[float]:
+def modes(scales: list[float], means: list[float], sems: list[float], n_seeds: list[int]) -> list[float]:
     """The scales of the distinct modes of a mean curve over sorted ``scales`` (rule of ``modes_SN``):
     local maxima, two of them merged (keeping the higher) unless the lowest point between them is below
     the lower one at Welch p < ALPHA."""
-    m, e, n = (np.asarray(x, dtype=float) for x in (means, sems, ns))
+    m, e, n = (np.asarray(x, dtype=float) for x in (means, sems, n_seeds))
     k = len(m)
     peaks = [i for i in range(k) if (i == 0 or m[i] > m[i - 1]) and (i == k - 1 or m[i] >= m[i + 1])]
     kept: list[int] = []
@@ -359,27 +354,27 @@ def modes(scales: list[float], means: list[float], sems: list[float], ns: list[i
     return [scales[i] for i in kept]
 
 
-def single_mode(means: list[float], sems: list[float], ns: list[int]) -> bool:
+def single_mode(means: list[float], sems: list[float], n_seeds: list[int]) -> bool:
     """Whether a mean curve is significantly unimodal at its resolution: one local maximum, and every
     step away from it descends at Welch p < ALPHA."""
-    m, e, n = (np.asarray(x, dtype=float) for x in (means, sems, ns))
+    m, e, n = (np.asarray(x, dtype=float) for x in (means, sems, n_seeds))
     top = int(np.argmax(m))
     steps = [(i, i + 1) for i in range(top, len(m) - 1)] + [(i, i - 1) for i in range(top, 0, -1)]
     return all(m[b] < m[a] and significant(_dip_p(m, e, n, b, a)) for a, b in steps)
 
 
-def modes_claim(gs: pd.DataFrame, runs: list[Run], settings: dict[str, str | None], fam: str) -> list[Claim]:
+def modes_claim(grouped: pd.DataFrame, runs: list[Run], settings: dict[str, str | None], family: str) -> list[Claim]:
     out = []
-    key, name = f"modes_{fam}", {"SN": "SSN", "LeCun": "LeCun×s"}[fam]
-    swept = {d for d in _scope(runs, (fam,), settings=settings)
-             if len({r.scale for r in runs if r.dataset == d and r.family == fam}) > 1}
+    key, name = f"modes_{family}", {SN: SSN, LECUN: f"{LECUN}×s"}[family]
+    swept = {d for d in _scope(runs, (family,), settings=settings)
+             if len({r.scale for r in runs if r.dataset == d and r.family == family}) > 1}
     for dataset in sorted(swept):
-        g = _best_is(gs, dataset, settings)
-        g = g[(g["family"] == fam) & (g["n"] >= 1)].sort_values("scale")
+        g = _best_is(grouped, dataset, settings)
+        g = g[(g["family"] == family) & (g["n"] >= 1)].sort_values("scale")
         ok = g[g["n"] >= MIN_SEEDS]
         if len(g) < 2:
             out.append(_claim(key, dataset, NOT_RUN, f"{name}: {len(g)} scale(s) with IS scores "
-                                                     f"({_progress(runs, dataset, (fam,))})"))
+                                                     f"({_progress(runs, dataset, (family,))})"))
             continue
         if len(ok) < MIN_SCALES:
             out.append(_claim(key, dataset, INCONCLUSIVE,
@@ -400,8 +395,8 @@ def modes_claim(gs: pd.DataFrame, runs: list[Run], settings: dict[str, str | Non
 
 def variance_claim(runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
     out = []
-    for dataset in _scope(runs, ("SN",), 1.0, settings):
-        sel = [r for r in runs if r.dataset == dataset and r.done and r.family == "SN" and r.scale == 1.0
+    for dataset in _scope(runs, (SN,), 1.0, settings):
+        sel = [r for r in runs if r.dataset == dataset and r.done and r.family == SN and r.scale == 1.0
                and r.setting == settings.get(dataset) and {"var_eff", "bound_sn"} <= set(r.analysis.columns)]
         df = pd.concat([r.analysis.assign(run=r.name) for r in sel], ignore_index=True) if sel \
             else pd.DataFrame(columns=["iteration", "run"])
@@ -409,7 +404,7 @@ def variance_claim(runs: list[Run], settings: dict[str, str | None]) -> list[Cla
         ratio = all_ratios[df.loc[all_ratios.index, "iteration"] > 0]
         if ratio.empty:
             out.append(_claim("variance", dataset, NOT_RUN, "no finished SN run (s = 1) with analysis.csv rows after "
-                              f"iteration 0 ({_progress(runs, dataset, ('SN',), 1.0)})"))
+                              f"iteration 0 ({_progress(runs, dataset, (SN,), 1.0)})"))
             continue
         worst = df.loc[ratio.idxmax()]
         at0 = all_ratios[df.loc[all_ratios.index, "iteration"] == 0]
@@ -428,27 +423,28 @@ def variance_claim(runs: list[Run], settings: dict[str, str | None]) -> list[Cla
     return out
 
 
-def imagenet_claim(t1: pd.DataFrame, gs: pd.DataFrame, runs: list[Run],
+def imagenet_claim(table1_rows: pd.DataFrame, grouped: pd.DataFrame, runs: list[Run],
                    settings: dict[str, str | None]) -> list[Claim]:
-    if "imagenet" not in _scope(runs, ("SN", "BSN")):
+    if "imagenet" not in _scope(runs, (SN, BSN)):
         return []
-    d = t1[(t1["dataset"] == "imagenet") & (t1["metric"] == "is") & (t1["which"] == "best")]
-    d = d[d["signature"] == d["signature"].value_counts().idxmax()] if len(d) else d
-    rows = {r: d[d["row"] == r] for r in ("SN", "BSN", "BSSN")}
+    d = table1_rows[(table1_rows["dataset"] == "imagenet") & (table1_rows["metric"] == "is")
+                    & (table1_rows["which"] == "best")]
+    d = d[with_key(d, d["key"].value_counts().idxmax())] if len(d) else d
+    rows = {r: d[d["row"] == r] for r in (SN, BSN, BSSN)}
     if not all(len(v) and v["n"].iloc[0] >= 1 for v in rows.values()):
         return [_claim("imagenet", "imagenet", NOT_RUN, "needs IS scores of SN, BSN and the BSN sweep "
-                                                        f"({_progress(runs, 'imagenet', ('SN', 'BSN'))})")]
-    sn, bsn, bssn = (rows[k].iloc[0] for k in ("SN", "BSN", "BSSN"))
-    g = gs[(gs["dataset"] == "imagenet") & (gs["setting"] == settings.get("imagenet")) & (gs["which"] == "best")
-           & (gs["metric"] == "is") & (gs["signature"] == sn["signature"])]
-    v_sn, v_bsn = _values(_cell(g, "SN", 1.0)), _values(_cell(g, "BSN", 1.0))
-    v_bssn = _values(_cell(g, "BSN", float(bssn["scale"])))
+                                                        f"({_progress(runs, 'imagenet', (SN, BSN))})")]
+    sn, bsn, bssn = (rows[k].iloc[0] for k in (SN, BSN, BSSN))
+    g = grouped[(grouped["dataset"] == "imagenet") & (grouped["setting"] == settings.get("imagenet"))
+                & (grouped["which"] == "best") & (grouped["metric"] == "is") & with_key(grouped, sn["key"])]
+    v_sn, v_bsn = _cell(g, SN, 1.0)["values"], _cell(g, BSN, 1.0)["values"]
+    v_bssn = _cell(g, BSN, float(bssn["scale"]))["values"]
     p_half, p_fix = welch_p(v_bsn, [0.5 * v for v in v_sn]), welch_p(v_bssn, v_sn)
     d_half, d_fix = _sign(bsn["mean"], 0.5 * sn["mean"]), _sign(bssn["mean"], sn["mean"])
     evidence = (f"IS: SN {_fmt(sn['mean'], sn['sem'])} (n={int(sn['n'])}), BSN {_fmt(bsn['mean'], bsn['sem'])} "
                 f"(n={int(bsn['n'])}), BSSN (s = {bssn['scale']:g}) {_fmt(bssn['mean'], bssn['sem'])} "
                 f"(n={int(bssn['n'])}); BSN vs half of SN {_p(p_half)}, BSSN vs SN {_p(p_fix)}")
-    few = _few({"SN": sn, "BSN": bsn, "BSSN": bssn})
+    few = _few({SN: sn, BSN: bsn, BSSN: bssn})
     if few:
         return [_claim("imagenet", "imagenet", INCONCLUSIVE, f"too few seeds ({few}). " + evidence)]
     collapse = significant(p_half) and d_half < 0
@@ -457,16 +453,15 @@ def imagenet_claim(t1: pd.DataFrame, gs: pd.DataFrame, runs: list[Run],
     return [_claim("imagenet", "imagenet", status, evidence)]
 
 
-def checklist(runs: list[Run], gs: pd.DataFrame, t1: pd.DataFrame, hp: pd.DataFrame, cv: pd.DataFrame,
-              an: pd.DataFrame, settings: dict[str, str | None]) -> list[Claim]:
+def checklist(runs: list[Run], grouped: pd.DataFrame, table1_rows: pd.DataFrame, hparam_table: pd.DataFrame,
+              curve_means: pd.DataFrame, settings: dict[str, str | None]) -> list[Claim]:
     """Every claim of docs/design.md#paper-targets in the paper's order; one with no data anywhere is
-    ``not run``. (``an``, the aggregated analysis table, is accepted for the caller's convenience; the
-    per-seed tests read the runs.)"""
+    ``not run``."""
     judged = {
-        "bsn_vs_sn": bsn_beats_sn(hp, runs), "curves": curves_claim(cv, runs, settings),
-        "sn_conv": sn_conv_claim(gs, runs, settings), "modes_SN": modes_claim(gs, runs, settings, "SN"),
-        "modes_LeCun": modes_claim(gs, runs, settings, "LeCun"), "variance": variance_claim(runs, settings),
-        "imagenet": imagenet_claim(t1, gs, runs, settings),
+        "bsn_vs_sn": bsn_beats_sn(hparam_table, runs), "curves": curves_claim(curve_means, runs, settings),
+        "sn_conv": sn_conv_claim(grouped, runs, settings), "modes_SN": modes_claim(grouped, runs, settings, SN),
+        "modes_LeCun": modes_claim(grouped, runs, settings, LECUN), "variance": variance_claim(runs, settings),
+        "imagenet": imagenet_claim(table1_rows, grouped, runs, settings),
     }
     out = []
     for key, rows in judged.items():

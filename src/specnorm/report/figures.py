@@ -28,14 +28,18 @@ import pandas as pd  # noqa: E402
 
 from specnorm.io import atomic_write  # noqa: E402
 from specnorm.report import paper  # noqa: E402
-from specnorm.report.variants import FAMILY_ORDER, family_rank, variant_label  # noqa: E402
+from specnorm.report.paper import dataset_label  # noqa: E402
+from specnorm.report.scores import with_key  # noqa: E402
+from specnorm.report.variants import base_family, family_rank, learned_gamma  # noqa: E402
+from specnorm.scores import ProtocolKey  # noqa: E402
+from specnorm.vocab import BSN, FAMILY_ORDER, METRICS, SN, SN_CONV, variant_label  # noqa: E402
 
 COLORS = dict(zip(FAMILY_ORDER, ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f", "#9467bd", "#8c564b")))
 WHICH = {"best": "best during training", "final": "final"}
 ITERATION = "iteration (generator steps)"
 BOUND_NAMES = {("bound_sn", "bound_bsn"): (r"Thm. 2 bound $s^2/\max(m,n)$",
                                           r"Thm. 3 (BSN) bound $2s^2/(c_{in}k^2+c_{out}k^2)$")}
-NORMALIZED = ("SN", "BSN", "SN_Conv")
+NORMALIZED = (SN, BSN, SN_CONV)
 """Families whose effective weight is s·W/σ: their variance bounds carry the factor s² (:func:`bound_for_scale`)."""
 DPI = 150
 CSS_DPI = 96  # CSS px per inch: a figure is displayed at its physical size, the PNG has DPI/CSS_DPI × the pixels
@@ -58,19 +62,19 @@ class Figure:
     min_text_px: float = 0.0
 
 
-def color(fam: str, k: int = 0) -> str:
+def color(family: str, index: int = 0) -> str:
     """A family's colour (a fallback from the default cycle for unknown families)."""
-    return COLORS.get(fam.split(" [")[0], f"C{(k + 7) % 10}")
+    return COLORS.get(base_family(family), f"C{(index + 7) % 10}")
 
 
-def n_marker(n: int) -> str:
-    """The marker of a line or point that averages ``n`` seeds (× 1, ▲ 2, ● ≥ 3)."""
-    return N_MARKERS.get(int(n), "o")
+def n_marker(n_seeds: int) -> str:
+    """The marker of a line or point that averages ``n_seeds`` seeds (× 1, ▲ 2, ● ≥ 3)."""
+    return N_MARKERS.get(int(n_seeds), "o")
 
 
-def n_handles(ns: object) -> list[Line2D]:
-    """Legend entries explaining the seed markers present in ``ns``."""
-    kinds = sorted({min(int(n), 3) for n in ns if n and n > 0})
+def n_handles(n_seeds: object) -> list[Line2D]:
+    """Legend entries explaining the seed markers present in ``n_seeds``."""
+    kinds = sorted({min(int(n), 3) for n in n_seeds if n and n > 0})
     text = {1: "n = 1 seed (no s.e.m.)", 2: "n = 2 seeds", 3: "n ≥ 3 seeds"}
     return [Line2D([], [], color="0.3", ls="none", marker=n_marker(k), label=text[k]) for k in kinds]
 
@@ -143,15 +147,14 @@ def _grid(n: int, ncols: int, w: float = 4.2, h: float = 3.2) -> tuple[plt.Figur
     return fig, flat[:n]
 
 
-def columns(df: pd.DataFrame) -> list[tuple[str, str]]:
-    """The (metric, protocol signature) pairs of a score frame, IS first, then FID, then KID."""
-    order = {"is": 0, "fid": 1, "kid": 2}
-    return sorted(dict.fromkeys(zip(df["metric"], df["signature"])), key=lambda ms: (order.get(ms[0], 3), ms[1]))
+def columns(scores: pd.DataFrame) -> list[tuple[str, ProtocolKey]]:
+    """The (metric, protocol key) pairs of a score frame in metric order (IS, FID, KID)."""
+    return sorted(dict.fromkeys(zip(scores["metric"], scores["key"])), key=lambda mk: (METRICS.index(mk[0]), mk[1]))
 
 
-def log_axis(ax: plt.Axes, axis: str = "y") -> None:
+def log_axis(panel: plt.Axes, axis: str = "y") -> None:
     """Make ``axis`` logarithmic (its ticks are chosen from the data range in :func:`save`)."""
-    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    (panel.set_yscale if axis == "y" else panel.set_xscale)("log")
 
 
 def _log_ticks(ax: plt.Axes) -> None:
@@ -171,45 +174,41 @@ def _k(v: float, _: int = 0) -> str:
     return f"{v / 1000:g}k" if abs(v) >= 1000 else f"{v:g}"
 
 
-def iteration_axis(ax: plt.Axes) -> None:
+def iteration_axis(panel: plt.Axes) -> None:
     """x = iterations: at most 6 ticks, thousands written as "k"."""
-    ax.set_xlabel(ITERATION)
-    ax.xaxis.set_major_locator(mticker.MaxNLocator(6, integer=True))
-    ax.xaxis.set_major_formatter(mticker.FuncFormatter(_k))
-
-
-def _ds(dataset: str) -> str:
-    return paper.DATASET_LABELS.get(dataset, dataset)
+    panel.set_xlabel(ITERATION)
+    panel.xaxis.set_major_locator(mticker.MaxNLocator(6, integer=True))
+    panel.xaxis.set_major_formatter(mticker.FuncFormatter(_k))
 
 
 def _err(sem: pd.Series) -> np.ndarray:
     return np.nan_to_num(sem.to_numpy(dtype=float))
 
 
-def band(ax: plt.Axes, v: pd.DataFrame, col: str) -> None:
-    """Shade mean ± s.e.m. of ``v`` (columns iteration, mean, sem); lower edges ≤ 0 are left open on log axes."""
-    m, e = v["mean"].to_numpy(dtype=float), _err(v["sem"])
+def band(panel: plt.Axes, curve: pd.DataFrame, colour: str) -> None:
+    """Shade mean ± s.e.m. of ``curve`` (columns iteration, mean, sem); lower edges ≤ 0 are left open on log axes."""
+    m, e = curve["mean"].to_numpy(dtype=float), _err(curve["sem"])
     lo = m - e
-    if ax.get_yscale() == "log":
+    if panel.get_yscale() == "log":
         lo = np.where(lo > 0, lo, np.nan)
-    ax.fill_between(v["iteration"], lo, m + e, color=col, alpha=0.15, lw=0)
+    panel.fill_between(curve["iteration"], lo, m + e, color=colour, alpha=0.15, lw=0)
 
 
 # -- scale sweeps (Figs. 6, 8) ---------------------------------------------------------------------
-def sweep(gs: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
+def sweep(grouped: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
     """Score vs scale s for every family swept over ≥ 2 scales; rows best/final, one column per metric."""
-    g = gs[gs["dataset"] == dataset]
+    g = grouped[grouped["dataset"] == dataset]
     fams = [f for f in sorted(g["family"].unique(), key=family_rank) if g[g["family"] == f]["scale"].nunique() >= 2]
     g = g[g["family"].isin(fams)]
     if g.empty:
         return None
-    cols = [(m, sig) for m, sig in columns(g)
-            if g[(g["metric"] == m) & (g["signature"] == sig)].groupby("family")["scale"].nunique().max() >= 2]
+    cols = [(m, key) for m, key in columns(g)
+            if g[(g["metric"] == m) & with_key(g, key)].groupby("family")["scale"].nunique().max() >= 2]
     fig, axes = plt.subplots(2, len(cols), figsize=(5.4 * len(cols), 7.0), squeeze=False, layout="constrained")
-    for j, (metric, sig) in enumerate(cols):
+    for j, (metric, key) in enumerate(cols):
         for i, which in enumerate(("best", "final")):
             ax = axes[i][j]
-            sub = g[(g["metric"] == metric) & (g["signature"] == sig) & (g["which"] == which)]
+            sub = g[(g["metric"] == metric) & with_key(g, key) & (g["which"] == which)]
             for k, fam in enumerate(fams):
                 f = sub[sub["family"] == fam].sort_values("scale")
                 if len(f):
@@ -217,36 +216,36 @@ def sweep(gs: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
                                 label=fam)
                     for n, pts in f.groupby(f["n"].clip(upper=3)):
                         ax.plot(pts["scale"], pts["mean"], ls="none", marker=n_marker(n), ms=6, color=color(fam, k))
-            label, proto = (sub["label"].iloc[0], sub["proto"].iloc[0]) if len(sub) else ("", "")
+            label = sub["label"].iloc[0] if len(sub) else ""
             if g["scale"].max() >= 10 * g["scale"].min():  # e.g. LeCun's 0.05–2 beside SN's 0.7–4
                 log_axis(ax, "x")
                 ax.set_xlabel("scale s (log axis)")
             else:
                 ax.set_xlabel("scale s")
             ax.set_ylabel(f"{label} ({'↑' if metric == 'is' else '↓'})")
-            ax.set_title(f"{label} ({proto}), {WHICH[which]}", fontsize=10)
+            ax.set_title(f"{label} ({key.tag(metric)}), {WHICH[which]}", fontsize=10)
             ax.grid(alpha=0.3)
     handles = [Line2D([], [], color=color(f, k), label=f) for k, f in enumerate(fams)] + n_handles(g["n"])
     fig.legend(handles=handles, loc="outside right upper")
-    caption = (f"{_ds(dataset)}, Table 1 setting: score against the fixed scale s, mean ± s.e.m. over seeds. SN's "
+    caption = (f"{dataset_label(dataset)}, Table 1 setting: score against the fixed scale s, mean ± s.e.m. over seeds. SN's "
                "curve is the SSN sweep and BSN's the BSSN sweep (Fig. 8's SSN curve), SN_Conv's is Fig. 6's and "
                "LeCun's is Fig. 8's scaled-LeCun curve (there s multiplies the init std of an un-normalized D). The "
                "marker gives the seeds behind each point (× one seed: no error bar; ▲ two; ● three or more).")
-    return save(fig, f"sweep_{dataset}", f"Scale sweeps — {_ds(dataset)}", caption, out_dir)
+    return save(fig, f"sweep_{dataset}", f"Scale sweeps — {dataset_label(dataset)}", caption, out_dir)
 
 
 # -- training curves (Figs. 4, 9) ------------------------------------------------------------------
-def curves(cv: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path) -> Figure | None:
-    """Score vs iteration per featured variant, ± s.e.m. band; one panel per metric signature."""
-    wanted = np.array([(f, s) in variants for f, s in zip(cv["family"], cv["scale"])], dtype=bool)
-    c = cv[(cv["dataset"] == dataset).to_numpy() & wanted]
+def curves(curve_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path) -> Figure | None:
+    """Score vs iteration per featured variant, ± s.e.m. band; one panel per metric and protocol key."""
+    wanted = np.array([(f, s) in variants for f, s in zip(curve_means["family"], curve_means["scale"])], dtype=bool)
+    c = curve_means[(curve_means["dataset"] == dataset).to_numpy() & wanted]
     if c.empty:
         return None
     cols = columns(c)
     fig, axes = _grid(len(cols), 2, 5.2, 3.6)
     handles: dict[str, Line2D] = {}
-    for ax, (metric, sig) in zip(axes, cols):
-        sub = c[(c["metric"] == metric) & (c["signature"] == sig)]
+    for ax, (metric, key) in zip(axes, cols):
+        sub = c[(c["metric"] == metric) & with_key(c, key)]
         for k, (fam, s) in enumerate(variants):
             v = sub[(sub["family"] == fam) & (sub["scale"] == s)].sort_values("iteration")
             if v.empty:
@@ -261,22 +260,23 @@ def curves(cv: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], ou
         label = sub["label"].iloc[0]
         iteration_axis(ax)
         ax.set_ylabel(f"{label} ({'↑' if metric == 'is' else '↓'})")
-        ax.set_title(f"{label} ({sub['proto'].iloc[0]})", fontsize=10)
+        ax.set_title(f"{label} ({key.tag(metric)})", fontsize=10)
         ax.grid(alpha=0.3)
     fig.legend(handles=[*handles.values(), *n_handles(c["n"])], loc="outside right upper")
-    caption = (f"{_ds(dataset)}, Table 1 setting: in-training evaluations (metrics.csv) of finished runs, mean ± "
+    caption = (f"{dataset_label(dataset)}, Table 1 setting: in-training evaluations (metrics.csv) of finished runs, mean ± "
                "s.e.m. over seeds (n = seeds; marker × one seed, no band; ▲ two; ● three or more). Dashed: scaled "
                "variants (SSN/BSSN at Table 1's chosen s, SN_Conv×s).")
-    return save(fig, f"curves_{dataset}", f"Training curves — {_ds(dataset)}", caption, out_dir)
+    return save(fig, f"curves_{dataset}", f"Training curves — {dataset_label(dataset)}", caption, out_dir)
 
 
 # -- per-layer analysis (Figs. 2, 5, 7; App. L.3) ----------------------------------------------------
-def _per_layer(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], quantity: str,
+def _per_layer(analysis_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], quantity: str,
                bounds: tuple[str, ...] = (), log: bool = True) -> tuple[plt.Figure, list[plt.Axes]] | None:
     """One panel per variant, one line (± s.e.m. band) per layer of ``quantity``; ``bounds`` dashed/dotted.
     The panel title gives the seeds (n) and the line marker says it too (:func:`n_marker`)."""
-    a = an[(an["dataset"] == dataset) & (an["quantity"].isin([quantity, *bounds]))]
-    shown = [(f, s) for f, s in variants if "+γ" not in f
+    a = analysis_means[(analysis_means["dataset"] == dataset)
+                       & (analysis_means["quantity"].isin([quantity, *bounds]))]
+    shown = [(f, s) for f, s in variants if not learned_gamma(f)
              and len(a[(a["family"] == f) & (a["scale"] == s) & (a["quantity"] == quantity) & a["mean"].notna()])]
     if not shown:
         return None
@@ -311,10 +311,10 @@ def _per_layer(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]]
     return fig, axes
 
 
-def grad_norms(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path,
+def grad_norms(analysis_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path,
                quantity: str = "grad_norm_eff") -> Figure | None:
     """Per-layer ‖∇_W D(x)‖_F over training (Figs. 2, 5), w.r.t. the effective or the raw weight."""
-    made = _per_layer(an, dataset, variants, quantity)
+    made = _per_layer(analysis_means, dataset, variants, quantity)
     if made is None:
         return None
     fig, axes = made
@@ -322,11 +322,11 @@ def grad_norms(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]]
            else "raw weight W (what Adam updates)")
     for ax in axes:
         ax.set_ylabel(r"$\|\nabla_W D(x)\|_F$ (log)")
-    caption = (f"{_ds(dataset)}, Table 1 setting: Frobenius norm of each layer's gradient of D(x) w.r.t. the {wrt}, "
+    caption = (f"{dataset_label(dataset)}, Table 1 setting: Frobenius norm of each layer's gradient of D(x) w.r.t. the {wrt}, "
                "per-sample gradients averaged over the fixed analysis batch of real images (docs/design.md#analysis-quantities), "
                "mean ± s.e.m. over seeds (band). One panel per variant, one line per layer (layer0 = input).")
     short = "effective" if quantity == "grad_norm_eff" else "raw"
-    return save(fig, f"{quantity}_{dataset}", f"Per-layer gradient norms ({short} weights) — {_ds(dataset)}",
+    return save(fig, f"{quantity}_{dataset}", f"Per-layer gradient norms ({short} weights) — {dataset_label(dataset)}",
                 caption, out_dir)
 
 
@@ -335,50 +335,53 @@ def bound_for_scale(bound: float, family: str, scale: float) -> float:
     (1/max(m, n), or 2/(c_in k² + c_out k²) for BSN) times s², since Var(s·x) = s²·Var(x), for a
     normalized family; unchanged for LeCun×s and no-SN, where s is not a factor of the weight (it
     scales the initialization only) and the bounds are a reference, not a theorem."""
-    return bound * scale ** 2 if family.split(" [")[0] in NORMALIZED else bound
+    return bound * scale ** 2 if base_family(family) in NORMALIZED else bound
 
 
-def scale_bounds(an: pd.DataFrame, bounds: tuple[str, ...] = ("bound_sn", "bound_bsn")) -> pd.DataFrame:
-    """``an`` (long analysis table) with the ``bounds`` rows' mean and s.e.m. put through
+def scale_bounds(analysis_means: pd.DataFrame, bounds: tuple[str, ...] = ("bound_sn", "bound_bsn")) -> pd.DataFrame:
+    """``analysis_means`` (long analysis table) with the ``bounds`` rows' mean and s.e.m. put through
     :func:`bound_for_scale` for their cell's family and scale."""
-    rows = an["quantity"].isin(bounds).to_numpy()
+    rows = analysis_means["quantity"].isin(bounds).to_numpy()
     factor = np.array([bound_for_scale(1.0, f, s) if r else 1.0
-                       for f, s, r in zip(an["family"], an["scale"], rows)], dtype=float)
-    return an.assign(mean=an["mean"].astype(float) * factor, sem=an["sem"].astype(float) * factor)
+                       for f, s, r in zip(analysis_means["family"], analysis_means["scale"], rows)], dtype=float)
+    return analysis_means.assign(mean=analysis_means["mean"].astype(float) * factor,
+                                 sem=analysis_means["sem"].astype(float) * factor)
 
 
-def variances(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path) -> Figure | None:
+def variances(analysis_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]],
+              out_dir: Path) -> Figure | None:
     """Variance of the effective weight's entries vs the SN bound s²/max(m,n) and the BSN bound (Fig. 7),
     the bounds scaled by s² for scaled normalized variants (:func:`bound_for_scale`)."""
-    made = _per_layer(scale_bounds(an), dataset, variants, "var_eff", ("bound_sn", "bound_bsn"))
+    made = _per_layer(scale_bounds(analysis_means), dataset, variants, "var_eff", ("bound_sn", "bound_bsn"))
     if made is None:
         return None
     fig, axes = made
     for ax in axes:
         ax.set_ylabel("Var of effective weight entries (log)")
-    caption = (f"{_ds(dataset)}, Table 1 setting: solid, the variance of each layer's effective weight entries "
+    caption = (f"{dataset_label(dataset)}, Table 1 setting: solid, the variance of each layer's effective weight entries "
                "(W·s·γ/σ; the raw W without normalization) over training, mean ± s.e.m. over seeds; dashed, "
                "Theorem 2's SN bound; dotted, Theorem 3's BSN bound (convolutions). The effective weight of SN, BSN "
                "and SN_Conv at scale s is s·W/σ, so its variance carries a factor s² and so do the bounds drawn in "
                "its panel: s²/max(m, n) and 2s²/(cᵢₙk² + cₒᵤₜk²) (the panel title gives s²). LeCun×s and "
                "no-SN panels show the s = 1 bounds as a reference only: there s scales the initialization, not "
                "the weight, and the theorems do not apply.")
-    return save(fig, f"variance_{dataset}", f"Parameter variances vs bounds — {_ds(dataset)}", caption, out_dir)
+    return save(fig, f"variance_{dataset}", f"Parameter variances vs bounds — {dataset_label(dataset)}", caption, out_dir)
 
 
-def sigma_ratio(an: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path) -> Figure | None:
+def sigma_ratio(analysis_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]],
+                out_dir: Path) -> Figure | None:
     """σ_conv/σ_w (‖w̃‖ / ‖ŵ‖) per conv layer over training (App. L.3)."""
-    made = _per_layer(an, dataset, variants, "sigma_ratio", log=False)
+    made = _per_layer(analysis_means, dataset, variants, "sigma_ratio", log=False)
     if made is None:
         return None
     fig, axes = made
     for ax in axes:
         ax.axhline(1.0, color="k", lw=0.8)
         ax.set_ylabel(r"$\sigma_{conv}/\sigma_w$  ($\|\tilde{w}\| / \|\hat{w}\|$)")
-    caption = (f"{_ds(dataset)}, Table 1 setting: ratio of the convolution operator's spectral norm ‖w̃‖ to the "
+    caption = (f"{dataset_label(dataset)}, Table 1 setting: ratio of the convolution operator's spectral norm ‖w̃‖ to the "
                "reshaped kernel's ‖ŵ‖ (both accurate, analysis.csv), per conv layer, mean ± s.e.m. over seeds. "
                "App. L.3 claims ‖ŵ‖ ≤ ‖w̃‖ throughout training (ratio ≥ 1, black line).")
-    return save(fig, f"sigma_ratio_{dataset}", f"‖w̃‖ vs ‖ŵ‖ — {_ds(dataset)}", caption, out_dir)
+    return save(fig, f"sigma_ratio_{dataset}", f"‖w̃‖ vs ‖ŵ‖ — {dataset_label(dataset)}", caption, out_dir)
 
 
 def grad_ratio(pairs: pd.DataFrame, out_dir: Path) -> Figure | None:
@@ -400,7 +403,7 @@ def grad_ratio(pairs: pd.DataFrame, out_dir: Path) -> Figure | None:
         log_axis(ax, "y")
         ax.set_xlabel(r"$\|w_j\|_{sp} / \|w_i\|_{sp}$ (effective weights)")
         ax.set_ylabel(r"$\|\nabla_{w_i} D\| / \|\nabla_{w_j} D\|$")
-        ax.set_title(_ds(dataset), fontsize=10)
+        ax.set_title(dataset_label(dataset), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(markerscale=2)
     caption = ("Every pair of layers i < j of every finished run (Table 1 setting, ≤ 20 analysis iterations per run; "
@@ -412,9 +415,11 @@ def grad_ratio(pairs: pd.DataFrame, out_dir: Path) -> Figure | None:
     return save(fig, "grad_ratio", "Gradient-norm ratio vs inverse spectral-norm ratio (Fig. 3)", caption, out_dir)
 
 
-def input_grads(tl: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path) -> Figure | None:
+def input_grads(train_log_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]],
+                out_dir: Path) -> Figure | None:
     """D's input-gradient norm on real and fake images over training (official ``d/*_slopes``)."""
-    t = tl[(tl["dataset"] == dataset) & tl["quantity"].isin(["grad_x_real_mean", "grad_x_fake_mean"])]
+    t = train_log_means[(train_log_means["dataset"] == dataset)
+                        & train_log_means["quantity"].isin(["grad_x_real_mean", "grad_x_fake_mean"])]
     shown = [(f, s) for f, s in variants if len(t[(t["family"] == f) & (t["scale"] == s)])]
     if not shown:
         return None
@@ -436,7 +441,7 @@ def input_grads(tl: pd.DataFrame, dataset: str, variants: list[tuple[str, float]
         ax.set_title(f"input gradient, {name} images", fontsize=10)
         ax.grid(alpha=0.3)
     fig.legend(handles=[*handles.values(), *n_handles(t["n"])], loc="outside right upper")
-    caption = (f"{_ds(dataset)}, Table 1 setting: mean per-sample ‖∇ₓD(x)‖₂ over the last D batch (official "
+    caption = (f"{dataset_label(dataset)}, Table 1 setting: mean per-sample ‖∇ₓD(x)‖₂ over the last D batch (official "
                "d/mean_*_slopes, train_log.csv), mean ± s.e.m. over seeds (marker × one seed, ▲ two, ● three or "
                "more).")
-    return save(fig, f"input_grad_{dataset}", f"Discriminator input gradients — {_ds(dataset)}", caption, out_dir)
+    return save(fig, f"input_grad_{dataset}", f"Discriminator input gradients — {dataset_label(dataset)}", caption, out_dir)

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from specnorm.catalog import DATASETS
+from specnorm.vocab import BSN, BSSN, REAL_DATA, SN, SSN
 
-DATASET_LABELS: dict[str, str] = {name: info.label for name, info in DATASETS.items()}
-"""Display names of the datasets (``specnorm.catalog``), as the paper writes them."""
 
-TABLE1_ROWS: tuple[str, ...] = ("Real data", "SN", "SSN", "BSN", "BSSN")
+TABLE1_ROWS: tuple[str, ...] = (REAL_DATA, SN, SSN, BSN, BSSN)
 """Row order of Table 1."""
 
 TABLE1_METRICS: dict[str, tuple[str, ...]] = {
@@ -27,25 +26,16 @@ TABLE1_METRICS: dict[str, tuple[str, ...]] = {
 """Table 1's columns per dataset, in the paper's order (no IS on CelebA)."""
 
 TABLE1: dict[tuple[str, str], dict[str, tuple[float, float | None]]] = {
-    ("cifar10", "is"): {"Real data": (11.26, None), "SN": (7.12, 0.07), "SSN": (7.38, 0.06),
-                        "BSN": (7.54, 0.04), "BSSN": (7.54, 0.04)},
-    ("cifar10", "fid"): {"Real data": (9.70, None), "SN": (31.43, 0.90), "SSN": (29.31, 0.23),
-                         "BSN": (26.94, 0.58), "BSSN": (26.94, 0.58)},
-    ("stl10", "is"): {"Real data": (26.70, None), "SN": (9.05, 0.05), "SSN": (9.28, 0.03),
-                      "BSN": (9.25, 0.01), "BSSN": (9.25, 0.01)},
-    ("stl10", "fid"): {"Real data": (10.17, None), "SN": (44.35, 0.54), "SSN": (43.52, 0.26),
-                       "BSN": (42.98, 0.54), "BSSN": (42.90, 0.17)},
-    ("celeba", "fid"): {"Real data": (4.44, None), "SN": (9.43, 0.09), "SSN": (8.50, 0.20),
-                        "BSN": (9.05, 0.13), "BSSN": (9.05, 0.13)},
-    ("imagenet", "is"): {"Real data": (197.37, None), "SN": (12.84, 0.33), "SSN": (12.84, 0.33),
-                         "BSN": (1.77, 0.13), "BSSN": (13.23, 0.16)},
-    ("imagenet", "fid"): {"Real data": (15.62, None), "SN": (75.06, 2.38), "SSN": (73.21, 1.92),
-                          "BSN": (265.20, 19.01), "BSSN": (69.04, 1.46)},
-}
-"""``TABLE1[(dataset, metric)][row] = (mean, s.e.m.)``; the Real-data row has no s.e.m."""
-
-TABLE1_SEEDS: dict[str, int] = {"cifar10": 5, "stl10": 5, "celeba": 5, "imagenet": 3}
-"""Seeds per Table 1 cell (ILSVRC2012: 3 in the official config; the caption says 5 for SN, docs/deviations.md P3)."""
+    column: dict(zip(TABLE1_ROWS, cells)) for column, cells in [  # cells: Real data, SN, SSN, BSN, BSSN
+        (("cifar10", "is"), ((11.26, None), (7.12, 0.07), (7.38, 0.06), (7.54, 0.04), (7.54, 0.04))),
+        (("cifar10", "fid"), ((9.70, None), (31.43, 0.90), (29.31, 0.23), (26.94, 0.58), (26.94, 0.58))),
+        (("stl10", "is"), ((26.70, None), (9.05, 0.05), (9.28, 0.03), (9.25, 0.01), (9.25, 0.01))),
+        (("stl10", "fid"), ((10.17, None), (44.35, 0.54), (43.52, 0.26), (42.98, 0.54), (42.90, 0.17))),
+        (("celeba", "fid"), ((4.44, None), (9.43, 0.09), (8.50, 0.20), (9.05, 0.13), (9.05, 0.13))),
+        (("imagenet", "is"), ((197.37, None), (12.84, 0.33), (12.84, 0.33), (1.77, 0.13), (13.23, 0.16))),
+        (("imagenet", "fid"), ((15.62, None), (75.06, 2.38), (73.21, 1.92), (265.20, 19.01), (69.04, 1.46))),
+    ]}
+"""``TABLE1[(dataset, metric)][row] = (mean, s.e.m.)`` in :data:`TABLE1_ROWS` order; the Real-data row has no s.e.m."""
 
 DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
     **{d: {"optim.g_lr": 1e-4, "optim.d_lr": 1e-4, "optim.beta1": 0.5, "optim.beta2": 0.999, "train.n_dis": 1}
@@ -64,8 +54,11 @@ PAPER_PROTOCOL = {
 SN_CONV_FIX_SCALE = 1.75
 """The scale s at which SN_Conv×s matches SN_w (paper §4, Figs. 4–6)."""
 
-LECUN_MODES = (0.2, 1.2)
-"""The two good LeCun-init scales the paper reports on CIFAR10 (§5.2, Fig. 8)."""
+
+def dataset_label(dataset: str) -> str:
+    """A dataset's display name as the paper writes it (``specnorm.catalog``); an unknown one by its name."""
+    info = DATASETS.get(dataset)
+    return info.label if info is not None else dataset
 
 
 def paper_value(dataset: str, metric: str, row: str) -> tuple[float, float | None] | None:

@@ -17,9 +17,9 @@ from PIL import Image
 
 from specnorm.config import ConfigError, load
 from specnorm.report.variants import family, group_key, setting_key, setting_label
-from specnorm.rundir import ANALYSIS, CONFIG, DONE_STATES, METRICS, SUMMARY, TRAIN_LOG, RunDir, read_complete_csv
+from specnorm.rundir import ANALYSIS, CONFIG, DONE_STATES, METRICS, SUMMARY, TRAIN_LOG, RunDir
 
-__all__ = ["DONE_STATES", "Run", "Unreadable", "collect", "read_cell", "read_complete_csv", "read_run"]
+__all__ = ["DONE_STATES", "Run", "Unreadable", "collect", "read_cell", "read_run"]
 
 
 @dataclass

@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from specnorm.vocab import HIGHER_IS_BETTER  # re-exported for the report's modules
-"""Direction of each metric (IS ↑, FID ↓, KID ↓)."""
+from specnorm.vocab import HIGHER_IS_BETTER
 
 ALPHA = 0.05
 """Significance level of every test the report states (two-sided)."""
@@ -36,20 +35,20 @@ def mean_sem(values: Sequence[float]) -> tuple[float, float, int]:
     return float(x.mean()), sem, n
 
 
-def grouped_mean_sem(df: pd.DataFrame, keys: list[str], value: str = "value") -> pd.DataFrame:
-    """:func:`mean_sem` of ``df[value]`` per group of ``keys`` (vectorized): columns ``keys + [mean, sem, n]``."""
-    v = df[value].astype(float).replace([np.inf, -np.inf], np.nan)
-    g = df.assign(**{value: v}).groupby(keys, sort=True, dropna=False)[value].agg(["mean", "std", "count"])
-    g = g.rename(columns={"count": "n"}).reset_index()
-    g["sem"] = g["std"] / np.sqrt(g["n"])  # std (ddof 1) is NaN for one value
-    return g[g["n"] > 0][[*keys, "mean", "sem", "n"]].reset_index(drop=True)
+def grouped_mean_sem(rows: pd.DataFrame, keys: list[str], value: str = "value") -> pd.DataFrame:
+    """:func:`mean_sem` of ``rows[value]`` per group of ``keys`` (vectorized): columns ``keys + [mean, sem, n]``."""
+    finite = rows[value].astype(float).replace([np.inf, -np.inf], np.nan)
+    groups = rows.assign(**{value: finite}).groupby(keys, sort=True, dropna=False)[value].agg(["mean", "std", "count"])
+    groups = groups.rename(columns={"count": "n"}).reset_index()
+    groups["sem"] = groups["std"] / np.sqrt(groups["n"])  # std (ddof 1) is NaN for one value
+    return groups[groups["n"] > 0][[*keys, "mean", "sem", "n"]].reset_index(drop=True)
 
 
-def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided p-value of Welch's unequal-variance t-test; NaN when a side has < 2 values or
-    both sides are constant (the test is undefined)."""
-    x = np.asarray([v for v in a if math.isfinite(v)], dtype=float)
-    y = np.asarray([v for v in b if math.isfinite(v)], dtype=float)
+def welch_p(values: Sequence[float], others: Sequence[float]) -> float:
+    """Two-sided p-value of Welch's unequal-variance t-test of ``values`` against ``others`` (their
+    finite entries); NaN when a side has < 2 values or both sides are constant (the test is undefined)."""
+    x = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
+    y = np.asarray([v for v in others if math.isfinite(v)], dtype=float)
     if len(x) < 2 or len(y) < 2 or (x.std() == 0 and y.std() == 0):
         return math.nan
     with warnings.catch_warnings():
@@ -69,11 +68,11 @@ def welch_p_from_stats(mean_a: float, sem_a: float, n_a: int, mean_b: float, sem
                                                 n_b, equal_var=False).pvalue)
 
 
-def significant(p: float) -> bool:
+def significant(p_value: float) -> bool:
     """Whether a two-sided p-value is below :data:`ALPHA` (NaN, an undefined test, never is)."""
-    return math.isfinite(p) and p < ALPHA
+    return math.isfinite(p_value) and p_value < ALPHA
 
 
-def better(metric: str, a: float, b: float) -> bool:
-    """Whether value ``a`` is strictly better than ``b`` for ``metric`` (IS higher, FID/KID lower)."""
-    return a > b if HIGHER_IS_BETTER[metric] else a < b
+def better(metric: str, value: float, other: float) -> bool:
+    """Whether ``value`` is strictly better than ``other`` for ``metric`` (IS higher, FID/KID lower)."""
+    return value > other if HIGHER_IS_BETTER[metric] else value < other

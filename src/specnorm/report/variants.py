@@ -12,9 +12,12 @@ import json
 from typing import Any
 
 from specnorm.catalog import get_norm
-from specnorm.vocab import EXECUTION_KEYS, FAMILY_ORDER, variant_label
+from specnorm.vocab import EXECUTION_KEYS, FAMILY_ORDER, GAMMAS, LECUN, NO_SN, gamma_family
 
-__all__ = ["FAMILY_ORDER", "family", "family_rank", "group_key", "setting_key", "setting_label", "variant_label"]
+__all__ = ["base_family", "family", "family_rank", "group_key", "learned_gamma", "setting_key", "setting_label"]
+
+ABLATION = " ["
+"""Opens the suffix of a non-official choice in a family name (``SN [u,v const]``)."""
 
 
 def family(cfg: dict[str, Any]) -> str:
@@ -24,24 +27,31 @@ def family(cfg: dict[str, Any]) -> str:
     γ adds ``+γ(same|diff)``; non-official choices are suffixed (loss, u/v held constant, clamp).
     """
     mode = cfg["norm.mode"]
-    if mode == "none":
-        name = "LeCun" if cfg["norm.init"] == "lecun" else "no-SN"
-    else:
-        name = get_norm(mode).label
+    name = (LECUN if cfg["norm.init"] == "lecun" else NO_SN) if mode == "none" else get_norm(mode).label
     if cfg["norm.gamma"] != "none":
-        name += f"+γ({cfg['norm.gamma']})"
+        name = gamma_family(name, cfg["norm.gamma"])
     if cfg["loss.name"] != "hinge" and cfg["norm.gamma"] == "none":
-        name += f" [{cfg['loss.name']}]"
+        name += f"{ABLATION}{cfg['loss.name']}]"
     if mode != "none" and not cfg["norm.grad_through_uv"]:
-        name += " [u,v const]"
+        name += f"{ABLATION}u,v const]"
     if cfg["norm.clamp"]:
-        name += " [max(σ,1)]"
+        name += f"{ABLATION}max(σ,1)]"
     return name
+
+
+def base_family(name: str) -> str:
+    """A family name without its ablation suffixes: ``SN [u,v const]`` → ``SN``."""
+    return name.split(ABLATION)[0]
+
+
+def learned_gamma(name: str) -> bool:
+    """Whether the family trains a γ (``SN+γ(same)`` …)."""
+    return base_family(name).endswith(tuple(gamma_family("", g) for g in GAMMAS if g != "none"))
 
 
 def family_rank(name: str) -> tuple[int, str]:
     """Sort key that puts families in :data:`FAMILY_ORDER`, unknown ones after, by name."""
-    base = name.split(" [")[0]
+    base = base_family(name)
     return (FAMILY_ORDER.index(base) if base in FAMILY_ORDER else len(FAMILY_ORDER), name)
 
 

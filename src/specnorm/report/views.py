@@ -10,19 +10,24 @@ import pandas as pd
 from specnorm.report import paper
 from specnorm.report.aggregate import Column, dataset_rank, progress
 from specnorm.report.runs import Run
-from specnorm.report.stats import ALPHA, HIGHER_IS_BETTER, significant, welch_p_from_stats
-from specnorm.report.variants import family_rank, variant_label
+from specnorm.report.paper import dataset_label
+from specnorm.report.scores import with_key
+from specnorm.report.stats import ALPHA, significant, welch_p_from_stats
+from specnorm.report.variants import family_rank
+from specnorm.vocab import BSN, GAMMA_FAMILIES, HIGHER_IS_BETTER, METRICS, REAL_DATA, SCALED, SN, variant_label
 
 WHICH_TITLE = {"best": "best during training", "final": "final (end of training)"}
+GAMMA_COLUMNS = ((SN, "hinge"), (BSN, "hinge"), *((family, "WGAN-GP") for family in GAMMA_FAMILIES))
+"""The learned-γ table's columns: family and loss (the official learned-γ runs use WGAN-GP)."""
 
 
-def num(x: Any, digits: int = 4) -> str:
+def num(value: Any, digits: int = 4) -> str:
     """A number with ``digits`` significant digits; "—" for missing values."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
-    if isinstance(x, (int, float)):
-        return f"{x:.{digits}g}"
-    return str(x)
+    if isinstance(value, (int, float)):
+        return f"{value:.{digits}g}"
+    return str(value)
 
 
 def pm(mean: float, sem: float) -> str:
@@ -32,20 +37,16 @@ def pm(mean: float, sem: float) -> str:
     return f"{mean:.4g} ± {sem:.2g}" if math.isfinite(sem) else f"{mean:.4g}"
 
 
-def pvalue(p: float) -> str:
-    return "—" if not math.isfinite(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+def pvalue(p_value: float) -> str:
+    return "—" if not math.isfinite(p_value) else ("< 0.001" if p_value < 0.001 else f"{p_value:.3f}")
 
 
 def arrow(metric: str) -> str:
     return "↑" if HIGHER_IS_BETTER.get(metric, True) else "↓"
 
 
-def ds_label(dataset: str) -> str:
-    return paper.DATASET_LABELS.get(dataset, dataset)
-
-
 # -- Table 1 -----------------------------------------------------------------------------------------
-def table1_views(t1: pd.DataFrame, columns: list[Column]) -> list[dict]:
+def table1_views(table1_rows: pd.DataFrame, columns: list[Column]) -> list[dict]:
     """One view per variant (best / final): dataset header groups, columns, rows of cells, p-values and
     the numbered protocol notes."""
     views = []
@@ -55,42 +56,45 @@ def table1_views(t1: pd.DataFrame, columns: list[Column]) -> list[dict]:
             if groups and groups[-1]["dataset"] == col.dataset:
                 groups[-1]["span"] += 1
             else:
-                groups.append({"dataset": col.dataset, "label": ds_label(col.dataset), "span": 1})
-        cols = [{"label": f"{c.label} {arrow(c.metric)}", "proto": c.proto, "note": i + 1}
+                groups.append({"dataset": col.dataset, "label": dataset_label(col.dataset), "span": 1})
+        cols = [{"label": f"{c.label} {arrow(c.metric)}", "tag": c.header, "note": i + 1}
                 for i, c in enumerate(columns)]
+        in_column = [_column_rows(table1_rows, c, which) for c in columns]
         rows = []
         for name in paper.TABLE1_ROWS:
             cells = []
-            for c in columns:
-                r = t1[(t1["dataset"] == c.dataset) & (t1["metric"] == c.metric) & (t1["signature"] == c.signature)
-                       & (t1["which"] == which) & (t1["row"] == name)]
-                cells.append(_t1_cell(r.iloc[0], c, t1, which) if len(r) else {"ours": "—"})
-            rows.append({"name": name, "cells": cells})
+            for c, same in zip(columns, in_column):
+                r = same[same["row"] == name]
+                cells.append(_t1_cell(r.iloc[0], c, table1_rows, which) if len(r) else {"ours": "—"})
+            rows.append({"name": name, "real": name == REAL_DATA, "cells": cells})
         pvals = []
-        for c in columns:
-            r = t1[(t1["dataset"] == c.dataset) & (t1["metric"] == c.metric) & (t1["signature"] == c.signature)
-                   & (t1["which"] == which) & (t1["row"] == "BSN")]
+        for same in in_column:
+            r = same[same["row"] == BSN]
             pvals.append(pvalue(r["welch_p_bsn_vs_sn"].iloc[0]) if len(r) else "—")
         views.append({"which": which, "title": WHICH_TITLE[which], "groups": groups, "columns": cols, "rows": rows,
-                      "pvalues": pvals, "protocols": [c.protocol for c in columns], "alpha": f"{ALPHA:g}"})
+                      "pvalues": pvals, "notes": [c.note for c in columns], "alpha": f"{ALPHA:g}"})
     return views
 
 
-def _t1_cell(r: pd.Series, col: Column, t1: pd.DataFrame, which: str) -> dict:
+def _column_rows(table1_rows: pd.DataFrame, col: Column, which: str) -> pd.DataFrame:
+    """The rows of Table 1's column ``col`` in variant ``which`` (best / final)."""
+    return table1_rows[(table1_rows["dataset"] == col.dataset) & (table1_rows["metric"] == col.metric)
+                       & with_key(table1_rows, col.key) & (table1_rows["which"] == which)]
+
+
+def _t1_cell(r: pd.Series, col: Column, table1_rows: pd.DataFrame, which: str) -> dict:
     cell: dict[str, Any] = {"ours": pm(r["mean"], r["sem"]), "n": int(r["n"]), "best": False}
-    if r["row"] == "Real data" and not math.isfinite(r["mean"]):
+    if r["row"] == REAL_DATA and not math.isfinite(r["mean"]):
         cell["ours"] = "not computed"  # no results/real/<dataset>-<protocol>.json (specnorm score --real)
-    elif r["row"] in ("SSN", "BSSN") and math.isfinite(r["scale"]):
+    elif r["row"] in SCALED and math.isfinite(r["scale"]):
         k = int(r["n_scales"])
         cell["scale"] = f"s = {r['scale']:g} (best of {k} scale{'s' if k != 1 else ''})"
-    if r["row"] != "Real data":
-        unit = "runs of the sweep" if r["row"] in ("SSN", "BSSN") else "seeds"
+    if r["row"] != REAL_DATA:
+        unit = "runs of the sweep" if r["row"] in SCALED else "seeds"
         cell["progress"] = f"{int(r['done'])}/{int(r['total'])} {unit} done" if r["done"] < r["total"] else ""
         if r["diverged"]:
             cell["progress"] += f"{'; ' if cell['progress'] else ''}{int(r['diverged'])} diverged"
-        same = t1[(t1["dataset"] == col.dataset) & (t1["metric"] == col.metric) & (t1["signature"] == col.signature)
-                  & (t1["which"] == which)]
-        cell["best"] = r["row"] in significant_best(same, col.metric)
+        cell["best"] = r["row"] in significant_best(_column_rows(table1_rows, col, which), col.metric)
     if math.isfinite(r["paper_mean"]):
         cell["paper"] = "paper " + pm(r["paper_mean"], r["paper_sem"])
         if math.isfinite(r["diff"]):
@@ -100,13 +104,13 @@ def _t1_cell(r: pd.Series, col: Column, t1: pd.DataFrame, which: str) -> dict:
 
 def _cell_key(row: pd.Series) -> tuple[str, float]:
     """The cell a Table 1 row shows: SSN at its chosen s is the SN cell at that s (s = 1 is SN itself)."""
-    return ("BSN" if row["row"] in ("BSN", "BSSN") else "SN", float(row["scale"]))
+    return (SCALED.get(row["row"], row["row"]), float(row["scale"]))
 
 
 def significant_best(rows: pd.DataFrame, metric: str) -> set[str]:
     """The Table 1 rows (of one column and variant) to bold: those showing the cell with the best mean,
     only when it is better than every other distinct cell at Welch p < ALPHA; else none."""
-    cand = rows[(rows["row"] != "Real data") & rows["mean"].notna() & (rows["n"] > 0)]
+    cand = rows[(rows["row"] != REAL_DATA) & rows["mean"].notna() & (rows["n"] > 0)]
     if cand.empty:
         return set()
     top = cand.sort_values("mean", ascending=not HIGHER_IS_BETTER[metric]).iloc[0]
@@ -120,40 +124,37 @@ def significant_best(rows: pd.DataFrame, metric: str) -> set[str]:
     return {r["row"] for _, r in cand.iterrows() if _cell_key(r) == _cell_key(top)}
 
 
-def winner(bsn_better: Any, p: float, both: bool) -> str:
+def winner(bsn_better: Any, p_value: float, both: bool) -> str:
     """The "better" cell of an SN-vs-BSN row: a side only at Welch p < ALPHA."""
     if not both:
         return "—"
-    if not math.isfinite(p):
+    if not math.isfinite(p_value):
         return "no test (a side has < 2 seeds)"
-    if significant(p):
-        return "BSN" if bsn_better else "SN"
-    return f"no significant difference (p = {pvalue(p)})"
-
-
-def _paper_cell(mean: float, sem: float | None) -> str:
-    return pm(mean, math.nan if sem is None else sem)
+    if significant(p_value):
+        return BSN if bsn_better else SN
+    return f"no significant difference (p = {pvalue(p_value)})"
 
 
 def paper_table() -> dict:
     """The paper's Table 1 as printed (reference)."""
     cols = [(d, m) for d, ms in paper.TABLE1_METRICS.items() for m in ms]
-    groups = [{"label": ds_label(d), "span": len(ms)} for d, ms in paper.TABLE1_METRICS.items()]
+    groups = [{"label": dataset_label(d), "span": len(ms)} for d, ms in paper.TABLE1_METRICS.items()]
     header = [f"{m.upper()} {arrow(m)}" for _, m in cols]
-    rows = [{"name": row, "cells": [_paper_cell(*paper.TABLE1[c][row]) for c in cols]} for row in paper.TABLE1_ROWS]
+    rows = [{"name": row, "cells": [pm(mean, math.nan if sem is None else sem)
+                                    for mean, sem in (paper.TABLE1[c][row] for c in cols)]}
+            for row in paper.TABLE1_ROWS]
     return {"groups": groups, "header": header, "rows": rows}
 
 
 # -- generic tables ----------------------------------------------------------------------------------
-def sweep_tables(gs: pd.DataFrame, dataset: str) -> list[dict]:
-    """Per metric signature (best during training): rows = scale, columns = swept families."""
-    g = gs[(gs["dataset"] == dataset) & (gs["which"] == "best")]
+def sweep_tables(grouped: pd.DataFrame, dataset: str) -> list[dict]:
+    """Per metric and protocol key (best during training): rows = scale, columns = swept families."""
+    g = grouped[(grouped["dataset"] == dataset) & (grouped["which"] == "best")]
     fams = [f for f in sorted(g["family"].unique(), key=family_rank) if g[g["family"] == f]["scale"].nunique() >= 2]
     out = []
-    order = {"is": 0, "fid": 1, "kid": 2}
-    groups = sorted(g[g["family"].isin(fams)].groupby(["metric", "signature"]),
-                    key=lambda kv: (order[kv[0][0]], kv[0][1]))
-    for (_, sig), sub in groups:
+    groups = sorted(g[g["family"].isin(fams)].groupby(["metric", "key"]),
+                    key=lambda kv: (METRICS.index(kv[0][0]), kv[0][1]))
+    for (metric, key), sub in groups:
         scales = sorted(sub["scale"].unique())
         rows = []
         for s in scales:
@@ -163,21 +164,21 @@ def sweep_tables(gs: pd.DataFrame, dataset: str) -> list[dict]:
                 cells.append(f"{pm(c['mean'].iloc[0], c['sem'].iloc[0])} (n={int(c['n'].iloc[0])})" if len(c) else "")
             rows.append({"scale": f"{s:g}", "cells": cells})
         label = sub["label"].iloc[0]
-        out.append({"title": f"{label} {arrow(sub['metric'].iloc[0])} ({sub['proto'].iloc[0]}), best during training",
-                    "families": fams,
-                    "rows": rows, "signature": sig})
+        out.append({"title": f"{label} {arrow(metric)} ({key.tag(metric)}), best during training",
+                    "families": fams, "rows": rows, "protocol": key.describe()})
     return out
 
 
-def hparam_rows(hp: pd.DataFrame, dataset: str) -> list[dict]:
+def hparam_rows(hparam_table: pd.DataFrame, dataset: str) -> list[dict]:
     """App. N rows of one dataset: setting, metric, variant, SN, BSN, Δ, Welch p, winner."""
-    if hp.empty:
+    if hparam_table.empty:
         return []
-    d = hp[hp["dataset"] == dataset].sort_values(["setting_label", "metric", "which"])
+    d = hparam_table[hparam_table["dataset"] == dataset].sort_values(["setting_label", "metric", "which"])
     rows = []
     for _, r in d.iterrows():
         both = r["sn_n"] > 0 and r["bsn_n"] > 0
-        rows.append({"setting": r["setting_label"], "metric": f"{r['label']} {arrow(r['metric'])} ({r['proto']})",
+        rows.append({"setting": r["setting_label"],
+                     "metric": f"{r['label']} {arrow(r['metric'])} ({r['key'].tag(r['metric'])})",
                      "which": r["which"], "sn": f"{pm(r['sn_mean'], r['sn_sem'])} (n={r['sn_n']})",
                      "bsn": f"{pm(r['bsn_mean'], r['bsn_sem'])} (n={r['bsn_n']})",
                      "diff": f"{r['bsn_mean'] - r['sn_mean']:+.3g}" if both else "—",
@@ -186,31 +187,32 @@ def hparam_rows(hp: pd.DataFrame, dataset: str) -> list[dict]:
     return rows
 
 
-def gamma_rows(gam: pd.DataFrame, dataset: str) -> list[dict]:
+def gamma_rows(gamma_scores: pd.DataFrame, dataset: str) -> list[dict]:
     """Learned-γ comparison rows of one dataset."""
-    d = gam[gam["dataset"] == dataset]
+    d = gamma_scores[gamma_scores["dataset"] == dataset]
     rows = []
-    for (setting, metric, label, proto, which), sub in d.groupby(["setting_label", "metric", "label", "proto", "which"],
-                                                                  sort=True):
-        cells = {}
-        for fam in ("SN", "BSN", "SN+γ(same)", "SN+γ(diff)"):
+    for (setting, metric, label, key, which), sub in d.groupby(["setting_label", "metric", "label", "key", "which"],
+                                                                sort=True):
+        cells = []
+        for fam, _ in GAMMA_COLUMNS:
             c = sub[sub["family"] == fam]
             if len(c):
                 r = c.iloc[0]
                 g = f"; γ_end {r['gamma_final']:.3g}" if math.isfinite(r["gamma_final"]) else ""
-                cells[fam] = f"{pm(r['mean'], r['sem'])} (n={int(r['n'])}{g})"
+                cells.append(f"{pm(r['mean'], r['sem'])} (n={int(r['n'])}{g})")
             else:
-                cells[fam] = "—"
-        rows.append({"setting": setting, "metric": f"{label} {arrow(metric)} ({proto})", "which": which,
+                cells.append("—")
+        rows.append({"setting": setting, "metric": f"{label} {arrow(metric)} ({key.tag(metric)})", "which": which,
                      "cells": cells})
     return rows
 
 
-def frame_table(df: pd.DataFrame, max_rows: int = 200) -> dict:
+def frame_table(frame: pd.DataFrame, max_rows: int = 200) -> dict:
     """Any frame as header + rows of formatted strings (the theory CSV, whose columns are not fixed)."""
-    df = df.head(max_rows)
-    return {"header": [str(c) for c in df.columns],
-            "rows": [[num(v) if isinstance(v, float) else str(v) for v in row] for row in df.itertuples(index=False)]}
+    frame = frame.head(max_rows)
+    return {"header": [str(c) for c in frame.columns],
+            "rows": [[num(v) if isinstance(v, float) else str(v) for v in row]
+                     for row in frame.itertuples(index=False)]}
 
 
 def progress_lines(runs: list[Run], families: tuple[str, ...] | None = None,
@@ -231,7 +233,7 @@ def progress_lines(runs: list[Run], families: tuple[str, ...] | None = None,
             if total:
                 parts.append(f"{f}: {done}/{total} cells done")
         if parts:
-            lines.append(f"{ds_label(dataset)} — " + ", ".join(parts))
+            lines.append(f"{dataset_label(dataset)} — " + ", ".join(parts))
     return lines
 
 

@@ -24,7 +24,7 @@ from specnorm.config import CellConfig
 from specnorm.io import atomic_torch_save, atomic_write
 from specnorm.nn import gammas, normalized_layers
 from specnorm.provenance import git_commit, versions
-from specnorm.rundir import ANALYSIS_COLUMNS, BEST_GENERATORS, LEGACY_BEST, METRIC_COLUMNS, TRAIN_LOG_FIXED, RunDir
+from specnorm.rundir import ANALYSIS_COLUMNS, BEST_GENERATORS, METRIC_COLUMNS, TRAIN_LOG_FIXED, RunDir
 from specnorm.train import checkpoint as ckpt
 from specnorm.train.logs import CsvLog
 from specnorm.train.progress import Progress
@@ -149,9 +149,7 @@ class Trainer:
         if s is None:
             return None
         # identity, not the full config: an execution-only key (device, progress...) may differ
-        if "identity_digest" in s:
-            return s if s["identity_digest"] == self.cfg.identity_digest() else None
-        return s if s.get("config_digest") == self.cfg.digest() else None
+        return s if s.get("identity_digest") == self.cfg.identity_digest() else None
 
     def _clean_partial_writes(self) -> None:
         """Remove temp files (``.<name>.*.part``) of atomic writes a kill interrupted (this run's own)."""
@@ -322,15 +320,13 @@ class Trainer:
 
     def _write_best(self, st: RunState, metrics: set[str] | None = None) -> None:
         """Make ``generator_best_<m>.pt`` hold ``st.best_G[m]`` (none: no file) for ``metrics`` (None:
-        every kept metric, and the legacy ``generator_best.pt`` removed), after the checkpoint that
-        holds them: the files and ``summary.best`` always name the same weights (docs/outputs.md)."""
+        every kept metric), after the checkpoint that holds them: the files and ``summary.best`` always
+        name the same weights (docs/outputs.md)."""
         for metric in BEST_GENERATORS if metrics is None else sorted(metrics):
             if metric in st.best and metric in st.best_G:
                 self._save_generator(st, metric)
             else:
                 self.run_dir.generator(BEST_GENERATORS[metric]).unlink(missing_ok=True)
-        if metrics is None:
-            self.run_dir.generator(LEGACY_BEST).unlink(missing_ok=True)
         self._best_pending = set()
 
     def _checkpoint(self, st: RunState) -> None:
