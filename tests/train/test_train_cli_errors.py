@@ -39,7 +39,7 @@ def _cell(tmp_path: Path, text: str) -> Path:
 
 
 def _case_empty(tmp):
-    return ["--config", str(_cell(tmp, "")), "--out", str(tmp / "run")], "model.mg: 2"
+    return ["--config", str(_cell(tmp, "")), "--out", str(tmp / "run")], "no settings"
 
 
 def _case_device_name(tmp):
