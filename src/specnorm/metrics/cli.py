@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from specnorm import config as cfgmod
+from specnorm.io import describe_os_error
 from specnorm.metrics import inception
 from specnorm.metrics.evaluator import Evaluator
 from specnorm.rundir import BEST_GENERATORS, GENERATORS, LEGACY_BEST, RESCORED_ON, RunDir, RunDirBusy
@@ -220,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     except RunDirBusy as e:
         print(f"specnorm score: {e}", file=sys.stderr)
         return 4
+    except OSError as e:  # disk full, file-size limit (specnorm.io.WriteError)
+        print(f"specnorm score: {describe_os_error(e)}", file=sys.stderr)
+        return 5
     for s in result["scores"]:
         print(f"{s['which']:>8} it {s['iteration']:>7}  {s['label']:<14} {s['value']}")
     print(f"wrote {dest} (status {result['status']})")
