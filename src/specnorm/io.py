@@ -156,12 +156,6 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def atomic_torch_save(path: str | Path, obj: Any) -> Path:
-    import torch
-
-    return atomic_write(path, lambda f: torch.save(obj, f))
-
-
 MAX_YAML_BYTES = 1 << 20
 """The largest YAML file read (1 MiB; the pipeline's config.yaml is ~15 kB, a cell config ~1 kB)."""
 MAX_YAML_NODES = 100_000

@@ -26,7 +26,7 @@ import torch
 
 from specnorm import config as cfgmod
 from specnorm.config import CellConfig
-from specnorm.io import atomic_torch_save, atomic_write
+from specnorm.io import atomic_write
 from specnorm.nn import gammas, normalized_layers
 from specnorm.provenance import git_commit, versions
 from specnorm.rundir import ANALYSIS_COLUMNS, BEST_GENERATORS, LEGACY_BEST, METRIC_COLUMNS, TRAIN_LOG_FIXED, RunDir
@@ -398,7 +398,7 @@ class Trainer:
         else:
             which, state, iteration = BEST_GENERATORS[metric], st.best_G[metric], st.best[metric]["iteration"]
             selection = {"metric": metric, **st.best[metric]}
-        atomic_torch_save(self.run_dir.generator(which), {
+        ckpt.save_generator(self.run_dir.generator(which), {
             "state_dict": state, "iteration": iteration, "selection": selection,
             "config": self.cfg.to_dict(),
         })
