@@ -243,3 +243,43 @@ def test_a_legacy_generator_is_scored_with_a_note_that_it_was_not_verified(tmp_p
     notes = json.loads((out / "scores.json").read_text())["notes"]
     assert notes[-1] == "generator_final.pt: written before generator files carried a digest; scored unverified"
     assert sum("unverified" in n for n in notes) == 1  # eval off: no best generators, only the final one
+
+
+# -- the CPU thread count is recorded; a resume with another one warns (issue 21, 8) ----------------
+def test_the_thread_count_is_recorded_and_a_resume_with_another_warns(tmp_path, monkeypatch, capsys):
+    cell = {**CELL, "checkpoint": {"every": 10, "keep": 5}}
+    cfg, out = config.from_dict(cell), tmp_path / "run"
+    real_save = ckpt.save
+
+    def killed_at_20(d, it, payload, keep):
+        if it == 20:
+            raise KeyboardInterrupt
+        return real_save(d, it, payload, keep)
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("SPECNORM_THREADS", "1")
+        monkeypatch.setattr(ckpt, "save", killed_at_20)
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg, out)
+        assert ckpt.load(ckpt.path_for(out / "checkpoints", 10))["threads"] == [1]
+        capsys.readouterr()
+
+        monkeypatch.setattr(ckpt, "save", real_save)
+        monkeypatch.setenv("SPECNORM_THREADS", "2")
+        summary = train(cfg, out)
+    finally:
+        torch.set_num_threads(before)
+    err = capsys.readouterr().err
+    assert "warning: resuming with 2 CPU threads; the run trained with 1 until now" in err
+    assert summary["threads"] == [1, 2] == json.loads((out / "summary.json").read_text())["threads"]
+    assert ckpt.load(ckpt.path_for(out / "checkpoints", 20))["threads"] == [1, 2]
+
+
+def test_a_resume_with_the_same_thread_count_is_silent(tmp_path, capsys):
+    out = tmp_path / "run"
+    cfg = config.from_dict({**CELL, "train": {**CELL["train"], "iterations": 10}})
+    train(cfg, out)
+    (out / "summary.json").unlink()  # finish again from the last checkpoint
+    summary = train(cfg, out)
+    assert summary["threads"] == [torch.get_num_threads()] and "CPU threads" not in capsys.readouterr().err

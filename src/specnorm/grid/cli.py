@@ -10,7 +10,7 @@ from specnorm.config import ConfigError
 from specnorm.grid.expand import Grid, expand, load_experiments
 from specnorm.grid.jobs import fit_partition, job_settings
 from specnorm.grid.schema import GridError
-from specnorm.grid.throughput import Throughput
+from specnorm.grid.throughput import Throughput, long_run_warning
 from specnorm.io import atomic_write_text
 
 
@@ -86,6 +86,9 @@ def plan_main(argv: list[str]) -> int:
         jobs = fit_partition(job_settings(experiments))  # the partition's limit, as the pipeline sizes jobs
         throughput = Throughput.load(args.throughput or jobs["throughput"])
         sys.stdout.write(format_plan(grid, throughput, args.format, jobs))
+        for name, cell in grid.cells.items():
+            if (warning := long_run_warning(cell.config, throughput)) is not None:
+                print(f"specnorm plan: cell {name}: {warning}", file=sys.stderr)
     except (GridError, ConfigError, OSError, ValueError) as e:
         print(f"specnorm plan: {e}", file=sys.stderr)
         return 2

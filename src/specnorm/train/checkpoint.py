@@ -149,6 +149,19 @@ def load(path: Path, map_location: torch.device | str = "cpu") -> dict:
     return obj
 
 
+def thread_history(data: dict | None, now: int) -> list[int]:
+    """The CPU thread counts a run has trained with (checkpoint and ``summary.json`` ``threads``: each
+    count once per change), continued with ``now``. A resume with another count than the last one
+    warns naming both: CPU kernels split their sums by thread, so the resumed numbers differ from an
+    uninterrupted run's in the last bits (docs/deviations.md)."""
+    before = [int(n) for n in (data or {}).get("threads") or []]
+    if before and before[-1] != now:
+        print(f"warning: resuming with {now} CPU threads; the run trained with {before[-1]} until now, so its "
+              f"numbers will differ from an uninterrupted run's in the last bits (SPECNORM_THREADS={before[-1]} "
+              "matches it)", file=sys.stderr)
+    return before if before and before[-1] == now else [*before, now]
+
+
 # -- kept generators ------------------------------------------------------------------------------
 GENERATOR_KEYS = ("state_dict", "iteration", "config")
 """Keys every generator payload holds (and ``selection``: None for the final one)."""

@@ -58,6 +58,11 @@ def main(argv: list[str]) -> int:
     except ConfigError as e:
         print(f"specnorm train: invalid config: {e}", file=sys.stderr)
         return 2
+    from specnorm.grid.throughput import long_run_warning
+
+    for path, cfg in zip(args.config, cfgs):  # within every bound, a cell may still run for months
+        if (warning := long_run_warning(cfg)) is not None:
+            print(f"specnorm train: {path}: {warning}", file=sys.stderr)
     from specnorm.data import DataError
     from specnorm.rundir import RunDirBusy
     from specnorm.train.logs import CsvMismatch

@@ -253,6 +253,7 @@ class Trainer:
         self._clean_partial_writes()
         self._best_pending: set[str] = set()  # metrics whose generator_best_<m>.pt awaits the next checkpoint
         data = ckpt.load_latest(self.ckpt_dir, map_location=st.device, move_aside=True)
+        self.threads = ckpt.thread_history(data, torch.get_num_threads())  # recorded; a change warns
         if data is None:
             torch.manual_seed(stream_seed(self.cfg.train.seed, "global"))
             np.random.seed(stream_seed(self.cfg.train.seed, "global") % 2**32)
@@ -421,7 +422,7 @@ class Trainer:
             log.sync()
         payload = {
             "format": ckpt.FORMAT, "iteration": st.iteration, "config": self.cfg.to_dict(),
-            "rng": ckpt.global_rng_state(), "run": st.state_dict(),
+            "rng": ckpt.global_rng_state(), "run": st.state_dict(), "threads": self.threads,
         }
         ckpt.save(self.ckpt_dir, st.iteration, payload, self.cfg.checkpoint.keep)
         if self._best_pending:
@@ -450,6 +451,7 @@ class Trainer:
             "versions": versions("torch", "numpy"),
             "git_commit": git_commit(),
             "device": device_description(device),
+            "threads": self.threads,
         }
         self.run_dir.write_summary(summary)
         msg = f"run {status} at iteration {summary['iterations_done']}"
