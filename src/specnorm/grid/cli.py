@@ -11,7 +11,7 @@ from specnorm.grid.expand import Grid, expand, load_experiments
 from specnorm.grid.jobs import fit_partition, job_settings
 from specnorm.grid.schema import GridError
 from specnorm.grid.throughput import Throughput, long_run_warning
-from specnorm.io import atomic_write_text
+from specnorm.io import atomic_write_text, shown
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +48,7 @@ def cells_main(argv: list[str]) -> int:
         names = args.cell or list(grid.cells)
         unknown = [n for n in names if n not in grid.cells]
         if unknown:
-            raise GridError(f"cell {unknown[0]!r} is not in the selected grid")
+            raise GridError(f"cell {shown(unknown[0])} is not in the selected grid")
         for name in names:
             if args.out:
                 write_cell(grid, name, Path(args.out) / f"{name}.yaml")
