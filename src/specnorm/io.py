@@ -53,7 +53,7 @@ def _os_error_in(exc: BaseException) -> OSError | None:
 def _write_error(exc: BaseException, dest: Path) -> WriteError | None:
     os_err = _os_error_in(exc)
     if os_err is None or isinstance(os_err, WriteError):
-        return os_err if isinstance(os_err, WriteError) else None
+        return os_err
     code = os_err.errno if os_err.errno is not None else errno.EIO
     return WriteError(code, os_err.strerror or os.strerror(code), str(dest))
 
@@ -233,15 +233,16 @@ def read_yaml(path: str | Path, what: str, error: type[Exception] = ValueError) 
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_YAML_BYTES + 1)
-        text = raw.decode()
     except FileNotFoundError:
         raise error(f"{what} {path} does not exist") from None
     except IsADirectoryError:
         raise error(f"{what} {path} is a folder, not a file") from None
-    except UnicodeDecodeError:
-        raise error(f"{what} {path} is not a text file") from None
     if len(raw) > MAX_YAML_BYTES:
         raise error(f"{what} {path} is larger than {MAX_YAML_BYTES >> 20} MiB; a YAML config is a few kB")
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise error(f"{what} {path} is not a text file") from None
     loader = _unique_key_loader()(text)
     try:
         node = loader.get_single_node()
