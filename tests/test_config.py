@@ -61,3 +61,95 @@ def test_identity_digest_ignores_execution_keys_only():
     assert a.digest() != b.digest() and a.identity_digest() == b.identity_digest()
     assert identity_config(a) == a.identity() == b.identity()
     assert config.from_dict({**TINY, "norm": {"scale": 2.0}}).identity_digest() != b.identity_digest()
+
+
+# -- issue 21: hostile values end in one short line, bounds say what they protect -----------------
+def _bomb_config(levels: int = 9) -> str:
+    """A cell config whose dataset name is a 'billion laughs' (9⁹ strings from a few hundred bytes)."""
+    items = ["&a0 [lol,lol,lol,lol,lol,lol,lol,lol,lol]"]
+    items += [f"&a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "dataset:\n  name: [" + ", ".join(items) + "]\n"
+
+
+def _limit_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+
+def test_an_alias_bomb_ends_fast_in_one_line_with_bounded_memory(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_bomb_config())
+    assert len(path.read_bytes()) < 450
+    res = subprocess.run([sys.executable, "-m", "specnorm.cli", "train", "--config", str(path), "--out",
+                          str(tmp_path / "run")], capture_output=True, text=True, timeout=120,
+                         preexec_fn=_limit_memory, env=dict(os.environ, SPECNORM_THREADS="1"))
+    lines = res.stderr.splitlines()
+    assert res.returncode == 2 and len(lines) == 1 and len(lines[0]) < 400, res.stderr[-2000:]
+    assert "aliases" in lines[0] and str(path) in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("data,key", [
+    ({"dataset": {"name": "x" * 5_000_000}}, "dataset.name"),
+    ({"model": {"arch": ["cnn"] * 1_000_000}}, "model.arch"),
+    ({"norm": {"mode": "y" * 100_000}}, "norm.mode"),
+    ({"train": {"iterations": "1" * 100_000}}, "train.iterations"),
+    ({"eval": {"n_gen": [[0] * 1000] * 1000}}, "eval.n_gen"),
+])
+def test_an_error_shows_a_huge_value_truncated(data, key):
+    with pytest.raises(ConfigError) as e:
+        config.from_dict(data)
+    msg = str(e.value)
+    assert f"'{key}'" in msg and "…" in msg and len(msg) < 400 and "\n" not in msg
+
+
+def test_a_huge_unknown_key_is_shown_truncated():
+    with pytest.raises(ConfigError) as e:
+        config.from_dict({"model": {"k" * 1_000_000: 1}})
+    assert "unknown key" in str(e.value) and len(str(e.value)) < 400
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("? [a, b]\n: 1\n", "a sequence"),
+    ("1: 2\na: 3\n", "config key '1': unknown key"),
+    ("model:\n  null: 4\n", "config key 'model.None': unknown key"),
+])
+def test_keys_that_are_not_names_are_one_line_errors(tmp_path, text, expected):
+    path = tmp_path / "cell.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        config.load(path)
+    assert expected in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("width", [1e-300, 0.01, 1 / 65])
+def test_a_width_below_one_sixty_fourth_is_refused_with_the_reason(width):
+    with pytest.raises(ConfigError) as e:
+        config.from_dict({"model": {"mg": 2, "width": width}})
+    assert "'model.width'" in str(e.value) and "1/64" in str(e.value) and "one channel" in str(e.value)
+
+
+def test_the_narrowest_width_accepted_keeps_one_channel_per_narrowest_layer():
+    assert config.from_dict({"model": {"mg": 2, "width": 1 / 64}}).model.width == config.MIN_WIDTH == 1 / 64
+
+
+@pytest.mark.parametrize("text", ["", "\n# only a comment\n", "null\n", "~\n", "{}\n", "---\n"])
+def test_an_empty_or_null_config_is_refused(tmp_path, text):
+    path = tmp_path / "cell.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        config.load(path)
+    assert f"{path}" in str(e.value) and "no settings" in str(e.value)
+
+
+@pytest.mark.parametrize("key", ["n_gen", "n_is"])
+def test_an_evaluation_sample_count_beyond_the_bound_is_refused_with_the_reason(key):
+    with pytest.raises(ConfigError) as e:
+        config.from_dict({"eval": {key: 10_000_000}})
+    assert f"'eval.{key}'" in str(e.value) and "100,000" in str(e.value) and "50,000" in str(e.value)
+    assert config.from_dict({"eval": {key: 100_000}})

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from specnorm.catalog import DATASETS, DEFAULT_DATASET, EXTRACTOR_CHOICES, get_norm, norm_names
-from specnorm.io import read_yaml
+from specnorm.io import SHOWN_CHARS, read_yaml, shown
 from specnorm.vocab import (ARCHS, COMPILE_MODES, EVAL_PRECISIONS, EXECUTION_KEYS, GAMMAS, INITS, LOSSES,
                             PACK_KEYS, PRECISIONS, PROGRESS, PROTOCOLS, Z_REUSE)
 
@@ -29,16 +29,32 @@ class ConfigError(ValueError):
     """A cell config is invalid; the message names the offending key."""
 
 
-def _check(cond: bool, key: str, msg: str) -> None:
+_NOTHING = object()
+
+
+def _check(cond: bool, key: str, msg: str, got: Any = _NOTHING) -> None:
+    """Raise :class:`ConfigError` for ``key`` unless ``cond``; ``got`` is the offending value, shown
+    (truncated, :func:`specnorm.io.shown`) only once the check has failed."""
     if not cond:
-        raise ConfigError(f"config key '{key}': {msg}")
+        raise ConfigError(f"config key '{key}': {msg}" + ("" if got is _NOTHING else f", got {shown(got)}"))
+
+
+def _name(key: Any) -> str:
+    """A mapping key as a config key's name (a non-string or overlong one :func:`specnorm.io.shown`)."""
+    return key if isinstance(key, str) and len(key) <= SHOWN_CHARS else shown(key)
 
 
 MAX_BATCH = 65_536
 MAX_ITERATIONS = 1_000_000_000
 MAX_WIDTH = 64.0
+MIN_WIDTH = 1 / 64
+"""Below it the narrowest layers (64 channels in every architecture) would round up to one channel:
+the network built would no longer be the width asked for."""
 MAX_Z_DIM = 4096
 MAX_SAMPLES = 10_000
+MAX_EVAL_SAMPLES = 100_000
+"""``eval.n_gen`` / ``eval.n_is`` at most: twice the largest protocol count (50,000); the keys exist to
+shorten smoke runs, and a larger count only lengthens every evaluation."""
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
@@ -46,7 +62,7 @@ def _check_range(obj: Any, key: str, names: tuple[str, ...], low: float, high: f
     """Each of ``names`` lies in [low, high] (bounds stated in the message)."""
     for k in names:
         v = getattr(obj, k)
-        _check(low <= v <= high, f"{key}.{k}", f"must be between {low:,} and {high:,}, got {v!r}")
+        _check(low <= v <= high, f"{key}.{k}", f"must be between {low:,} and {high:,}", got=v)
 
 
 @dataclass(frozen=True)
@@ -55,7 +71,7 @@ class DatasetCfg:
     root: str = "resources/data"  # where `specnorm prepare` put <name>/images.npy (unused by digits)
 
     def validate(self, key: str) -> None:
-        _check(self.name in DATASETS, f"{key}.name", f"unknown dataset {self.name!r}; known: {sorted(DATASETS)}")
+        _check(self.name in DATASETS, f"{key}.name", f"unknown dataset; known: {sorted(DATASETS)}", got=self.name)
 
 
 @dataclass(frozen=True)
@@ -67,12 +83,14 @@ class ModelCfg:
     hidden: int | None = None  # MLP hidden width
 
     def validate(self, key: str) -> None:
-        _check(self.arch in ARCHS, f"{key}.arch", f"must be one of {ARCHS}, got {self.arch!r}")
-        _check(1 <= self.mg <= 64, f"{key}.mg", f"must be between 1 and 64, got {self.mg!r}")
-        _check(0 < self.width <= MAX_WIDTH, f"{key}.width", f"must be > 0 and <= {MAX_WIDTH:g}, got {self.width!r}")
+        _check(self.arch in ARCHS, f"{key}.arch", f"must be one of {ARCHS}", got=self.arch)
+        _check(1 <= self.mg <= 64, f"{key}.mg", "must be between 1 and 64", got=self.mg)
+        _check(MIN_WIDTH <= self.width <= MAX_WIDTH, f"{key}.width",
+               f"must be between 1/64 and {MAX_WIDTH:g} (below 1/64 the 64-channel layers would round up to one "
+               "channel, not the width asked for)", got=self.width)
         _check_range(self, key, ("z_dim",), 1, MAX_Z_DIM)
         _check(self.hidden is None or 1 <= self.hidden <= MAX_BATCH, f"{key}.hidden",
-               f"must be between 1 and {MAX_BATCH} or null, got {self.hidden!r}")
+               f"must be between 1 and {MAX_BATCH} or null", got=self.hidden)
 
 
 @dataclass(frozen=True)
@@ -88,11 +106,11 @@ class NormCfg:
     init: str = "official"  # official | lecun (Fig. 8 baseline: mode none, std = scale/√fan_in)
 
     def validate(self, key: str) -> "NormCfg":
-        _check(self.mode in norm_names(), f"{key}.mode", f"must be one of {norm_names()}, got {self.mode!r}")
+        _check(self.mode in norm_names(), f"{key}.mode", f"must be one of {norm_names()}", got=self.mode)
         info = get_norm(self.mode)
-        _check(self.gamma in GAMMAS, f"{key}.gamma", f"must be one of {GAMMAS}, got {self.gamma!r}")
+        _check(self.gamma in GAMMAS, f"{key}.gamma", f"must be one of {GAMMAS}", got=self.gamma)
         _check(self.scale > 0, f"{key}.scale", "must be > 0")
-        _check(self.init in INITS, f"{key}.init", f"must be one of {INITS}, got {self.init!r}")
+        _check(self.init in INITS, f"{key}.init", f"must be one of {INITS}", got=self.init)
         _check(self.init != "lecun" or info.impl is None, f"{key}.init",
                "lecun init is the un-normalized baseline: it needs norm.mode: none")
         _check(info.impl is not None or self.gamma == "none", f"{key}.gamma", "a learned gamma needs a normalization")
@@ -112,7 +130,7 @@ class LossCfg:
     gp_weight: float = 10.0  # WGAN-GP λ (official d_gp_coe)
 
     def validate(self, key: str) -> None:
-        _check(self.name in LOSSES, f"{key}.name", f"must be one of {LOSSES}, got {self.name!r}")
+        _check(self.name in LOSSES, f"{key}.name", f"must be one of {LOSSES}", got=self.name)
         _check(self.gp_weight >= 0, f"{key}.gp_weight", "must be >= 0")
 
 
@@ -180,6 +198,9 @@ class CheckpointCfg:
         _check(self.keep >= 1, f"{key}.keep", "must be >= 1")
 
 
+_SAMPLES_WHY = " (twice the largest protocol count, 50,000: the key exists to shorten smoke runs)"
+
+
 @dataclass(frozen=True)
 class EvalCfg:
     every: int = 10_000  # official metric_freq; 0 disables in-training evaluation
@@ -195,13 +216,14 @@ class EvalCfg:
 
     def validate(self, key: str) -> None:
         _check(self.every >= 0, f"{key}.every", "must be >= 0 (0 disables)")
-        _check(self.protocol in PROTOCOLS, f"{key}.protocol", f"must be one of {PROTOCOLS}, got {self.protocol!r}")
+        _check(self.protocol in PROTOCOLS, f"{key}.protocol", f"must be one of {PROTOCOLS}", got=self.protocol)
         _check(self.extractor in EXTRACTOR_CHOICES, f"{key}.extractor", f"must be one of {EXTRACTOR_CHOICES}")
         _check(self.precision in EVAL_PRECISIONS, f"{key}.precision",
-               f"must be one of {EVAL_PRECISIONS}, got {self.precision!r}")
-        for k, high in (("n_gen", 10_000_000), ("n_real", 10_000_000), ("n_is", 10_000_000), ("is_splits", 1000)):
+               f"must be one of {EVAL_PRECISIONS}", got=self.precision)
+        for k, high, why in (("n_gen", MAX_EVAL_SAMPLES, _SAMPLES_WHY), ("n_is", MAX_EVAL_SAMPLES, _SAMPLES_WHY),
+                             ("n_real", 10_000_000, ""), ("is_splits", 1000, "")):
             v = getattr(self, k)
-            _check(v is None or 1 <= v <= high, f"{key}.{k}", f"must be between 1 and {high} or null, got {v!r}")
+            _check(v is None or 1 <= v <= high, f"{key}.{k}", f"must be between 1 and {high:,} or null{why}", got=v)
         _check_range(self, key, ("batch_size",), 1, MAX_BATCH)
 
 
@@ -225,7 +247,7 @@ class CellConfig:
             v = getattr(self, f.name)
             if dataclasses.is_dataclass(v):
                 v.validate(f.name)
-        _check(bool(_DEVICE.match(self.device)), "device", f"must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        _check(bool(_DEVICE.match(self.device)), "device", "must be auto, cpu, cuda or cuda:N", got=self.device)
         if self.z_reuse == "reuse":
             _check(self.train.g_batch == self.train.d_batch, "train.g_batch",
                    "with z reuse (CNN default) the G step uses the last D step's z, so g_batch must equal d_batch")
@@ -291,15 +313,15 @@ def check_packable(cfgs: list[CellConfig]) -> None:
         flat = cfg.flat()
         for key in PACK_KEYS:
             if flat.get(key) != first.get(key):
-                raise ConfigError(f"config key '{key}': cells 1 and {i} of the pack differ ({first.get(key)!r} vs "
-                                  f"{flat.get(key)!r}); a pack shares one process and device, so its cells may "
+                raise ConfigError(f"config key '{key}': cells 1 and {i} of the pack differ ({shown(first.get(key))} vs "
+                                  f"{shown(flat.get(key))}); a pack shares one process and device, so its cells may "
                                   "differ only in seed, scale, learning rates, betas, lengths and cadences")
 
 
 def diff_for_resume(old: CellConfig, new: CellConfig) -> list[str]:
     """Dotted keys whose values differ in a way that forbids resuming ``old`` as ``new``."""
     a, b = old.flat(), new.flat()
-    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
+    return [f"{k}: {shown(a.get(k))} -> {shown(b.get(k))}" for k in sorted(set(a) | set(b))
             if k not in RESUME_TOLERANT and a.get(k) != b.get(k)]
 
 
@@ -311,10 +333,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return None
         return _coerce(value, args[0], key)
     if tp is bool:
-        _check(isinstance(value, bool), key, f"must be true or false, got {value!r}")
+        _check(isinstance(value, bool), key, "must be true or false", got=value)
         return value
     if tp is int:
-        _check(isinstance(value, int) and not isinstance(value, bool), key, f"must be an integer, got {value!r}")
+        _check(isinstance(value, int) and not isinstance(value, bool), key, "must be an integer", got=value)
         return value
     if tp is float:
         if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
@@ -322,11 +344,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 value = float(value)
             except ValueError:
                 pass
-        _check(isinstance(value, (int, float)) and not isinstance(value, bool), key, f"must be a number, got {value!r}")
-        _check(math.isfinite(value), key, f"must be a finite number, got {value!r}")
+        _check(isinstance(value, (int, float)) and not isinstance(value, bool), key, "must be a number", got=value)
+        _check(math.isfinite(value), key, "must be a finite number", got=value)
         return float(value)
     if tp is str:
-        _check(isinstance(value, str), key, f"must be a string, got {value!r}")
+        _check(isinstance(value, str), key, "must be a string", got=value)
         return value
     raise TypeError(tp)  # pragma: no cover
 
@@ -336,9 +358,9 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     _check(isinstance(data, dict), where, f"must be a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
+    unknown = [k for k in data if not isinstance(k, str) or k not in names]
     if unknown:
-        key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        key = f"{prefix}.{_name(unknown[0])}" if prefix else _name(unknown[0])
         raise ConfigError(f"config key '{key}': unknown key (allowed here: {', '.join(sorted(names))})")
     kwargs = {}
     for name, value in data.items():
@@ -357,8 +379,12 @@ def from_dict(data: dict[str, Any]) -> CellConfig:
 
 
 def load(path: str | Path) -> CellConfig:
-    """Read a cell config file (YAML); errors name the file and the key."""
+    """Read a cell config file (YAML); errors name the file and the key. An empty file (or ``null``,
+    ``{}``) is refused: all defaults is no cell anyone wrote on purpose."""
     data = read_yaml(path, "cell config", ConfigError)
+    if data is None or data == {}:
+        raise ConfigError(f"{path}: no settings (the file is empty, null or {{}}); a cell config sets at least "
+                          "its dataset and model, see configs/digits-sn.yaml")
     try:
         return from_dict(data)
     except ConfigError as e:

@@ -93,6 +93,39 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def live_holder(path: Path) -> str | None:
+    """``"pid N on host H"`` when the process that the lock file ``path`` names holds the lock now,
+    else None. Checked only on the same host: the pid is alive (``os.kill(pid, 0)``) and still holds
+    the ``flock`` (a non-blocking shared lock fails), so a reused pid is no holder. A holder on another
+    host cannot be checked from here: None."""
+    import fcntl
+
+    try:
+        host, pid_text = path.read_text(errors="replace").split()[:2]
+        pid = int(pid_text)
+    except (OSError, ValueError):  # absent, empty or garbled
+        return None
+    if host != socket.gethostname() or not 0 < pid < 2**31:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, another user's
+        pass
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # only reached for a live pid: a reused one, or the holder
+    except BlockingIOError:
+        return f"pid {pid} on host {host}"
+    finally:
+        os.close(fd)  # releases the probe's lock, if it got it
+    return None
+
+
 def read_complete_csv(path: Path) -> tuple[Any, str | None]:
     """``(frame, note)``: the rows of ``path`` up to its last newline (a trailing partial line is being
     written and is dropped); the run files' numeric columns coerced (other CSVs: columns that are
@@ -168,6 +201,10 @@ class RunDir:
         """Context manager: be the one writer of this (existing) run directory; :class:`RunDirBusy`
         names the holder otherwise. Held by ``specnorm train`` and ``specnorm score`` for their run."""
         return exclusive_lock(self.lock, f"run directory {self.path}")
+
+    def live_holder(self) -> str | None:
+        """``"pid N on host H"`` while a live process on this host holds the run directory (:func:`live_holder`)."""
+        return live_holder(self.lock)
 
     def generator(self, which: str) -> Path:
         """``generator_best_is.pt`` / ``generator_best_fid.pt`` / ``generator_final.pt``."""

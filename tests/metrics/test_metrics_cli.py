@@ -12,6 +12,7 @@ from specnorm.models import build_cell
 from metrics_helpers import digits_cfg
 from specnorm.cli import main as specnorm_main
 from specnorm.metrics import Evaluator, inception
+from specnorm.train.checkpoint import save_generator
 
 SMALL = ["--n-gen", "80", "--n-real", "150", "--n-is", "80", "--is-splits", "2", "--batch-size", "40"]
 
@@ -32,8 +33,8 @@ def make_run(tmp_path, status="completed", which=("best_is", "best_fid", "final"
                     p.add_(0.01)
         metric = {"best_is": "is", "best_fid": "fid"}.get(w)
         sel = {"metric": metric, "iteration": 100 * (i + 1), "value": 1.0} if metric else None
-        torch.save({"state_dict": G.state_dict(), "iteration": 100 * (i + 1), "selection": sel,
-                    "config": cfg.to_dict()}, run / f"generator_{w}.pt")
+        save_generator(run / f"generator_{w}.pt", {"state_dict": G.state_dict(), "iteration": 100 * (i + 1),
+                                                   "selection": sel, "config": cfg.to_dict()})
         gens[w] = copy.deepcopy(G)
     return run, cfg, gens
 

@@ -39,7 +39,7 @@ def _cell(tmp_path: Path, text: str) -> Path:
 
 
 def _case_empty(tmp):
-    return ["--config", str(_cell(tmp, "")), "--out", str(tmp / "run")], "model.mg: 2"
+    return ["--config", str(_cell(tmp, "")), "--out", str(tmp / "run")], "no settings"
 
 
 def _case_device_name(tmp):
@@ -175,3 +175,84 @@ def test_disk_full_names_the_folder(tmp_path, monkeypatch, capsys):
     code = main(["--config", str(_cell(tmp_path, yaml.safe_dump(CELL))), "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert code != 0 and f"no space left on {tmp_path / 'run'}" in err and len(err.strip().splitlines()) == 1
+
+
+# -- a full disk / file-size limit while saving a checkpoint (issue 21, 3) --------------------------
+LIMIT_AFTER_FIRST_CHECKPOINT = """
+import resource, signal, sys
+from specnorm.train import checkpoint as ckpt
+from specnorm.train.cli import main
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # as a batch job under `ulimit -f`: write() returns EFBIG
+save = ckpt.save
+
+
+def save_then_limit(*args, **kw):  # the first checkpoint fits; every later file may not exceed 64 kB
+    path = save(*args, **kw)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (65536, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    return path
+
+
+ckpt.save = save_then_limit
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _same(a, b) -> bool:
+    """Equal tensors and values, wall-clock times aside."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a if k != "wall_time")
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def test_a_file_size_limit_while_checkpointing_is_one_line_exit_5_and_resume_stays_exact(tmp_path):
+    from specnorm.train import checkpoint as ckpt
+
+    cell = {**CELL, "train": {**CELL["train"], "iterations": 20}}
+    cfg = _cell(tmp_path, yaml.safe_dump(cell))
+    env = dict(os.environ, SPECNORM_THREADS="1")
+    run, ref = tmp_path / "run", tmp_path / "ref"
+    res = subprocess.run([sys.executable, "-c", LIMIT_AFTER_FIRST_CHECKPOINT, "--config", str(cfg), "--out", str(run)],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 5, res.stderr[-3000:]
+    ckpt20 = run / "checkpoints" / "ckpt_0000020.pt"
+    assert res.stderr.strip() == (f"specnorm train: file too large: {ckpt20} (the file-size limit, ulimit -f, or the "
+                                  "file system's); raise the limit or write elsewhere, then rerun the same command")
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["ckpt_0000010.pt"]  # no temp file left
+    assert not (run / "summary.json").exists()
+
+    resumed = _run(["train", "--config", str(cfg), "--out", str(run)], tmp_path)
+    assert resumed.returncode == 0 and "resuming from" in resumed.stdout, resumed.stderr
+    assert _run(["train", "--config", str(cfg), "--out", str(ref)], tmp_path).returncode == 0
+    got, want = ckpt.load_latest(run / "checkpoints"), ckpt.load_latest(ref / "checkpoints")
+    assert got["iteration"] == want["iteration"] == 20
+    assert _same(got["run"], want["run"]) and torch.equal(got["rng"], want["rng"])  # the stream: [key, counter]
+    rows = [ln.split(",", 2)[::2] for ln in (run / "train_log.csv").read_text().splitlines()]  # without wall_time
+    assert len(rows) == 5 and rows == [ln.split(",", 2)[::2] for ln in (ref / "train_log.csv").read_text().splitlines()]
+
+
+WITH_FILE_SIZE_LIMIT = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+from specnorm.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+"""``python -c WITH_FILE_SIZE_LIMIT BYTES specnorm-args…``: a specnorm command under ``ulimit -f``."""
+
+
+def test_score_under_a_file_size_limit_is_one_line_exit_5(tmp_path):
+    run = _finished_run(tmp_path)
+    (run / "summary.json").write_text(json.dumps({"status": "diverged"}))  # no generators: only scores.json to write
+    res = subprocess.run([sys.executable, "-c", WITH_FILE_SIZE_LIMIT, "200", "score", "--run", str(run), "--device",
+                          "cpu"], cwd=tmp_path, env=dict(os.environ, SPECNORM_THREADS="1"), capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 5, res.stderr[-3000:]
+    assert res.stderr.strip().splitlines() == [f"specnorm score: file too large: {run / 'scores.json'} (the file-size "
+                                               "limit, ulimit -f, or the file system's); raise the limit or write "
+                                               "elsewhere, then rerun the same command"]
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "config.yaml", "summary.json"]

@@ -4,10 +4,10 @@ import csv
 import json
 import math
 
-import torch
 from PIL import Image
 
 from specnorm import config
+from specnorm.train import checkpoint as ckpt
 from specnorm.train import train
 
 
@@ -62,11 +62,11 @@ def test_short_digits_run_writes_every_output(tmp_path):
     fids = [float(r["value"]) for r in metrics if r["metric"] == "fid"]
     assert all(f >= 0 for f in fids)
 
-    best = torch.load(out / "generator_best_fid.pt", weights_only=True)
-    final = torch.load(out / "generator_final.pt", weights_only=True)
+    best = ckpt.load_generator(out / "generator_best_fid.pt")
+    final = ckpt.load_generator(out / "generator_final.pt")
     assert best["selection"]["metric"] == "fid" and best["selection"]["value"] == min(fids)
     iss = [float(r["value"]) for r in metrics if r["metric"] == "is"]
-    best_is = torch.load(out / "generator_best_is.pt", weights_only=True)
+    best_is = ckpt.load_generator(out / "generator_best_is.pt")
     assert best_is["selection"]["metric"] == "is" and best_is["selection"]["value"] == max(iss)
     assert final["iteration"] == 40 and final["config"] == cfg.to_dict()
     grids = sorted(p.name for p in (out / "samples").iterdir())

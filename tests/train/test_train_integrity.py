@@ -121,12 +121,12 @@ def test_generator_best_always_matches_the_checkpoint_and_summary_best(tmp_path,
     monkeypatch.setattr(ckpt, "save", killed_at_20)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, out)
-    assert torch.load(out / "generator_best_fid.pt", weights_only=True)["iteration"] == 10
+    assert ckpt.load_generator(out / "generator_best_fid.pt")["iteration"] == 10
 
     monkeypatch.setattr(ckpt, "save", real_save)
     values[20] = 6.0  # the resumed run scores iteration 20 differently: 10 stays the best
     summary = train(cfg, out)
-    best = torch.load(out / "generator_best_fid.pt", weights_only=True)
+    best = ckpt.load_generator(out / "generator_best_fid.pt")
     assert summary["best"]["fid"]["iteration"] == best["iteration"] == best["selection"]["iteration"] == 10
     g10 = ckpt.load(ckpt.path_for(out / "checkpoints", 10))["run"]["G"]
     assert all(torch.equal(best["state_dict"][k], g10[k]) for k in g10)
@@ -156,7 +156,7 @@ def test_each_metric_keeps_its_own_best_generator_also_across_a_kill_and_resume(
     monkeypatch.setattr(ckpt, "save", killed_at_30)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, out)
-    load = lambda name: torch.load(out / name, weights_only=True)  # noqa: E731
+    load = lambda name: ckpt.load_generator(out / name)  # noqa: E731
     assert load("generator_best_is.pt")["iteration"] == load("generator_best_fid.pt")["iteration"] == 20
     run20 = ckpt.load(ckpt.path_for(out / "checkpoints", 20))["run"]
     assert run20["best"] == {"is": {"iteration": 20, "value": 1.1}, "fid": {"iteration": 20, "value": 4.0}}
@@ -185,3 +185,101 @@ def test_a_fresh_start_removes_a_best_generator_without_checkpoint(tmp_path):
     summary = train(config.from_dict(CELL), out)  # eval off: no best in this run
     assert not any((out / name).exists() for name in stale) and summary["best"] == {}
     assert os.listdir(out / "checkpoints") == ["ckpt_0000020.pt"]
+
+
+# -- generator files carry a digest, verified before scoring (issue 21, 5) ------------------------
+def test_a_generator_file_carries_a_digest_and_a_flipped_byte_is_detected(tmp_path):
+    path = ckpt.save_generator(tmp_path / "generator_final.pt", {"state_dict": {"w": torch.arange(4096.0)},
+                                                                 "iteration": 7, "selection": None, "config": {}})
+    outer = torch.load(path, weights_only=True)
+    assert set(outer) == {"format", "sha256", "payload"}
+    payload = ckpt.load_generator(path)
+    assert payload["iteration"] == 7 and torch.equal(payload["state_dict"]["w"], torch.arange(4096.0))
+    assert payload["sha256"] == outer["sha256"]  # the digest that was verified
+    _flip_inside(path)
+    with pytest.raises(ckpt.CheckpointError, match=f"generator {path} is corrupted"):
+        ckpt.load_generator(path)
+
+
+def test_a_legacy_generator_without_digest_is_read_but_marked_unverified(tmp_path):
+    path = tmp_path / "generator_best.pt"
+    torch.save({"state_dict": {"w": torch.ones(2)}, "iteration": 3, "selection": None, "config": {}}, path)
+    payload = ckpt.load_generator(path)
+    assert payload["iteration"] == 3 and "sha256" not in payload
+    torch.save({"something": "else"}, path)
+    with pytest.raises(ckpt.CheckpointError, match="not a specnorm generator"):
+        ckpt.load_generator(path)
+
+
+def test_a_flipped_byte_in_a_trained_generator_stops_scoring_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    train(config.from_dict(CELL), out)
+    gen = out / "generator_final.pt"
+    assert set(torch.load(gen, weights_only=True)) == {"format", "sha256", "payload"}
+    _flip_inside(gen)
+    res = subprocess.run([sys.executable, "-m", "specnorm.cli", "score", "--run", str(out), "--device", "cpu",
+                          "--n-gen", "20", "--n-real", "20", "--n-is", "20", "--is-splits", "1", "--resources",
+                          str(tmp_path / "resources")], capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, SPECNORM_THREADS="1"))
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1, res.stderr[-3000:]
+    assert f"generator {gen} is corrupted" in lines[0] and "summary.json" in lines[0]
+    assert not (out / "scores.json").exists()
+
+
+def test_a_legacy_generator_is_scored_with_a_note_that_it_was_not_verified(tmp_path):
+    from specnorm.cli import main as specnorm_main
+
+    out = tmp_path / "run"
+    train(config.from_dict(CELL), out)
+    gen = out / "generator_final.pt"
+    payload = ckpt.load_generator(gen)
+    torch.save({k: v for k, v in payload.items() if k != "sha256"}, gen)  # as written before generators were sealed
+    assert specnorm_main(["score", "--run", str(out), "--device", "cpu", "--n-gen", "20", "--n-real", "20", "--n-is",
+                          "20", "--is-splits", "1", "--resources", str(tmp_path / "resources")]) == 0
+    notes = json.loads((out / "scores.json").read_text())["notes"]
+    assert notes[-1] == "generator_final.pt: written before generator files carried a digest; scored unverified"
+    assert sum("unverified" in n for n in notes) == 1  # eval off: no best generators, only the final one
+
+
+# -- the CPU thread count is recorded; a resume with another one warns (issue 21, 8) ----------------
+def test_the_thread_count_is_recorded_and_a_resume_with_another_warns(tmp_path, monkeypatch, capsys):
+    cell = {**CELL, "checkpoint": {"every": 10, "keep": 5}}
+    cfg, out = config.from_dict(cell), tmp_path / "run"
+    real_save = ckpt.save
+
+    def killed_at_20(d, it, payload, keep):
+        if it == 20:
+            raise KeyboardInterrupt
+        return real_save(d, it, payload, keep)
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("SPECNORM_THREADS", "1")
+        monkeypatch.setattr(ckpt, "save", killed_at_20)
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg, out)
+        assert ckpt.load(ckpt.path_for(out / "checkpoints", 10))["threads"] == [1]
+        capsys.readouterr()
+
+        monkeypatch.setattr(ckpt, "save", real_save)
+        monkeypatch.setenv("SPECNORM_THREADS", "2")
+        summary = train(cfg, out)
+    finally:
+        torch.set_num_threads(before)
+    err = capsys.readouterr().err
+    assert "warning: resuming with 2 CPU threads; the run trained with 1 until now" in err
+    assert summary["threads"] == [1, 2] == json.loads((out / "summary.json").read_text())["threads"]
+    assert ckpt.load(ckpt.path_for(out / "checkpoints", 20))["threads"] == [1, 2]
+
+
+def test_a_resume_with_the_same_thread_count_is_silent(tmp_path, capsys):
+    out = tmp_path / "run"
+    cfg = config.from_dict({**CELL, "train": {**CELL["train"], "iterations": 10}})
+    train(cfg, out)
+    (out / "summary.json").unlink()  # finish again from the last checkpoint
+    summary = train(cfg, out)
+    assert summary["threads"] == [torch.get_num_threads()] and "CPU threads" not in capsys.readouterr().err

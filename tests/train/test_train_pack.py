@@ -18,6 +18,7 @@ import torch
 import yaml
 
 from specnorm import config
+from specnorm.train import checkpoint as ckpt
 from specnorm.train import engine as engine_mod
 from specnorm.train import trainer as trainer_mod
 from specnorm.train.cli import main as train_cli
@@ -67,7 +68,7 @@ def outputs(run: Path) -> dict:
     for which in ("final", "best_is", "best_fid"):
         p = run / f"generator_{which}.pt"
         if p.exists():
-            out[which] = {k: v.clone() for k, v in torch.load(p, weights_only=True)["state_dict"].items()}
+            out[which] = {k: v.clone() for k, v in ckpt.load_generator(p)["state_dict"].items()}
     out["samples"] = {p.name: p.read_bytes() for p in sorted((run / "samples").glob("*.png"))}
     return out
 

@@ -58,7 +58,7 @@ def _rows(path: Path) -> list[dict]:
 
 def _final_state(out: Path) -> dict:
     data = ckpt.load_latest(out / "checkpoints")
-    return {"G": torch.load(out / "generator_final.pt", weights_only=True)["state_dict"], "run": data["run"]}
+    return {"G": ckpt.load_generator(out / "generator_final.pt")["state_dict"], "run": data["run"]}
 
 
 def _assert_same_tensors(a, b, where="") -> None:

@@ -10,8 +10,8 @@ from specnorm.config import ConfigError
 from specnorm.grid.expand import Grid, expand, load_experiments
 from specnorm.grid.jobs import fit_partition, job_settings
 from specnorm.grid.schema import GridError
-from specnorm.grid.throughput import Throughput
-from specnorm.io import atomic_write_text
+from specnorm.grid.throughput import Throughput, long_run_warning
+from specnorm.io import atomic_write_text, shown
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +48,7 @@ def cells_main(argv: list[str]) -> int:
         names = args.cell or list(grid.cells)
         unknown = [n for n in names if n not in grid.cells]
         if unknown:
-            raise GridError(f"cell {unknown[0]!r} is not in the selected grid")
+            raise GridError(f"cell {shown(unknown[0])} is not in the selected grid")
         for name in names:
             if args.out:
                 write_cell(grid, name, Path(args.out) / f"{name}.yaml")
@@ -86,6 +86,9 @@ def plan_main(argv: list[str]) -> int:
         jobs = fit_partition(job_settings(experiments))  # the partition's limit, as the pipeline sizes jobs
         throughput = Throughput.load(args.throughput or jobs["throughput"])
         sys.stdout.write(format_plan(grid, throughput, args.format, jobs))
+        for name, cell in grid.cells.items():
+            if (warning := long_run_warning(cell.config, throughput)) is not None:
+                print(f"specnorm plan: cell {name}: {warning}", file=sys.stderr)
     except (GridError, ConfigError, OSError, ValueError) as e:
         print(f"specnorm plan: {e}", file=sys.stderr)
         return 2

@@ -22,7 +22,7 @@ from typing import Any
 
 from specnorm.config import CellConfig, ConfigError, from_dict
 from specnorm.grid.schema import GridError, validate_experiments
-from specnorm.io import read_yaml
+from specnorm.io import read_yaml, shown
 
 DIGEST_CHARS = 8
 
@@ -137,7 +137,7 @@ def resolve_selection(experiments: dict[str, Any], selection: str | list[str] | 
 
     def add(name: str, trail: tuple[str, ...]) -> None:
         if name in trail:
-            raise GridError(f"config key 'sets.{trail[0]}': set {name!r} includes itself")
+            raise GridError(f"config key 'sets.{trail[0]}': set {shown(name)} includes itself")
         if name in sets:
             for member in sets[name]:
                 add(member, trail + (name,))
@@ -146,7 +146,7 @@ def resolve_selection(experiments: dict[str, Any], selection: str | list[str] | 
                 out.append(name)
         else:
             where = f"sets.{trail[-1]}" if trail else "set"
-            raise GridError(f"config key '{where}': {name!r} is neither a set nor a block "
+            raise GridError(f"config key '{where}': {shown(name)} is neither a set nor a block "
                             f"(sets: {', '.join(sorted(sets))})")
 
     for name in names:

@@ -20,6 +20,7 @@ from specnorm.grid.expand import Grid
 from specnorm.grid.jobs import mem_mb, request_minutes
 from specnorm.grid.schema import GridError
 from specnorm.grid.throughput import Throughput
+from specnorm.io import shown
 from specnorm.vocab import PACK_KEYS
 
 DEFAULT_PACK_BY = ("train.seed", "norm.scale")
@@ -42,13 +43,13 @@ def pack_cells(grid: Grid, pack_size: int = 1, pack_by: list[str] | tuple[str, .
     """The selected cells in packs of at most ``pack_size`` (see the module docstring); packs in
     the order of their first cell's name. GridError for a bad size or an unknown ``pack_by`` key."""
     if int(pack_size) < 1:
-        raise GridError(f"config key 'jobs.pack_size': must be >= 1, got {pack_size!r}")
+        raise GridError(f"config key 'jobs.pack_size': must be >= 1, got {shown(pack_size)}")
     pack_by = set(pack_by)
     if grid.cells:
         known = set(next(iter(grid.cells.values())).config.flat())
         unknown = sorted(pack_by - known)
         if unknown:
-            raise GridError(f"config key 'jobs.pack_by': {unknown[0]!r} is not a cell-config key")
+            raise GridError(f"config key 'jobs.pack_by': {shown(unknown[0])} is not a cell-config key")
     free = pack_by - set(PACK_KEYS)  # keys that may differ inside a pack
     groups: dict[tuple, list[str]] = {}
     for name in sorted(grid.cells):

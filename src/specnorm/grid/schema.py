@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from specnorm.io import read_yaml
+from specnorm.io import SHOWN_CHARS, read_yaml, shown
 
 SCHEMA = Path(str(resources.files("specnorm").joinpath("schemas", "config.schema.yaml")))
 """The pipeline config's JSON schema (YAML), inside the installed package."""
@@ -36,9 +36,11 @@ def _message(error: Any) -> str:
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
         return f"config key '{prefix}{extra[0]}': unknown key (allowed here: {', '.join(allowed)})"
+    message = error.message.replace(repr(error.instance), shown(error.instance))  # a huge value, truncated
     if "propertyNames" in error.schema_path:
-        return f"config key '{prefix}{error.instance}': key not allowed here ({error.message})"
-    return f"config key '{where or 'top level'}': {error.message}"
+        key = str(error.instance) if len(str(error.instance)) <= SHOWN_CHARS else shown(error.instance)
+        return f"config key '{prefix}{key}': key not allowed here ({message})"
+    return f"config key '{where or 'top level'}': {message}"
 
 
 def validate_experiments(experiments: dict[str, Any], schema: Path = SCHEMA) -> None:
@@ -53,7 +55,7 @@ def validate_experiments(experiments: dict[str, Any], schema: Path = SCHEMA) -> 
     for name, block in experiments["blocks"].items():
         for i, preset in enumerate(block.get("base") or []):
             if preset not in presets:
-                raise GridError(f"config key 'blocks.{name}.base.{i}': unknown preset {preset!r} "
+                raise GridError(f"config key 'blocks.{name}.base.{i}': unknown preset {shown(preset)} "
                                 f"(presets: {', '.join(sorted(presets))})")
     sets = experiments.get("sets") or {}
     for name in sets:

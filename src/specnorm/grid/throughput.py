@@ -18,6 +18,9 @@ from typing import Any
 from specnorm.config import CellConfig
 from specnorm.io import read_yaml
 
+LONG_RUN_GPU_HOURS = 100.0
+"""A cell estimated above this many GPU-hours is warned about before it runs (``specnorm train``,
+``specnorm plan``): the paper's longest cell, ImageNet's ResNet, is estimated at ~14."""
 ESTIMATE_FILE = Path(str(resources.files("specnorm").joinpath("resources", "throughput-estimates.yaml")))
 ESTIMATES: dict[str, Any] = read_yaml(ESTIMATE_FILE, "throughput table")
 """The performance-model estimates (a data file in the package, the same shape as a user's file)."""
@@ -108,3 +111,14 @@ class Throughput:
     def pack_slowdown(self, n: int) -> float:
         """How much longer a pack of ``n`` cells takes than its longest cell alone: n / speed-up."""
         return n / self.pack_speedup(n)
+
+
+def long_run_warning(cfg: CellConfig, throughput: Throughput | None = None) -> str | None:
+    """One line when ``cfg`` is estimated above :data:`LONG_RUN_GPU_HOURS` GPU-hours (its duration from
+    :meth:`Throughput.gpu_hours`), else None: a config within every bound may still run for months."""
+    t = throughput or Throughput.load()
+    hours = t.gpu_hours(cfg)
+    if hours <= LONG_RUN_GPU_HOURS:
+        return None
+    return (f"warning: estimated {hours:,.0f} GPU-hours ({hours / 24:,.0f} days), above {LONG_RUN_GPU_HOURS:g} "
+            f"({t.label}); check train.iterations: {cfg.train.iterations:,}, train.n_dis and the cadences")

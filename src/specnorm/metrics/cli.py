@@ -10,10 +10,12 @@ from pathlib import Path
 import torch
 
 from specnorm import config as cfgmod
+from specnorm.io import describe_os_error
 from specnorm.metrics import inception
 from specnorm.metrics.evaluator import Evaluator
 from specnorm.rundir import BEST_GENERATORS, GENERATORS, RESCORED_ON, RunDir, RunDirBusy
 from specnorm.scores import ScoreRecord
+from specnorm.train.checkpoint import CheckpointError, load_generator
 from specnorm.vocab import PROTOCOLS
 
 
@@ -28,18 +30,16 @@ def _device(name: str) -> torch.device:
 
 
 def _load_generator(path: Path, cfg: cfgmod.CellConfig, device: torch.device) -> tuple[torch.nn.Module, dict]:
-    fix = "rerun 'specnorm train' with the same config and --out (it rewrites the kept generators)"
+    fix = (f"delete it and {path.parent / 'summary.json'}, then rerun 'specnorm train' with the same config and "
+           "--out (it rewrites the kept generators from the last checkpoint)")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated, corrupt, or not weights-only (a pickle that would run code)
-        raise ScoreError(f"{path} cannot be read ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
-                         f"delete it and {fix}") from None
-    if not isinstance(payload, dict) or not {"config", "state_dict", "iteration"} <= payload.keys():
-        raise ScoreError(f"{path} is not a specnorm generator file; delete it and {fix}")
+        payload = load_generator(path)  # its sha256 verified (docs/outputs.md)
+    except CheckpointError as e:
+        raise ScoreError(f"{e}; {fix}") from None
     try:
         written_by = cfgmod.from_dict(payload["config"])
     except cfgmod.ConfigError as e:
-        raise ScoreError(f"{path} holds an invalid config ({e}); delete it and {fix}") from None
+        raise ScoreError(f"{path} holds an invalid config ({e}); {fix}") from None
     diffs = cfgmod.diff_for_resume(written_by, cfg)
     if diffs:
         raise ScoreError(f"{path} was written by another configuration than {path.parent / 'config.yaml'}: "
@@ -93,6 +93,8 @@ def score_run(run: Path, protocol: str | None, resources: str | Path, device: to
     if not todo:
         return out
     loaded = {which: _load_generator(path, cfg, device) for which, path in todo}  # fail before any work
+    notes += [f"{path.name}: written before generator files carried a digest; scored unverified"
+              for which, path in todo if "sha256" not in loaded[which][1]]
     ev = Evaluator.from_config(eval_cfg, device, resources)
     out["protocol"] = ev.protocol_fields()
     done: list[tuple[dict, list[ScoreRecord]]] = []  # (state_dict, records) of every generator scored so far
@@ -199,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     except RunDirBusy as e:
         print(f"specnorm score: {e}", file=sys.stderr)
         return 4
+    except OSError as e:  # disk full, file-size limit (specnorm.io.WriteError)
+        print(f"specnorm score: {describe_os_error(e)}", file=sys.stderr)
+        return 5
     for s in result["scores"]:
         print(f"{s['which']:>8} it {s['iteration']:>7}  {s['label']:<14} {s['value']}")
     print(f"wrote {dest} (status {result['status']})")

@@ -8,8 +8,10 @@ and ``specnorm theory``'s CSV; writes ``<results>/tables/*.csv``, ``<out>/index.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from specnorm.io import describe_os_error
 from specnorm.report.build import Built, Paths, build
 
 __all__ = ["Built", "Paths", "build", "default_theory", "main", "read_failed"]
@@ -54,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
                   theory=Path(args.theory) if args.theory else default_theory(results),
                   tables=Path(args.tables) if args.tables else results / "tables",
                   out=Path(args.out), failed=read_failed(args.failed))
-    built = build(paths)
+    try:
+        built = build(paths)
+    except OSError as e:  # disk full, file-size limit (specnorm.io.WriteError)
+        print(f"specnorm report: {describe_os_error(e)}", file=sys.stderr)
+        return 5
     c = built.counts
     print(f"report: {built.index} ({c['completed']} completed, {c['diverged']} diverged, {c['running']} running, "
           f"{c['planned']} planned, {c['failed']} failed, {c['unreadable']} unreadable; {len(built.figures)} figures; "

@@ -2,12 +2,15 @@
 
 Cells may still be training while the report is regenerated (issue 6, item 4), so every reader is
 defensive: a CSV is read only up to its last complete line, a JSON file only if it parses, a sample
-PNG only if it decodes, and a run without ``summary.json`` is ``running`` (not done).
+PNG only if it decodes, and a run without ``summary.json`` is ``running`` (not done); one whose lock a
+live process holds says so. A run is counted once however many directories hold it (a ``cp -a``
+backup): runs are told apart by their identity (docs/design.md#grid-dedup).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ class Run:
     config: dict[str, Any]
     digest: str
     state: str  # planned | running | completed | diverged
+    identity: str = ""  # the config's identity digest: equal for two directories of one run
     path: Path | None = None
     summary: dict[str, Any] | None = None
     scores: dict[str, Any] | None = None
@@ -38,6 +42,7 @@ class Run:
     analysis: pd.DataFrame = field(default_factory=pd.DataFrame)
     samples: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    held_by: str | None = None  # "pid N on host H": a live process holds the unfinished run's lock
 
     @property
     def done(self) -> bool:
@@ -94,7 +99,8 @@ class Run:
 
 @dataclass
 class Unreadable:
-    """A directory that looks like a run but whose config cannot be read (reported, not aggregated)."""
+    """A directory that looks like a run but whose config cannot be read, or a copy of another run
+    directory (reported, not aggregated)."""
 
     path: Path
     reason: str
@@ -107,7 +113,8 @@ def read_run(path: Path) -> Run | Unreadable:
         cfg = load(rd.config)
     except ConfigError as e:
         return Unreadable(path, str(e))
-    run = Run(name=path.name, config=cfg.flat(), digest=cfg.digest(), state="running", path=path)
+    run = Run(name=path.name, config=cfg.flat(), digest=cfg.digest(), state="running",
+              identity=cfg.identity_digest(), path=path)
     for fname, attr in ((METRICS, "metrics"), (TRAIN_LOG, "train_log"), (ANALYSIS, "analysis")):
         df, note = rd.read_csv(fname)
         setattr(run, attr, df)
@@ -121,6 +128,9 @@ def read_run(path: Path) -> Run | Unreadable:
         run.state = status if status in DONE_STATES else "completed"
         if status not in DONE_STATES:
             run.notes.append(f"{SUMMARY}: unknown status {status!r}, counted as completed")
+    else:  # after a killed pipeline its trainer may live on: still training, not failed (docs/pipeline.md)
+        run.held_by = rd.live_holder()
+        run.notes += [f"held by a live process ({run.held_by}): still training"] if run.held_by else []
     run.samples = rd.sample_grids()
     return run
 
@@ -131,25 +141,50 @@ def read_cell(path: Path) -> Run | Unreadable:
         cfg = load(path)
     except ConfigError as e:
         return Unreadable(path, str(e))
-    return Run(name=path.stem, config=cfg.flat(), digest=cfg.digest(), state="planned")
+    return Run(name=path.stem, config=cfg.flat(), digest=cfg.digest(), state="planned",
+               identity=cfg.identity_digest())
+
+
+def count_once(runs: list[Run]) -> tuple[list[Run], list[Unreadable]]:
+    """``(runs, copies)``: one run per identity, the directory that got furthest (finished first, then
+    more iterations, then the first path); every other directory of that run is a copy, reported
+    with a warning naming both directories and left out (a ``cp -a`` backup is no second seed)."""
+    by_identity: dict[str, list[Run]] = {}
+    for r in runs:
+        by_identity.setdefault(r.identity, []).append(r)
+    kept: list[Run] = []
+    copies: list[Unreadable] = []
+    for same in by_identity.values():
+        first, *rest = sorted(same, key=lambda r: (not r.done, -r.iterations_done, str(r.path)))
+        kept.append(first)
+        for r in rest:
+            why = (f"holds the same run as {first.path} (identity digest {r.identity}): a copy, counted once, "
+                   f"from {first.path}")
+            print(f"warning: {r.path} {why}", file=sys.stderr)
+            copies.append(Unreadable(r.path, why))  # type: ignore[arg-type]  (a run directory has a path)
+            first.notes.append(f"also in {r.path} (a copy, not counted)")
+    return kept, copies
 
 
 def collect(runs_dir: Path, cells_dir: Path | None = None) -> tuple[list[Run], list[Unreadable]]:
-    """Every run under ``runs_dir`` (any depth; a folder with ``config.yaml``) plus every planned cell
-    in ``cells_dir`` that has no run yet (matched by config digest). Sorted by name."""
+    """Every run under ``runs_dir`` (any depth; a folder with ``config.yaml``), each counted once
+    (:func:`count_once`), plus every planned cell in ``cells_dir`` that has no run yet (matched by
+    identity). Sorted by name; copies are reported with the unreadable directories."""
     runs: list[Run] = []
     bad: list[Unreadable] = []
     if runs_dir.is_dir():
         for cfg in sorted(runs_dir.rglob(CONFIG)):
             r = read_run(cfg.parent)
             (runs if isinstance(r, Run) else bad).append(r)
-    started = {r.digest for r in runs}
+    runs, copies = count_once(runs)
+    bad += copies
+    started = {r.identity for r in runs}
     if cells_dir is not None and cells_dir.is_dir():
         for path in sorted(cells_dir.glob("*.yaml")):
             c = read_cell(path)
             if isinstance(c, Unreadable):
                 bad.append(c)
-            elif c.digest not in started:
+            elif c.identity not in started:
                 runs.append(c)
-                started.add(c.digest)
+                started.add(c.identity)
     return sorted(runs, key=lambda r: r.name), bad

@@ -1,10 +1,13 @@
-"""Atomic, self-validating checkpoints (``checkpoints/ckpt_NNNNNNN.pt``), the last N kept (docs/outputs.md).
+"""Atomic, self-validating checkpoints (``checkpoints/ckpt_NNNNNNN.pt``), the last N kept, and the
+kept generators (``generator_*.pt``) sealed the same way (docs/outputs.md).
 
 A checkpoint file is ``{"format", "sha256", "payload"}``: ``payload`` is the ``torch.save`` bytes of
 the run's state and ``sha256`` their digest, so a flipped byte anywhere is detected, not resumed.
 Both levels are read with ``torch.load(weights_only=True)``: only tensors and plain Python
 containers/scalars. The newest checkpoint that verifies wins; a corrupt one is reported, skipped
 and (by the trainer) moved aside as ``*.corrupt``; pruning keeps the newest N that verified.
+A generator file is sealed alike (:func:`save_generator`) and verified before it is scored
+(:func:`load_generator`): a flipped byte is an error, never a silent score.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from specnorm.io import atomic_torch_save
+from specnorm.io import atomic_write
 
 _NAME = re.compile(r"^ckpt_(\d{7,})\.pt$")
 REQUIRED = ("format", "iteration", "config", "rng", "run")
@@ -48,13 +51,23 @@ def _stamp(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+def _torch_bytes(obj: object) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def _save_sealed(path: Path, payload: dict) -> Path:
+    """Write ``{"format", "sha256", "payload"}`` atomically: the whole file is serialised in memory
+    first, so a full disk or a file-size limit is a plain :class:`specnorm.io.WriteError`."""
+    data = _torch_bytes(payload)
+    sealed = _torch_bytes({"format": FORMAT, "sha256": hashlib.sha256(data).hexdigest(), "payload": data})
+    return atomic_write(path, lambda f: f.write(sealed))
+
+
 def save(ckpt_dir: Path, iteration: int, payload: dict, keep: int) -> Path:
     """Write ``payload`` atomically with its sha256, then prune to the newest ``keep`` that verify."""
-    buf = io.BytesIO()
-    torch.save(payload, buf)
-    data = buf.getvalue()
-    path = atomic_torch_save(path_for(ckpt_dir, iteration),
-                             {"format": FORMAT, "sha256": hashlib.sha256(data).hexdigest(), "payload": data})
+    path = _save_sealed(path_for(ckpt_dir, iteration), payload)
     _verified[str(path)] = _stamp(path)
     prune(ckpt_dir, keep)
     return path
@@ -95,28 +108,81 @@ def quarantine(path: Path, error: Exception) -> Path:
     return dest
 
 
+def _torch_load(data: Path | bytes, what: str, path: Path, map_location: torch.device | str) -> object:
+    try:
+        return torch.load(io.BytesIO(data) if isinstance(data, bytes) else data, map_location=map_location,
+                          weights_only=True)
+    except Exception as e:  # truncated, corrupt, or not weights-only (a pickle that would run code)
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise CheckpointError(f"{what} {path} cannot be read ({type(e).__name__}: {first})") from None
+
+
+def _is_sealed(outer: object) -> bool:
+    return isinstance(outer, dict) and outer.get("format") == FORMAT and isinstance(outer.get("payload"), bytes)
+
+
+def _unseal(outer: dict, what: str, path: Path, map_location: torch.device | str) -> tuple[object, str]:
+    """The object sealed in ``outer`` and its sha256, after checking the digest."""
+    actual = hashlib.sha256(outer["payload"]).hexdigest()
+    if actual != outer.get("sha256"):
+        raise CheckpointError(f"{what} {path} is corrupted (sha256 {actual}, recorded {outer.get('sha256')})")
+    return _torch_load(outer["payload"], what, path, map_location), actual
+
+
 def load(path: Path, map_location: torch.device | str = "cpu") -> dict:
     """The payload of a checkpoint file, after checking its format and sha256."""
     try:
         stamp = _stamp(path)
-        outer = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated, corrupt, or not a weights-only checkpoint
+    except OSError as e:
         raise CheckpointError(f"checkpoint {path} cannot be read ({type(e).__name__}: {e})") from None
-    if not isinstance(outer, dict) or outer.get("format") != FORMAT or not isinstance(outer.get("payload"), bytes):
+    outer = _torch_load(path, "checkpoint", path, "cpu")
+    if not _is_sealed(outer):
         fmt = outer.get("format") if isinstance(outer, dict) else None
         raise CheckpointError(f"checkpoint {path} has format {fmt}, this version reads {FORMAT}")
-    actual = hashlib.sha256(outer["payload"]).hexdigest()
-    if actual != outer.get("sha256"):
-        raise CheckpointError(f"checkpoint {path} is corrupted (sha256 {actual}, recorded {outer.get('sha256')})")
-    try:
-        obj = torch.load(io.BytesIO(outer["payload"]), map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"checkpoint {path} cannot be read ({type(e).__name__}: {e})") from None
+    obj, _ = _unseal(outer, "checkpoint", path, map_location)  # type: ignore[arg-type]
     if not isinstance(obj, dict) or any(k not in obj for k in REQUIRED):
         missing = [k for k in REQUIRED if not isinstance(obj, dict) or k not in obj]
         raise CheckpointError(f"checkpoint {path} is not a specnorm checkpoint (missing {missing})")
     _verified[str(path)] = stamp
     return obj
+
+
+def thread_history(data: dict | None, now: int) -> list[int]:
+    """The CPU thread counts a run has trained with (checkpoint and ``summary.json`` ``threads``: each
+    count once per change), continued with ``now``. A resume with another count than the last one
+    warns naming both: CPU kernels split their sums by thread, so the resumed numbers differ from an
+    uninterrupted run's in the last bits (docs/deviations.md)."""
+    before = [int(n) for n in (data or {}).get("threads") or []]
+    if before and before[-1] != now:
+        print(f"warning: resuming with {now} CPU threads; the run trained with {before[-1]} until now, so its "
+              f"numbers will differ from an uninterrupted run's in the last bits (SPECNORM_THREADS={before[-1]} "
+              "matches it)", file=sys.stderr)
+    return before if before and before[-1] == now else [*before, now]
+
+
+# -- kept generators ------------------------------------------------------------------------------
+GENERATOR_KEYS = ("state_dict", "iteration", "config")
+"""Keys every generator payload holds (and ``selection``: None for the final one)."""
+
+
+def save_generator(path: Path, payload: dict) -> Path:
+    """Write a kept generator (``{"state_dict", "iteration", "selection", "config"}``) atomically,
+    sealed with its sha256 like a checkpoint."""
+    return _save_sealed(path, payload)
+
+
+def load_generator(path: Path, map_location: torch.device | str = "cpu") -> dict:
+    """The payload of a generator file after checking its sha256, with ``sha256`` added (the digest
+    verified). A file from before generators were sealed (the bare payload) is returned without
+    ``sha256``: unverified, for the caller to say so. :class:`CheckpointError` names the file."""
+    outer = _torch_load(path, "generator", path, "cpu")
+    if _is_sealed(outer):
+        obj, digest = _unseal(outer, "generator", path, map_location)  # type: ignore[arg-type]
+    else:
+        obj, digest = outer, None
+    if not isinstance(obj, dict) or any(k not in obj for k in GENERATOR_KEYS):
+        raise CheckpointError(f"generator {path} is not a specnorm generator file")
+    return {**obj, "sha256": digest} if digest else obj
 
 
 def load_latest(ckpt_dir: Path, map_location: torch.device | str = "cpu", *, move_aside: bool = False) -> dict | None:

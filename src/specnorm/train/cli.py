@@ -10,11 +10,11 @@ current iteration checkpointed: run the same command again (``docs/pipeline.md``
 from __future__ import annotations
 
 import argparse
-import errno
 import sys
 from pathlib import Path
 
 from specnorm.config import ConfigError, load
+from specnorm.io import describe_os_error
 from specnorm.vocab import PACK_ENGINES
 
 
@@ -62,6 +62,11 @@ def main(argv: list[str]) -> int:
     except ConfigError as e:
         print(f"specnorm train: invalid config: {e}", file=sys.stderr)
         return 2
+    from specnorm.grid.throughput import long_run_warning
+
+    for path, cfg in zip(args.config, cfgs):  # within every bound, a cell may still run for months
+        if (warning := long_run_warning(cfg)) is not None:
+            print(f"specnorm train: {path}: {warning}", file=sys.stderr)
     from specnorm.data import DataError
     from specnorm.rundir import RunDirBusy
     from specnorm.train.logs import CsvMismatch
@@ -84,8 +89,8 @@ def main(argv: list[str]) -> int:
             _remove_if_untouched(out, ex)
         print(f"specnorm train: {e}", file=sys.stderr)
         return 5
-    except OSError as e:
-        print(f"specnorm train: {os_error_message(e)}", file=sys.stderr)
+    except OSError as e:  # disk full, file-size limit (specnorm.io.WriteError), permissions
+        print(f"specnorm train: {describe_os_error(e)}", file=sys.stderr)
         return 5
     except RunDirBusy as e:
         print(f"specnorm train: {e}", file=sys.stderr)
@@ -94,14 +99,6 @@ def main(argv: list[str]) -> int:
         print(e, flush=True)
         return EXIT_STOPPED
     return 0
-
-
-def os_error_message(e: OSError) -> str:
-    """One line for a file-system error: disk full names the folder, others the file."""
-    where = Path(e.filename) if e.filename else None
-    if e.errno == errno.ENOSPC:
-        return f"no space left on {where.parent if where else 'the device'}; free some space and rerun the same command"
-    return f"{e.strerror or e} ({where}); fix it and rerun the same command" if where else str(e)
 
 
 def _remove_if_untouched(out: Path, existed: bool) -> None:

@@ -21,7 +21,7 @@ import torch
 
 from specnorm import config as cfgmod
 from specnorm.config import CellConfig
-from specnorm.io import atomic_torch_save, atomic_write
+from specnorm.io import atomic_write
 from specnorm.nn import gammas, normalized_layers
 from specnorm.provenance import git_commit, versions
 from specnorm.rundir import ANALYSIS_COLUMNS, BEST_GENERATORS, METRIC_COLUMNS, TRAIN_LOG_FIXED, RunDir
@@ -163,6 +163,7 @@ class Trainer:
         self._clean_partial_writes()
         self._best_pending: set[str] = set()  # metrics whose generator_best_<m>.pt awaits the next checkpoint
         data = ckpt.load_latest(self.ckpt_dir, map_location=st.device, move_aside=True)
+        self.threads = ckpt.thread_history(data, torch.get_num_threads())  # recorded; a change warns
         if data is None:
             self._write_best(st)  # best generators of a killed run have no checkpoint: remove them
             return False
@@ -313,7 +314,7 @@ class Trainer:
         else:
             which, state, iteration = BEST_GENERATORS[metric], st.best_G[metric], st.best[metric]["iteration"]
             selection = {"metric": metric, **st.best[metric]}
-        atomic_torch_save(self.run_dir.generator(which), {
+        ckpt.save_generator(self.run_dir.generator(which), {
             "state_dict": state, "iteration": iteration, "selection": selection,
             "config": self.cfg.to_dict(),
         })
@@ -335,7 +336,7 @@ class Trainer:
         run = st.state_dict()
         payload = {
             "format": ckpt.FORMAT, "iteration": st.iteration, "config": self.cfg.to_dict(),
-            "rng": run.pop("rng"), "run": run, "engine": self.engine,
+            "rng": run.pop("rng"), "run": run, "engine": self.engine, "threads": self.threads,
         }
         ckpt.save(self.ckpt_dir, st.iteration, payload, self.cfg.checkpoint.keep)
         if self._best_pending:
@@ -365,6 +366,7 @@ class Trainer:
             "git_commit": git_commit(),
             "device": device_description(device),
             "engine": self.engine,
+            "threads": self.threads,
         }
         self.run_dir.write_summary(summary)
         msg = f"run {status} at iteration {summary['iterations_done']}"
