@@ -17,6 +17,7 @@ import jinja2
 import pandas as pd
 
 from specnorm.io import atomic_write_text
+from specnorm.layout import INDEX, REPORT, RESULTS, Results
 from specnorm.provenance import git_commit, versions
 from specnorm.report import aggregate as agg
 from specnorm.report import claims as cl
@@ -31,14 +32,25 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 @dataclass
 class Paths:
-    """Where the report reads from and writes to (``specnorm report`` defaults in brackets)."""
+    """Where the report reads from and writes to (``specnorm report`` defaults, :meth:`under`, in
+    brackets: the :mod:`specnorm.layout` of ``results/``)."""
 
     runs: Path  # [results/runs]
     cells: Path | None  # [results/cells]: the pipeline's planned cells
-    theory: Path | None  # [results/theory/theory.csv]
+    theory: Path | None  # [results/theory/theory-full.csv, else theory-quick.csv, else theory.csv]
     tables: Path  # [results/tables]
     out: Path  # [report]: index.html and figures/
-    failed: frozenset[str] = frozenset()  # cells whose job failed (the pipeline's list, docs/pipeline.md#partial-reports)
+    failed: frozenset[str] = frozenset()  # cells whose job ended in error (docs/pipeline.md#partial-reports)
+    unfinished: frozenset[str] = frozenset()  # cells a stopped run left unfinished: never started or interrupted
+    real: Path | None = None  # [results/real]: Table 1's Real-data scores (None: beside ``runs``)
+
+    @classmethod
+    def under(cls, results: str | Path = RESULTS, out: str | Path = REPORT, **given: Any) -> "Paths":
+        """The layout's paths under ``results`` (``given`` replaces any of them)."""
+        layout = Results(results)
+        paths = {"runs": layout.runs, "cells": layout.cells, "theory": layout.latest_theory(),
+                 "tables": layout.tables, "real": layout.real_dir, **given}
+        return cls(out=Path(out), **paths)
 
 
 @dataclass
@@ -66,7 +78,7 @@ def _sample(runs: list[Run], dataset: str, setting: str | None, fam: str, scale:
 
 
 def _provenance(inv: pd.DataFrame) -> dict[str, Any]:
-    started = inv[inv["state"] != "planned"] if len(inv) else inv
+    started = inv[~inv["state"].isin(("planned", "unfinished"))] if len(inv) else inv
 
     def counts(col: str) -> list[tuple[str, int]]:
         if started.empty:
@@ -129,14 +141,18 @@ def _prune(fig_dir: Path, keys: set[str]) -> None:
 def build(paths: Paths) -> Built:
     """Aggregate every run under ``paths.runs`` into ``paths.tables`` and render ``paths.out/index.html``."""
     runs, unreadable = collect(paths.runs, paths.cells)
-    for r in runs:  # a failed cell that never finished: its job ended without summary.json
+    for r in runs:  # the pipeline's lists: a job that ended in error, or a run stopped before the cell finished
         if r.name in paths.failed and not r.done:
             r.state = "failed"
-    failed = sorted(set(paths.failed) - {r.name for r in runs if r.done})
+        elif r.name in paths.unfinished and not r.done:
+            r.state = "unfinished"
+    done = {r.name for r in runs if r.done}
+    failed = sorted(set(paths.failed) - done)
+    unfinished = sorted(set(paths.unfinished) - done - set(failed))
     scores = run_scores(runs)
     gs = agg.group_scores(scores)
     settings = agg.table1_settings(runs)
-    real = agg.real_scores(paths.runs.parent / "real")  # specnorm score --real (Table 1's Real-data row)
+    real = agg.real_scores(paths.real or Results(paths.runs.parent).real_dir)  # specnorm score --real (Table 1's Real-data row)
     t1, columns = agg.table1(runs, scores, gs, settings, real)
     t = {"runs": agg.inventory(runs), "scores": scores, "group_scores": gs, "table1": t1, "curves": agg.curves(runs),
          "analysis": agg.analysis(runs, settings), "grad_ratio": agg.grad_ratios(runs, settings),
@@ -160,6 +176,7 @@ def build(paths: Paths) -> Built:
     counts = {s: sum(r.state == s for r in runs) for s in ("completed", "diverged", "running", "planned")}
     counts["unreadable"] = len(unreadable)
     counts["failed"] = len(failed)
+    counts["unfinished"] = len(unfinished)
     context = {
         "counts": counts,
         "table1": views.table1_views(t1, columns), "paper_table": views.paper_table(),
@@ -181,6 +198,6 @@ def build(paths: Paths) -> Built:
     }
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    index = paths.out / "index.html"
+    index = paths.out / INDEX
     atomic_write_text(index, env.get_template("index.html.j2").render(**context))
     return Built(index, written, figs, counts, claims)
