@@ -3,6 +3,7 @@ and the modules that write or read those folders taking their names from it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from specnorm import catalog, layout, rundir
@@ -59,3 +60,12 @@ def test_the_report_reads_the_layout(tmp_path):
     assert paths.theory == r.latest_theory() and paths.out == tmp_path / "report"
     assert Paths.under(tmp_path, tables=tmp_path / "t").tables == tmp_path / "t"
 
+
+def test_the_workflow_spells_no_path_of_the_layout():
+    """The rules take every results/ and resources/ path from specnorm.layout (common.smk: RESULTS,
+    RES): no literal folder or manifest name in any rule file."""
+    spelled = re.compile(r"""["'](?:results|resources)/|manifest\.json|fid_stats|failed-cells""")
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")) + [REPO / "Snakefile"]:
+        code = "\n".join(line.split("#", 1)[0] for line in smk.read_text().splitlines())  # comments may say it
+        code = re.sub(r'"""[\s\S]*?"""', "", code)  # and docstrings
+        assert not spelled.findall(code), (smk.name, spelled.findall(code))
