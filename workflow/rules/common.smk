@@ -137,19 +137,24 @@ def site_jobs(cpu=False):
     return _SITE_JOBS[cpu]
 
 
+_PREFLIGHT_DONE = []
+
+
 def preflight():
     """Before anything is submitted: stop with one line when `retries` allow fewer train jobs than a
     cell or pack needs under the partition's limit (docs/pipeline.md#before-anything-runs). Called by
-    the train rules' input functions, so it runs while the DAG is built, before any job."""
-    if "preflight" not in _SITE_JOBS and _remote():
-        _SITE_JOBS["preflight"] = True
+    the train rules' input functions, so it runs while the DAG is built (when --retries and the
+    executor are known), before any job; it adds no input."""
+    if not _PREFLIGHT_DONE and _remote():
+        _PREFLIGHT_DONE.append(True)
         jobs = site_jobs()
         retries = getattr(getattr(workflow, "execution_settings", None), "retries", 0) or 0
         try:
             grid.check_retries(grid.train_jobs_needed(GRID, jobs, THROUGHPUT), retries, jobs)
         except grid.GridError as e:
+            # one line, nothing submitted, no lock taken yet (an error raised here would print a traceback)
             logger.error(f"specnorm: {e}")
-            raise SystemExit(1)  # one line, nothing submitted, no lock left (an input function's error prints a traceback)
+            raise SystemExit(1)
     return []
 
 
@@ -167,16 +172,21 @@ def score_runtime(wildcards, attempt):
     return grid.score_minutes(cell_config(wildcards), site_jobs(), THROUGHPUT, attempt)
 
 
-def train_runtime(cells):
-    """The runtime function of the train job of ``cells`` (one cell, or a pack's unfinished cells):
-    its estimate, leaving its score jobs (after it, in the same SLURM job) their minutes under
-    max_runtime (specnorm.grid.train_minutes)."""
+def train_minutes(cells, attempt):
+    """Minutes for the train job of ``cells`` (one cell, or a pack's unfinished cells): its estimate,
+    leaving its score jobs (after it, in the same SLURM job) their minutes under max_runtime
+    (specnorm.grid.train_minutes)."""
     cfgs = [GRID.cells[c].config for c in cells]
+    return grid.train_minutes(cfgs, site_jobs(), THROUGHPUT, attempt, scoring=config.get("score", True))
 
-    def runtime(wildcards, attempt):
-        return grid.train_minutes(cfgs, site_jobs(), THROUGHPUT, attempt, scoring=config.get("score", True))
 
-    return runtime
+def train_runtime(wildcards, attempt):
+    return train_minutes([wildcards.cell], attempt)
+
+
+def pack_train_runtime(cells):
+    """The runtime function of a pack rule (train.smk)."""
+    return lambda wildcards, attempt: train_minutes(cells, attempt)
 
 
 def run_targets():

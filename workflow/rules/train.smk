@@ -42,7 +42,7 @@ if not PACKS:
         threads: 1
         resources:
             mem_mb=job_mem,
-            runtime=lambda w, attempt: train_runtime([w.cell])(w, attempt),
+            runtime=train_runtime,
             **SITE,
             **DEVICE,
         group:
@@ -98,7 +98,7 @@ for _pack in PACKS:
         threads: TRAIN_THREADS
         resources:
             mem_mb=grid.pack_mem_mb([GRID.cells[c].config for c in _todo], JOBS),
-            runtime=train_runtime(_todo),
+            runtime=pack_train_runtime(_todo),
             **SITE,
             **DEVICE,
             **TRAIN_RESOURCES,

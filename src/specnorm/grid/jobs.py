@@ -67,6 +67,7 @@ def real_score_minutes(cfg: CellConfig, jobs: dict[str, Any], throughput: Throug
 MAX_RUNTIME_ENV = "SPECNORM_SLURM_MAX_RUNTIME"  # minutes: the partition's time limit
 PARTITION_ENV = "SPECNORM_SLURM_PARTITION"
 CPU_PARTITION_ENV = "SPECNORM_SLURM_CPU_PARTITION"  # GPU-less jobs (prepare, theory); unset: PARTITION_ENV's
+ACCOUNT_ENV = "SPECNORM_SLURM_ACCOUNT"
 
 _SLURM_TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
 
@@ -112,15 +113,17 @@ def partition_limit(partition: str | None = None, timeout: float = 10.0) -> int 
     return min(known) if known else None
 
 
-ACCOUNT_ENV = "SPECNORM_SLURM_ACCOUNT"
+def site_partition(env: Mapping[str, str] = os.environ, cpu: bool = False) -> str | None:
+    """The SLURM partition of a compute job: ``SPECNORM_SLURM_PARTITION``; ``cpu`` (a job without a
+    GPU): ``SPECNORM_SLURM_CPU_PARTITION`` where it is set; None (the cluster's default) where unset."""
+    return (env.get(CPU_PARTITION_ENV) if cpu else None) or env.get(PARTITION_ENV) or None
 
 
 def site_resources(env: Mapping[str, str] = os.environ, cpu: bool = False) -> dict[str, str]:
-    """The SLURM partition and account of a compute job, from the environment (none where unset):
-    ``SPECNORM_SLURM_PARTITION`` and ``SPECNORM_SLURM_ACCOUNT``; ``cpu`` (a job without a GPU):
-    ``SPECNORM_SLURM_CPU_PARTITION`` where it is set (docs/pipeline.md#profiles)."""
-    partition = (env.get(CPU_PARTITION_ENV) if cpu else None) or env.get(PARTITION_ENV)
-    site = {"slurm_partition": partition, "slurm_account": env.get(ACCOUNT_ENV)}
+    """The SLURM partition (:func:`site_partition`) and account (``SPECNORM_SLURM_ACCOUNT``) of a
+    compute job, from the environment: the rules' ``slurm_partition``/``slurm_account`` resources,
+    none where unset (docs/pipeline.md#profiles)."""
+    site = {"slurm_partition": site_partition(env, cpu), "slurm_account": env.get(ACCOUNT_ENV)}
     return {key: value for key, value in site.items() if value}
 
 
@@ -130,7 +133,6 @@ def fit_partition(jobs: dict[str, Any], env: Mapping[str, str] = os.environ, sin
     (minutes) if set, else ``sinfo`` for ``SPECNORM_SLURM_PARTITION`` (or the default partition) when
     ``sinfo`` is true and available; ``min_runtime`` never exceeds it (docs/pipeline.md#profiles).
     ``cpu``: the partition of GPU-less jobs, ``SPECNORM_SLURM_CPU_PARTITION`` where it is set."""
-    partition = (env.get(CPU_PARTITION_ENV) if cpu else None) or env.get(PARTITION_ENV) or None
     if env.get(MAX_RUNTIME_ENV):
         try:
             limit = int(env[MAX_RUNTIME_ENV])
@@ -139,7 +141,7 @@ def fit_partition(jobs: dict[str, Any], env: Mapping[str, str] = os.environ, sin
         if limit < 1:
             raise ValueError(f"{MAX_RUNTIME_ENV}={limit}: give at least 1 minute")
     else:
-        limit = partition_limit(partition) if sinfo else None
+        limit = partition_limit(site_partition(env, cpu)) if sinfo else None
     if limit is None:
         return dict(jobs)
     cap = min(int(jobs["max_runtime"]), limit)
