@@ -62,6 +62,13 @@ def finish(proc: subprocess.Popen, timeout: float = 960) -> int:
             proc.wait()
 
 
+def child_of(pid: int) -> int:
+    """The one child process of ``pid`` (snakemake, under `timeout`)."""
+    children = (Path("/proc") / str(pid) / "task" / str(pid) / "children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
 def minutes(text: str) -> int:
     assert text.isdigit(), text
     return int(text)
@@ -136,7 +143,9 @@ def test_a_run_stopped_with_ctrl_c_reports_its_cells_as_not_finished(tmp_path):
         while len(submissions(record)) < expected and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.5)
         assert len(submissions(record)) == expected, (tmp_path / "snakemake.log").read_text()[-3000:]
-        os.kill(proc.pid, signal.SIGINT)  # `timeout` passes it on to snakemake, as Ctrl-C would reach it
+        # Ctrl-C: SIGINT to snakemake alone. (`timeout` would pass it to its whole process group, also
+        # to an `scancel` or `scontrol` snakemake runs at that moment; a terminal signals at the key press.)
+        os.kill(child_of(proc.pid), signal.SIGINT)
     finally:
         rc = finish(proc)
     log = (tmp_path / "snakemake.log").read_text()
