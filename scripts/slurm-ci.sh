@@ -9,8 +9,8 @@
 # Then, from the repository root (see tests/workflow/test_workflow_slurm.py for the full command):
 #   SPECNORM_SLURM_PARTITION=debug SPECNORM_SLURM_ACCOUNT=root \
 #   timeout -s INT -k 30 1200 .venv/bin/snakemake --profile profiles/slurm \
-#     --slurm-init-seconds-before-status-checks 1 --set-threads train=1 score=1 \
-#     --set-resources train:gpu=0 score:gpu=0 train:mem_mb=1500 score:mem_mb=1500
+#     --slurm-init-seconds-before-status-checks 1 --set-threads train=1 score=1 score_real=1 \
+#     --set-resources train:gpu=0 score:gpu=0 score_real:gpu=0 train:mem_mb=1500 score:mem_mb=1500
 #
 # Env knobs:
 #   SLURM_CI_ACCOUNTING=1   (default) slurmdbd + a private MariaDB, so `sacct` and account checks work.

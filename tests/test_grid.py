@@ -266,8 +266,11 @@ def test_cells_command_writes_loadable_cell_files(tmp_path, capsys):
     assert "not in the selected grid" in capsys.readouterr().err
 
 
-def test_plan_command(capsys):
-    assert grid.plan_main(["--config", str(REPO / "config.yaml"), "--set", "imagenet_resnet", "--format", "csv"]) == 0
+def test_plan_command(capsys, tmp_path):
+    cfg_path = tmp_path / "config.yaml"  # ILSVRC2012 has a source (docs/pipeline.md#before-anything-runs)
+    cfg_path.write_text(yaml.safe_dump({**grid.load_experiments(REPO / "config.yaml"),
+                                        "sources": {"imagenet": str(tmp_path / "train")}}))
+    assert grid.plan_main(["--config", str(cfg_path), "--set", "imagenet_resnet", "--format", "csv"]) == 0
     rows = list(csv_rows(capsys.readouterr().out))
     assert rows[0]["experiment"] == "imagenet_resnet" and int(rows[0]["new"]) == 24
     assert grid.plan_main(["--config", str(REPO / "config.yaml"), "--set", "nothing"]) == 2

@@ -17,7 +17,8 @@ def test_config_grid_report_import_without_torch():
     assert res.returncode == 0, res.stderr
 
 
-@pytest.mark.parametrize("argv", [["plan", "--help"], ["plan", "--set", "paper"], ["cells", "--set", "demo"]])
+@pytest.mark.parametrize("argv", [["plan", "--help"], ["plan", "--set", "paper", "--datasets", "cifar10", "stl10", "mnist"],
+                                  ["cells", "--set", "demo"]])  # paper: without the datasets that need `sources:`
 def test_plan_and_cells_commands_import_no_torch(argv):
     code = ("import runpy, sys; sys.argv = ['specnorm', *sys.argv[1:]]; from specnorm.cli import main\n"
             "try:\n    rc = main(sys.argv[1:])\nexcept SystemExit as e:\n    rc = e.code\n"

@@ -27,7 +27,8 @@ def test_demo_report_has_every_section(demo_report):
                 "samples", "provenance"):
         assert f'id="{sid}"' in html
     assert 'class="missing"' not in html  # every section has data in the demo
-    assert built.counts == {"completed": 42, "diverged": 0, "running": 1, "planned": 0, "unreadable": 0, "failed": 0}
+    assert built.counts == {"completed": 42, "diverged": 0, "running": 1, "planned": 0, "unreadable": 0, "failed": 0,
+                            "unfinished": 0}
 
 
 def test_table1_columns_read_digits_metrics_with_their_protocol(demo_report):

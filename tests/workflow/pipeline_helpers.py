@@ -40,9 +40,9 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def merged_grid(overrides: dict):
-    """The grid Snakemake will build from the repository's config.yaml with ``overrides`` merged
-    in (nested mappings merged key by key, as Snakemake merges --configfile)."""
+def merged_config(overrides: dict) -> dict:
+    """The repository's config.yaml with ``overrides`` merged in (nested mappings merged key by
+    key, as Snakemake merges --configfile)."""
     import specnorm.grid as grid
 
     def merge(base: dict, update: dict) -> dict:
@@ -51,7 +51,14 @@ def merged_grid(overrides: dict):
             out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
         return out
 
-    return grid.expand(merge(grid.load_experiments(REPO / "config.yaml"), overrides))
+    return merge(grid.load_experiments(REPO / "config.yaml"), overrides)
+
+
+def merged_grid(overrides: dict):
+    """The grid Snakemake will build from the repository's config.yaml with ``overrides`` merged in."""
+    import specnorm.grid as grid
+
+    return grid.expand(merged_config(overrides))
 
 
 def fake_sinfo(folder, output: str):
@@ -63,3 +70,13 @@ def fake_sinfo(folder, output: str):
                       '*) printf "%s\\n" "$out";; esac\n')
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return script
+
+
+def manual_sources(folder: Path) -> str:
+    """``--config`` value giving every dataset that is never downloaded automatically (CelebA,
+    ImageNet) a local source, as a paper run must (the paths need not exist for a dry run)."""
+    from specnorm import catalog
+
+    manual = sorted(name for name, info in catalog.DATASETS.items() if info.source_kind == "manual")
+    return "sources={" + ", ".join(f"{name}: {folder / name}" for name in manual) + "}"
+

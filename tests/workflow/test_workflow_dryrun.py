@@ -10,7 +10,9 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from pipeline_helpers import REPO, SNAKEMAKE, fake_sinfo, run_snakemake
+import pytest
+
+from pipeline_helpers import REPO, SNAKEMAKE, fake_sinfo, manual_sources, run_snakemake
 
 
 def job_stats(output: str) -> dict[str, int]:
@@ -31,7 +33,8 @@ def test_demo_dry_run(tmp_path):
 
 
 def test_paper_dry_run_on_slurm_shows_the_official_counts(tmp_path):
-    res = run_snakemake(tmp_path, "-n", "--config", "set=paper", timeout=300, profile="slurm")
+    res = run_snakemake(tmp_path, "-n", "--config", "set=paper", manual_sources(tmp_path), timeout=300,
+                        profile="slurm")
     assert res.returncode == 0, res.stdout[-3000:]
     assert ("735 cells (no_gamma-CNN 450, same_gamma-CNN 75, diff_gamma-CNN 75, no_gamma-ResNet 24, new 111)"
             in res.stdout)
@@ -50,12 +53,13 @@ def test_a_config_error_names_the_key(tmp_path):
 
 def test_the_workflow_looks_for_inception_where_fetch_inception_puts_it():
     from specnorm import catalog
+    from specnorm.layout import Resources
     from specnorm.metrics.inception import default_path
 
     weights = catalog.get_extractor("inception").weights_file  # both read the catalogue's entry
-    assert default_path("res") == Path("res") / weights
+    assert default_path("res") == Path("res") / weights == Resources("res").weights(weights)
     common = (REPO / "workflow" / "rules" / "common.smk").read_text()
-    assert "INCEPTION = f\"{RESOURCES}/{catalog.get_extractor('inception').weights_file}\"" in common
+    assert 'INCEPTION = RES.weights(catalog.get_extractor("inception").weights_file)' in common
 
 
 def local_rules() -> set[str]:
@@ -74,18 +78,28 @@ def dry_run_jobs(output: str) -> list[tuple[str, str]]:
             for rule, body in zip(jobs[1::2], jobs[2::2])]
 
 
-def test_site_settings_reach_every_slurm_job(tmp_path):
-    env = {"SPECNORM_SLURM_PARTITION": "gpupart", "SPECNORM_SLURM_ACCOUNT": "myacct"}
-    res = run_snakemake(tmp_path, "-n", "--config", "set=paper", timeout=300, profile="slurm", env=env)
+GPU_RULES = ("train", "score", "score_real")  # where `specnorm train` / `specnorm score` run
+
+
+@pytest.mark.parametrize("cpu_partition", [None, "cpupart"])
+def test_site_settings_reach_every_slurm_job(tmp_path, cpu_partition):
+    """Partition and account on every compute job; the GPU-less ones (prepare, theory) in the CPU
+    partition where SPECNORM_SLURM_CPU_PARTITION names one, else where the others go."""
+    env = {"SPECNORM_SLURM_PARTITION": "gpupart", "SPECNORM_SLURM_ACCOUNT": "myacct",
+           "SPECNORM_SLURM_CPU_PARTITION": cpu_partition or ""}
+    res = run_snakemake(tmp_path, "-n", "--config", "set=paper", manual_sources(tmp_path), timeout=300,
+                        profile="slurm", env=env)
     assert res.returncode == 0, res.stdout[-3000:]
     local = local_rules()
     assert {"download", "fetch_inception", "cell_config", "report", "report_now", "plan"} <= local
     assert "prepare" not in local  # decoding is a compute job; downloads stay on the login node
     remote = [(rule, resources) for rule, resources in dry_run_jobs(res.stdout) if rule not in local]
-    assert {rule for rule, _ in remote} >= {"train", "score", "theory", "prepare"}
+    assert {rule for rule, _ in remote} >= {"train", "score", "score_real", "theory", "prepare"}
     for rule, resources in remote:
-        assert "slurm_partition=gpupart" in resources and "slurm_account=myacct" in resources, (rule, resources)
-        assert ("gpu=1" in resources) == (rule in ("train", "score")), (rule, resources)  # prepare: CPU only
+        gpu = rule in GPU_RULES
+        partition = "gpupart" if gpu or not cpu_partition else cpu_partition
+        assert f"slurm_partition={partition}" in resources and "slurm_account=myacct" in resources, (rule, resources)
+        assert ("gpu=1" in resources) == gpu, (rule, resources)  # prepare, theory: CPU only
     prepare = res.stdout.split("rule prepare:", 1)[1].split("\n\n", 1)[0]
     assert "--no-download" in prepare and "raw/source.json" in prepare
     assert "--download-only" in res.stdout.split("rule download:", 1)[1].split("\n\n", 1)[0]
@@ -145,3 +159,28 @@ def test_slurm_runtimes_fit_the_partition_limit_from_sinfo(tmp_path):
             runtimes.setdefault(rule, []).append(int(re.search(r"\bruntime=(\d+)", resources)[1]))
     assert len(runtimes["train"]) == len(runtimes["score"]) == 5 and runtimes["theory"] == runtimes["prepare"] == [50]
     assert all(t + s <= 50 for t, s in zip(runtimes["train"], runtimes["score"])) and max(runtimes["train"]) == 40
+
+
+def test_a_dataset_without_a_source_stops_the_workflow_with_one_line(tmp_path):
+    """ILSVRC2012 is never downloaded: without `sources` (or a prepared copy) nothing is planned
+    (docs/pipeline.md#before-anything-runs)."""
+    res = run_snakemake(tmp_path, "-n", "--config", "set=imagenet_resnet", timeout=120, profile="slurm")
+    assert res.returncode != 0
+    line = "config key 'sources': dataset 'imagenet' (ILSVRC2012) has no source and is never downloaded automatically"
+    assert sum(line in ln for ln in res.stdout.splitlines()) == 1, res.stdout[-3000:]
+    assert "Job stats" not in res.stdout and "rule train" not in res.stdout
+
+
+def test_too_few_retries_for_a_short_partition_stop_the_workflow_with_one_line(tmp_path):
+    """A 30-minute partition cuts every cifar10_nosn cell into several train jobs: with --retries 1
+    the run stops while the DAG is built, before any job, on one line."""
+    env = {"SPECNORM_SLURM_MAX_RUNTIME": "30"}
+    res = run_snakemake(tmp_path, "-n", "--config", "set=cifar10_nosn", "--retries", "1", timeout=120,
+                        profile="slurm", env=env)
+    assert res.returncode != 0
+    errors = [ln for ln in res.stdout.splitlines() if ln.startswith("specnorm: retries=1 allows 2 train job(s)")]
+    assert len(errors) == 1 and "of at most 30 min" in errors[0] and "--retries" in errors[0], res.stdout[-3000:]
+    assert "Traceback" not in res.stdout and "Job stats" not in res.stdout
+    assert not (tmp_path / ".snakemake" / "locks").exists() or not any((tmp_path / ".snakemake" / "locks").iterdir())
+    ok = run_snakemake(tmp_path, "-n", "--config", "set=cifar10_nosn", timeout=120, profile="slurm", env=env)
+    assert ok.returncode == 0 and "Job stats" in ok.stdout, ok.stdout[-3000:]  # the profile's retries: 3

@@ -38,6 +38,11 @@ def test_the_partition_limit_comes_from_sinfo(tmp_path, monkeypatch):
     assert gj.fit_partition(jobs, env={"SPECNORM_SLURM_PARTITION": "gpu"})["max_runtime"] == 120
     assert gj.fit_partition(jobs, env={"SPECNORM_SLURM_PARTITION": "long"})["max_runtime"] == 2880  # config wins
     assert gj.fit_partition(jobs, env={"SPECNORM_SLURM_PARTITION": "gpu"}, sinfo=False) == jobs
+    # the GPU-less jobs' partition (SPECNORM_SLURM_CPU_PARTITION) has its own limit
+    both = {"SPECNORM_SLURM_PARTITION": "long", "SPECNORM_SLURM_CPU_PARTITION": "gpu"}
+    assert gj.fit_partition(jobs, env=both)["max_runtime"] == 2880
+    assert gj.fit_partition(jobs, env=both, cpu=True)["max_runtime"] == 120
+    assert gj.fit_partition(jobs, env={"SPECNORM_SLURM_PARTITION": "gpu"}, cpu=True)["max_runtime"] == 120
 
 
 def test_no_sinfo_no_limit(tmp_path, monkeypatch):

@@ -28,9 +28,9 @@ SLURM_ENV = {"SPECNORM_SLURM_PARTITION": os.environ.get("SLURM_CI_PARTITION", "d
 # CI overrides of profiles/slurm: a 2-CPU node without GPUs, and fast status polling
 CI_ARGS = [
     "--slurm-init-seconds-before-status-checks", "1",
-    "--set-threads", "train=1", "score=1", "theory=1",
-    "--set-resources", "train:gpu=0", "score:gpu=0", "train:mem_mb=1500", "score:mem_mb=1500",
-    "theory:mem_mb=1500",
+    "--set-threads", "train=1", "score=1", "score_real=1", "theory=1",
+    "--set-resources", "train:gpu=0", "score:gpu=0", "score_real:gpu=0", "train:mem_mb=1500", "score:mem_mb=1500",
+    "score_real:mem_mb=1500", "theory:mem_mb=1500",
 ]
 
 
@@ -97,7 +97,7 @@ def interrupt_one(workdir: Path, cells: list[str], action: list[str], taken: set
 
 
 def submitted_jobs(log: str) -> dict[str, str]:
-    """SLURM job id → what it ran (the plugin's log folder: group_cell_score_train, rule_theory ...)."""
+    """SLURM job id → what it ran (the plugin's log folder: group_<cell>_score_train, rule_theory ...)."""
     return dict(re.findall(r"submitted with SLURM jobid (\d+) \(log: .*?/slurm_logs/([^/\s]+)/", log))
 
 
@@ -154,8 +154,9 @@ def test_demo_pipeline_on_slurm_survives_requeue_and_cancel(slurm_cluster, tmp_p
     jobs = submitted_jobs(log)
     kinds = set(jobs.values())
     assert set(jobs) == set(submitted), (jobs, submitted)
-    # the cells' train + score (one job per cell: group "cell"), theory, Table 1's real-data scores
-    assert any(k.startswith("group_cell") and "train" in k and "score" in k for k in kinds), kinds
+    # the cells' train + score (one job per cell, named after it: its group), theory, Table 1's real-data scores
+    for cell in cells:
+        assert f"group_{cell}_score_train" in kinds, (cell, kinds)
     assert {"rule_theory", "rule_score_real"} <= kinds, kinds
     assert_site_on_every_job(jobs)
 

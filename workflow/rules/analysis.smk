@@ -14,12 +14,13 @@ rule plan:
 
 rule theory:
     """specnorm theory: seeded checks of the variance bounds (Thms. 2, 3) and the gradient bound
-    (Prop. 1) on the discriminators' layer shapes; config `theory: quick` runs the small shapes.
+    (Prop. 1) on the discriminators' layer shapes; config `theory: quick` runs the small shapes. CPU
+    only (a CPU partition where SPECNORM_SLURM_CPU_PARTITION names one).
     The mode is part of the file name, so `--config theory=full` after a quick run runs it."""
     output:
-        "results/theory/theory-{mode}.csv",
+        RESULTS.theory("{mode}"),
     log:
-        "results/logs/theory-{mode}.log",
+        RESULTS.log("theory", "{mode}"),
     wildcard_constraints:
         mode="quick|full",
     params:
@@ -27,9 +28,9 @@ rule theory:
     threads: 1
     resources:
         runtime=short_runtime,
-        **SITE,
+        **CPU_SITE,
     conda:
         "../../envs/specnorm.yaml"
     shell:
-        "SPECNORM_THREADS={threads} OMP_NUM_THREADS={threads} "
+        f"{THREADS} "
         "{SPECNORM} theory --out {output:q} {params.quick:q} > {log:q} 2>&1"

@@ -13,45 +13,46 @@ def source_arg(wildcards):
     return f"--source {shell_quote(sources[wildcards.dataset])}" if wildcards.dataset in sources else ""
 
 
+# `specnorm prepare` of one dataset: --download-only on the login node, --no-download as a job.
+PREPARE_SHELL = "{SPECNORM} prepare --dataset {wildcards.dataset:q} --root {DATA_Q} {params.source}"
+
+
 rule download:
     """Find or download (md5-checked) one dataset's raw source into <resources>/data/<name>/raw/,
     recorded in raw/source.json; config.yaml's `sources` gives a local archive or folder instead."""
     output:
-        f"{RESOURCES}/data/{{dataset}}/raw/source.json",
+        RES.source_record("{dataset}"),
     log:
-        "results/logs/download/{dataset}.log",
+        RESULTS.log("download", "{dataset}"),
     params:
-        root=f"{RESOURCES}/data",
         source=source_arg,
     conda:
         "../../envs/specnorm.yaml"
     shell:
-        "{SPECNORM} prepare --dataset {wildcards.dataset:q} --root {params.root:q} {params.source} --download-only "
-        "> {log:q} 2>&1"
+        PREPARE_SHELL + " --download-only > {log:q} 2>&1"
 
 
 rule prepare:
     """Decode one downloaded dataset into <resources>/data/<name>/ (images.npy + manifest.json,
-    written last) as a compute job: CPU threads, no GPU, no network (--no-download)."""
+    written last) as a compute job: CPU threads, no GPU (a CPU partition where
+    SPECNORM_SLURM_CPU_PARTITION names one), no network (--no-download)."""
     input:
-        ancient(f"{RESOURCES}/data/{{dataset}}/raw/source.json"),
+        ancient(rules.download.output[0]),
     output:
-        f"{RESOURCES}/data/{{dataset}}/manifest.json",
+        RES.manifest("{dataset}"),
     log:
-        "results/logs/prepare/{dataset}.log",
+        RESULTS.log("prepare", "{dataset}"),
     params:
-        root=f"{RESOURCES}/data",
         source=source_arg,
     threads: 8
     resources:
-        mem_mb=lambda w: int(JOBS["mem_mb"].get(w.dataset, JOBS["mem_mb"]["default"])),  # config.yaml jobs
+        mem_mb=lambda w: grid.dataset_mem_mb(w.dataset, JOBS),  # config.yaml jobs
         runtime=short_runtime,
-        **SITE,
+        **CPU_SITE,
     conda:
         "../../envs/specnorm.yaml"
     shell:
-        "{SPECNORM} prepare --dataset {wildcards.dataset:q} --root {params.root:q} {params.source} --no-download "
-        "--workers {threads} > {log:q} 2>&1"
+        PREPARE_SHELL + " --no-download --workers {threads} > {log:q} 2>&1"
 
 
 rule fetch_inception:
@@ -60,7 +61,7 @@ rule fetch_inception:
     output:
         INCEPTION,
     log:
-        "results/logs/fetch_inception.log",
+        RESULTS.log("fetch_inception"),
     params:
         source=lambda w: f"--from {shell_quote(config['inception'])}" if config.get("inception") else "",
     conda:

@@ -5,6 +5,16 @@ localrules:
     report_now,
 
 
+def report_command(log, theory=(), failed=None, unfinished=None):
+    """The one `specnorm report` command of the workflow (rules report and report_now, the onerror
+    report), every value pre-quoted; ``log``: a path, or "{log:q}" inside a rule's shell."""
+    words = [SPECNORM, "report", "--results", shell_quote(str(RESULTS.root)), "--out", shell_quote(layout.REPORT)]
+    words += [f"--theory {shell_quote(str(path))}" for path in theory]
+    words += [f"--failed {shell_quote(str(failed))}"] if failed else []
+    words += [f"--unfinished {shell_quote(str(unfinished))}"] if unfinished else []
+    return " ".join(words) + f" > {log} 2>&1"
+
+
 rule report:
     """specnorm report: results/runs/*, results/cells/*, results/theory/theory-<mode>.csv →
     results/tables/*.csv and report/index.html (+ report/figures/)."""
@@ -13,29 +23,24 @@ rule report:
         theory=theory_target(),
         real=real_targets(),  # rule score_real: Table 1's Real-data row
     output:
-        report("report/index.html", caption="../report/index.rst", category="Report"),
+        report(REPORT_INDEX, caption="../report/index.rst", category="Report"),
     log:
-        "results/logs/report.log",
-    params:
-        theory=" ".join(f"--theory {shell_quote(path)}" for path in theory_target()),  # pre-quoted
+        RESULTS.log("report"),
     conda:
         "../../envs/specnorm.yaml"
     shell:
-        "{SPECNORM} report --results results --out report {params.theory} > {log:q} 2>&1"
+        report_command("{log:q}", theory_target())
 
 
 rule report_now:
     """The report from whatever has finished, at any time, also while the pipeline runs (no output:
     it always runs): `snakemake report_now -c1 --nolock`, or `specnorm report` (docs/pipeline.md#partial-reports)."""
     log:
-        "results/logs/report_now.log",
+        RESULTS.log("report_now"),
     conda:
         "../../envs/specnorm.yaml"
     shell:
-        "{SPECNORM} report --results results --out report > {log:q} 2>&1"
-
-
-FAILED_CELLS = "results/logs/failed-cells.txt"
+        report_command("{log:q}")
 
 
 def report_targeted():
@@ -44,23 +49,43 @@ def report_targeted():
     return bool(config.get("report", True) and targets & {"all", "report"})
 
 
+def failed_jobs():
+    """The jobs that ended in error (retries spent) and every job downstream of them: these will not
+    run in this run. Snakemake's scheduler keeps the failed ones (a group: its member jobs)."""
+    dag = workflow.dag
+    failed = [j for job in getattr(getattr(workflow, "scheduler", None), "failed", ())
+              for j in (job.jobs if job.is_group() else [job])]
+    return set(dag.bfs(dag.depending, *failed)) if failed else set()
+
+
+def cells_left():
+    """(failed, unfinished): the selected cells without summary.json whose job, or a job they need
+    (a dataset's preparation), ended in error; and the others: never started or interrupted (Ctrl-C)."""
+    outputs = {str(f) for job in failed_jobs() for f in job.output}
+    left = [c for c in CELLS if not os.path.exists(RESULTS.run_file(c, rundir.SUMMARY))]
+    failed = [c for c in left if {str(RESULTS.run_file(c, rundir.SUMMARY)), str(RESULTS.run_file(c, rundir.SCORES))}
+              & outputs]
+    return failed, [c for c in left if c not in failed]
+
+
 def report_after_failures():
-    """After jobs failed (keep-going ran everything else): list the selected cells left without
-    summary.json in FAILED_CELLS and build the report with them marked failed, if it was a target."""
+    """The run ended early (a job failed and keep-going ran everything else, or it was stopped):
+    list the selected cells left without summary.json as failed or not finished, and build the
+    report with them, if it was a target (docs/pipeline.md#partial-reports)."""
     if not report_targeted():
         return
-    failed = [c for c in CELLS if not os.path.exists(run_file(c, rundir.SUMMARY))]
-    os.makedirs(os.path.dirname(FAILED_CELLS), exist_ok=True)
-    with open(FAILED_CELLS, "w") as f:
-        f.writelines(f"{c}\n" for c in failed)
-    theory = " ".join(f"--theory {shell_quote(t)}" for t in theory_target() if os.path.exists(t))
-    logger.warning(f"{len(failed)} cell(s) not trained ({FAILED_CELLS}); building report/index.html "
-                   "from what finished")
+    failed, unfinished = cells_left()
+    for path, cells in ((RESULTS.failed_cells, failed), (RESULTS.unfinished_cells, unfinished)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{c}\n" for c in cells))
+    theory = [t for t in theory_target() if t.exists()]
+    logger.warning(f"{len(failed)} cell(s) failed ({RESULTS.failed_cells}), {len(unfinished)} not finished "
+                   f"({RESULTS.unfinished_cells}); building {REPORT_INDEX} from what finished")
     try:
-        shell(f"{SPECNORM} report --results results --out report {theory} --failed {shell_quote(FAILED_CELLS)} "
-              "> results/logs/report.log 2>&1")
+        shell(report_command(shell_quote(str(RESULTS.log("report"))), theory, RESULTS.failed_cells,
+                             RESULTS.unfinished_cells))
     except Exception as e:  # the report's own failure must not hide the jobs' errors
-        logger.error(f"specnorm report failed ({e}); see results/logs/report.log")
+        logger.error(f"specnorm report failed ({e}); see {RESULTS.log('report')}")
 
 
 onerror:
@@ -68,5 +93,6 @@ onerror:
 
 
 onsuccess:
-    if report_targeted() and os.path.exists(FAILED_CELLS):  # an earlier run's list; all finished since
-        os.remove(FAILED_CELLS)
+    if report_targeted():  # an earlier run's lists; all finished since
+        for path in (RESULTS.failed_cells, RESULTS.unfinished_cells):
+            path.unlink(missing_ok=True)

@@ -1,30 +1,32 @@
-# Score the best and the final generator of a finished run (scores.json), in the same allocation
-# as its training on a cluster (group "cell": one SLURM job per cell).
+# Score the best and the final generator of a finished run (scores.json), in the same SLURM job as
+# its training (the cell's or pack's group: one job, one GPU, the score jobs one after another), and
+# real training images for Table 1's Real-data row (score_real, a GPU job of its own).
 
 
 rule score:
     """specnorm score under the cell's evaluation protocol (eval.protocol)."""
     input:
-        summary=run_file("{cell}", rundir.SUMMARY),  # rule train, or the cell's pack rule (train.smk)
+        summary=RESULTS.run_file("{cell}", rundir.SUMMARY),  # rule train, or the cell's pack rule (train.smk)
         weights=lambda w: weights_input(w, scoring=True),
     output:
-        run_file("{cell}", rundir.SCORES),
+        RESULTS.run_file("{cell}", rundir.SCORES),
     log:
-        "results/logs/score/{cell}.log",
+        RESULTS.log("score", "{cell}"),
     params:
-        run=lambda w: run_dir(w.cell),
+        run=lambda w: RESULTS.run(w.cell),
         protocol=lambda w: cell_config(w).eval.protocol,
     threads: 1
     resources:
         mem_mb=job_mem,
         runtime=score_runtime,
         **SITE,
+        **DEVICE,
     group:
-        "cell"
+        job_group
     conda:
         "../../envs/specnorm.yaml"
     shell:
-        "SPECNORM_THREADS={threads} OMP_NUM_THREADS={threads} "
+        f"{THREADS} "
         "{SPECNORM} score --run {params.run:q} --protocol {params.protocol:q} --resources {RESOURCES_Q} > {log:q} 2>&1"
 
 
@@ -41,45 +43,43 @@ def real_targets():
     scoring is off."""
     if not config.get("score", True):
         return []
-    return [f"results/real/{d}-{p}.json" for d, p in sorted(_real_cells())]
+    return [RESULTS.real(d, p) for d, p in sorted(_real_cells())]
 
 
-def _real_extractor(w):
-    return _real_cells()[(w.dataset, w.protocol)].eval.extractor
+def _real_config(w):
+    return _real_cells()[(w.dataset, w.protocol)]
 
 
 def real_input(w):
     """The prepared dataset (none if built in) and the extractor's weights file, if it has one."""
-    info = catalog.get_extractor(catalog.resolve_extractor(_real_extractor(w), w.dataset))
-    data = [] if catalog.is_builtin(w.dataset) else [ancient(f"{RESOURCES}/data/{w.dataset}/manifest.json")]
-    weights = [ancient(f"{RESOURCES}/{info.weights_file}")] \
-        if info.weights_file is not None and not GRID.execution.get("eval.inception_path") else []
-    return data + weights
+    return dataset_input(w.dataset) + extractor_weights(_real_config(w).eval.extractor, w.dataset)
 
 
 rule score_real:
     """specnorm score --real: real training images scored under the protocol, Table 1's Real-data
-    row (docs/deviations.md P5)."""
+    row (docs/deviations.md P5), on a GPU like `specnorm score` (profiles/slurm), for a runtime from
+    the performance model (specnorm.grid.real_score_minutes) growing with the attempt."""
     input:
         real_input,
     output:
-        "results/real/{dataset}-{protocol}.json",
+        RESULTS.real("{dataset}", "{protocol}"),
     log:
-        "results/logs/score_real/{dataset}-{protocol}.log",
+        RESULTS.log("score_real", "{dataset}-{protocol}"),
     wildcard_constraints:
         protocol="paper|standard",
     params:
-        extractor=_real_extractor,
+        extractor=lambda w: _real_config(w).eval.extractor,
         inception=lambda w: (f"--inception {shell_quote(GRID.execution['eval.inception_path'])}"
                              if GRID.execution.get("eval.inception_path") else ""),
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=lambda w: grid.dataset_mem_mb(w.dataset, JOBS),
+        runtime=lambda w, attempt: grid.real_score_minutes(_real_config(w), site_jobs(), THROUGHPUT, attempt),
         **SITE,
     conda:
         "../../envs/specnorm.yaml"
     shell:
-        "SPECNORM_THREADS={threads} OMP_NUM_THREADS={threads} "
+        f"{THREADS} "
         "{SPECNORM} score --real --dataset {wildcards.dataset:q} --protocol {wildcards.protocol:q} "
-        "--extractor {params.extractor:q} {params.inception} --root {RESOURCES_Q}/data --resources {RESOURCES_Q} "
+        "--extractor {params.extractor:q} {params.inception} --root {DATA_Q} --resources {RESOURCES_Q} "
         "--out {output:q} > {log:q} 2>&1"

@@ -4,6 +4,8 @@
 # them): a killed, preempted, timed-out or requeued job continues where it stopped when it runs
 # again (retries, --rerun-incomplete). The trainer is the shell's last command (exec): SLURM's early
 # SIGTERM (--signal=TERM@300) reaches it, not a bash wrapper, and it checkpoints before the limit.
+# A cell's (or pack's) train job and its score jobs form one group, named after the cell (or pack):
+# one SLURM job, one GPU (docs/pipeline.md#packs).
 
 localrules:
     cell_config,
@@ -12,59 +14,48 @@ localrules:
 rule cell_config:
     """results/cells/<cell>.yaml: the cell's full config, from the expanded grid."""
     output:
-        "results/cells/{cell}.yaml",
+        RESULTS.cell_config("{cell}"),
     run:
         cell_config(wildcards)
         grid.write_cell(GRID, wildcards.cell, output[0])
 
+
+# `specnorm train` of one cell or of a pack (several --config and --out, one word each).
+TRAIN_SHELL = (f"{THREADS} exec {{SPECNORM}} train --config {{input.cfg:q}} --out {{params.out:q}} "
+               "--resources {RESOURCES_Q} >> {log:q} 2>&1")
 
 if not PACKS:
 
     rule train:
         """Train one cell (specnorm train); summary.json is written last, also for a diverged run."""
         input:
-            cfg=lambda w: ancient(f"results/cells/{w.cell}.yaml"),
+            cfg=ancient(rules.cell_config.output[0]),
             data=data_input,
             weights=weights_input,
+            checked=lambda w: preflight(),
         output:
-            run_file("{cell}", rundir.SUMMARY),
+            RESULTS.run_file("{cell}", rundir.SUMMARY),
         log:
-            "results/logs/train/{cell}.log",
+            RESULTS.log("train", "{cell}"),
         params:
-            out=lambda w: run_dir(w.cell),
+            out=lambda w: RESULTS.run(w.cell),
         threads: 1
         resources:
             mem_mb=job_mem,
             runtime=train_runtime,
             **SITE,
+            **DEVICE,
         group:
-            "cell"
+            job_group
         conda:
             "../../envs/specnorm.yaml"
         shell:
-            "SPECNORM_THREADS={threads} OMP_NUM_THREADS={threads} "
-            "exec {SPECNORM} train --config {input.cfg:q} --out {params.out:q} --resources {RESOURCES_Q} "
-            ">> {log:q} 2>&1"
+            TRAIN_SHELL
 
 
 def _pack_input(cells, fn):
     """The union, in order, of a per-cell input function over a pack's cells."""
     return list(dict.fromkeys(f for c in cells for f in fn(SimpleNamespace(cell=c))))
-
-
-def _pack_runtime(cells):
-    cfgs = [GRID.cells[c].config for c in cells]
-
-    def runtime(wildcards, attempt):
-        """Minutes for the pack's train job: longest cell × the pack's slowdown (specnorm.grid.packs),
-        leaving one score job's room under max_runtime, as train_runtime."""
-        jobs = site_jobs()
-        minutes = grid.pack_runtime_minutes(cfgs, jobs, THROUGHPUT, attempt)
-        if config.get("score", True):
-            minutes = min(minutes, max(1, jobs["max_runtime"] - score_runtime(wildcards, attempt)))
-        return minutes
-
-    return runtime
 
 
 def _train_settings():
@@ -86,7 +77,7 @@ def _train_settings():
 # (docs/pipeline.md#packs).
 TRAIN_THREADS, TRAIN_RESOURCES = _train_settings()
 for _pack in PACKS:
-    _todo = [c for c in _pack.cells if not os.path.exists(run_file(c, rundir.SUMMARY))]
+    _todo = [c for c in _pack.cells if not os.path.exists(RESULTS.run_file(c, rundir.SUMMARY))]
     if not _todo:
         continue
 
@@ -94,26 +85,26 @@ for _pack in PACKS:
         name:
             f"train_{_pack.name}"
         input:
-            cfg=[ancient(f"results/cells/{c}.yaml") for c in _todo],
+            cfg=[ancient(RESULTS.cell_config(c)) for c in _todo],
             data=_pack_input(_todo, data_input),
             weights=_pack_input(_todo, weights_input),
+            checked=lambda w: preflight(),
         output:
-            [run_file(c, rundir.SUMMARY) for c in _todo],
+            [RESULTS.run_file(c, rundir.SUMMARY) for c in _todo],
         log:
-            f"results/logs/train/{_pack.name}.log",
+            RESULTS.log("train", _pack.name),
         params:
-            out=[run_dir(c) for c in _todo],  # one word each ({params.out:q})
+            out=[RESULTS.run(c) for c in _todo],  # one word each ({params.out:q})
         threads: TRAIN_THREADS
         resources:
             mem_mb=grid.pack_mem_mb([GRID.cells[c].config for c in _todo], JOBS),
-            runtime=_pack_runtime(_todo),
+            runtime=pack_train_runtime(_todo),
             **SITE,
+            **DEVICE,
             **TRAIN_RESOURCES,
         group:
-            "cell"
+            _pack.name
         conda:
             "../../envs/specnorm.yaml"
         shell:
-            "SPECNORM_THREADS={threads} OMP_NUM_THREADS={threads} "
-            "exec {SPECNORM} train --config {input.cfg:q} --out {params.out:q} --resources {RESOURCES_Q} "
-            ">> {log:q} 2>&1"
+            TRAIN_SHELL

@@ -22,9 +22,8 @@ import numpy as np
 from specnorm.data.download import file_digests
 from specnorm.data.errors import StoreError
 from specnorm.io import atomic_path, atomic_write_text
+from specnorm.layout import ARRAY_FILE, MANIFEST_FILE  # the resources/ layout's names
 
-ARRAY_FILE = "images.npy"
-MANIFEST_FILE = "manifest.json"
 VERIFIED_FILE = ".verified.json"  # cache of the array file's sha256 by (name, size, mtime_ns)
 FORMAT = "specnorm-data/1"
 

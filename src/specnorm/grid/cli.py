@@ -9,9 +9,11 @@ from pathlib import Path
 from specnorm.config import ConfigError
 from specnorm.grid.expand import Grid, expand, load_experiments
 from specnorm.grid.jobs import fit_partition, job_settings
+from specnorm.grid.preflight import check_retries, check_sources, train_jobs_needed
 from specnorm.grid.schema import GridError
 from specnorm.grid.throughput import Throughput, long_run_warning
 from specnorm.io import atomic_write_text, shown
+from specnorm.layout import RESOURCES, Resources
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -69,12 +71,16 @@ def plan_main(argv: list[str]) -> int:
                     "(jobs.pack_size) and train jobs (a pack longer than jobs.max_runtime, or "
                     "SPECNORM_SLURM_MAX_RUNTIME or the sinfo limit of SPECNORM_SLURM_PARTITION, runs as several); "
                     "totals per official code folder. GPU-hours are performance-model estimates unless "
-                    "--throughput (or jobs.throughput) gives measured figures.")
+                    "--throughput (or jobs.throughput) gives measured figures. Stops with one line when a "
+                    "selected dataset has no source (config.yaml 'sources'), as the workflow does.")
     _common(parser)
     parser.add_argument("--throughput", help="YAML file with measured throughputs (see specnorm.grid.throughput)")
     parser.add_argument("--format", choices=("table", "csv"), default="table")
     parser.add_argument("--pack-size", type=int, metavar="N",
                         help="cells per train job (default: the config's jobs.pack_size; docs/pipeline.md#packs)")
+    parser.add_argument("--retries", type=int, metavar="N",
+                        help="Snakemake's --retries for the run (profiles/slurm: 3): stop when a cell or pack needs "
+                             "more train jobs than N + 1 under the partition's limit")
     args = parser.parse_args(argv)
     try:
         experiments, grid = _grid(args)
@@ -85,6 +91,9 @@ def plan_main(argv: list[str]) -> int:
             grid = expand(experiments, args.set, args.datasets)  # validates the size
         jobs = fit_partition(job_settings(experiments))  # the partition's limit, as the pipeline sizes jobs
         throughput = Throughput.load(args.throughput or jobs["throughput"])
+        check_sources(grid, experiments.get("sources"), Resources(experiments.get("resources") or RESOURCES))
+        if args.retries is not None:
+            check_retries(train_jobs_needed(grid, jobs, throughput), args.retries, jobs)
         sys.stdout.write(format_plan(grid, throughput, args.format, jobs))
         for name, cell in grid.cells.items():
             if (warning := long_run_warning(cell.config, throughput)) is not None:

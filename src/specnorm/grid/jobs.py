@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from specnorm.config import CellConfig
-from specnorm.grid.throughput import Throughput
+from specnorm.grid.throughput import SCORE_EVALUATIONS, Throughput
 
 DEFAULTS: dict[str, Any] = {
     "mem_mb": {"default": 8000},
@@ -47,8 +47,27 @@ def request_minutes(hours: float, jobs: dict[str, Any], attempt: int = 1) -> int
     return int(min(jobs["max_runtime"], max(jobs["min_runtime"], math.ceil(estimate))))
 
 
+def score_minutes(cfg: CellConfig, jobs: dict[str, Any], throughput: Throughput, attempt: int = 1) -> int:
+    """Minutes to request for a cell's ``specnorm score`` job: its evaluations × the dataset's
+    seconds per evaluation (the performance model), as :func:`request_minutes`."""
+    return request_minutes(SCORE_EVALUATIONS * throughput.eval_seconds(cfg) / 3600.0, jobs, attempt)
+
+
+REAL_EVALUATIONS = 2
+"""Evaluations of ``specnorm score --real``: the real images scored, and the protocol's reference
+statistics (built once, then cached under ``resources/fid_stats/``)."""
+
+
+def real_score_minutes(cfg: CellConfig, jobs: dict[str, Any], throughput: Throughput, attempt: int = 1) -> int:
+    """Minutes to request for Table 1's Real-data scores of ``cfg``'s dataset and protocol
+    (``specnorm score --real``), as :func:`score_minutes`."""
+    return request_minutes(REAL_EVALUATIONS * throughput.eval_seconds(cfg) / 3600.0, jobs, attempt)
+
+
 MAX_RUNTIME_ENV = "SPECNORM_SLURM_MAX_RUNTIME"  # minutes: the partition's time limit
 PARTITION_ENV = "SPECNORM_SLURM_PARTITION"
+CPU_PARTITION_ENV = "SPECNORM_SLURM_CPU_PARTITION"  # GPU-less jobs (prepare, theory); unset: PARTITION_ENV's
+ACCOUNT_ENV = "SPECNORM_SLURM_ACCOUNT"
 
 _SLURM_TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
 
@@ -94,10 +113,26 @@ def partition_limit(partition: str | None = None, timeout: float = 10.0) -> int 
     return min(known) if known else None
 
 
-def fit_partition(jobs: dict[str, Any], env: Mapping[str, str] = os.environ, sinfo: bool = True) -> dict[str, Any]:
+def site_partition(env: Mapping[str, str] = os.environ, cpu: bool = False) -> str | None:
+    """The SLURM partition of a compute job: ``SPECNORM_SLURM_PARTITION``; ``cpu`` (a job without a
+    GPU): ``SPECNORM_SLURM_CPU_PARTITION`` where it is set; None (the cluster's default) where unset."""
+    return (env.get(CPU_PARTITION_ENV) if cpu else None) or env.get(PARTITION_ENV) or None
+
+
+def site_resources(env: Mapping[str, str] = os.environ, cpu: bool = False) -> dict[str, str]:
+    """The SLURM partition (:func:`site_partition`) and account (``SPECNORM_SLURM_ACCOUNT``) of a
+    compute job, from the environment: the rules' ``slurm_partition``/``slurm_account`` resources,
+    none where unset (docs/pipeline.md#profiles)."""
+    site = {"slurm_partition": site_partition(env, cpu), "slurm_account": env.get(ACCOUNT_ENV)}
+    return {key: value for key, value in site.items() if value}
+
+
+def fit_partition(jobs: dict[str, Any], env: Mapping[str, str] = os.environ, sinfo: bool = True,
+                  cpu: bool = False) -> dict[str, Any]:
     """``jobs`` with ``max_runtime`` at most the partition's time limit: ``SPECNORM_SLURM_MAX_RUNTIME``
     (minutes) if set, else ``sinfo`` for ``SPECNORM_SLURM_PARTITION`` (or the default partition) when
-    ``sinfo`` is true and available; ``min_runtime`` never exceeds it (docs/pipeline.md#profiles)."""
+    ``sinfo`` is true and available; ``min_runtime`` never exceeds it (docs/pipeline.md#profiles).
+    ``cpu``: the partition of GPU-less jobs, ``SPECNORM_SLURM_CPU_PARTITION`` where it is set."""
     if env.get(MAX_RUNTIME_ENV):
         try:
             limit = int(env[MAX_RUNTIME_ENV])
@@ -106,7 +141,7 @@ def fit_partition(jobs: dict[str, Any], env: Mapping[str, str] = os.environ, sin
         if limit < 1:
             raise ValueError(f"{MAX_RUNTIME_ENV}={limit}: give at least 1 minute")
     else:
-        limit = partition_limit(env.get(PARTITION_ENV) or None) if sinfo else None
+        limit = partition_limit(site_partition(env, cpu)) if sinfo else None
     if limit is None:
         return dict(jobs)
     cap = min(int(jobs["max_runtime"]), limit)
@@ -123,5 +158,10 @@ def pieces(cfg: CellConfig, jobs: dict[str, Any], throughput: Throughput) -> int
 
 def mem_mb(cfg: CellConfig, jobs: dict[str, Any]) -> int:
     """Memory (MB) for a cell's jobs: its dataset's entry, else the default."""
+    return dataset_mem_mb(cfg.dataset.name, jobs)
+
+
+def dataset_mem_mb(dataset: str, jobs: dict[str, Any]) -> int:
+    """Memory (MB) for a job on ``dataset`` (preparing or scoring it): ``jobs.mem_mb``'s entry, else the default."""
     table = jobs["mem_mb"]
-    return int(table.get(cfg.dataset.name, table["default"]))
+    return int(table.get(dataset, table["default"]))

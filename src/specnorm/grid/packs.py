@@ -17,7 +17,7 @@ from typing import Any
 
 from specnorm.config import CellConfig, ConfigError, check_packable
 from specnorm.grid.expand import Grid
-from specnorm.grid.jobs import mem_mb, request_minutes
+from specnorm.grid.jobs import mem_mb, request_minutes, score_minutes
 from specnorm.grid.schema import GridError
 from specnorm.grid.throughput import Throughput
 from specnorm.io import shown
@@ -76,6 +76,18 @@ def pack_hours(cfgs: list[CellConfig], throughput: Throughput) -> float:
 def pack_runtime_minutes(cfgs: list[CellConfig], jobs: dict[str, Any], throughput: Throughput, attempt: int = 1) -> int:
     """Minutes to request for a pack's train job on attempt ``attempt`` (as ``runtime_minutes``)."""
     return request_minutes(pack_hours(cfgs, throughput), jobs, attempt)
+
+
+def train_minutes(cfgs: list[CellConfig], jobs: dict[str, Any], throughput: Throughput, attempt: int = 1,
+                  scoring: bool = True) -> int:
+    """Minutes for the train job of one cell or a pack (``cfgs``): as :func:`pack_runtime_minutes`,
+    less the minutes of the cells' score jobs when ``scoring``: they run after it in the same SLURM
+    job, which must fit ``max_runtime`` (docs/pipeline.md#profiles)."""
+    minutes = pack_runtime_minutes(cfgs, jobs, throughput, attempt)
+    if scoring:
+        room = jobs["max_runtime"] - sum(score_minutes(c, jobs, throughput, attempt) for c in cfgs)
+        minutes = min(minutes, max(1, room))
+    return minutes
 
 
 def pack_pieces(cfgs: list[CellConfig], jobs: dict[str, Any], throughput: Throughput) -> int:

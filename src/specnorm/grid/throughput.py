@@ -24,6 +24,8 @@ LONG_RUN_GPU_HOURS = 100.0
 ESTIMATE_FILE = Path(str(resources.files("specnorm").joinpath("resources", "throughput-estimates.yaml")))
 ESTIMATES: dict[str, Any] = read_yaml(ESTIMATE_FILE, "throughput table")
 """The performance-model estimates (a data file in the package, the same shape as a user's file)."""
+SCORE_EVALUATIONS = 2
+"""Evaluations of one ``specnorm score`` job (its best and final generators)."""
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +66,7 @@ class Throughput:
     def evaluations(self, cfg: CellConfig) -> int:
         """In-training evaluations plus the two of ``specnorm score`` (best and final generator)."""
         during = cfg.train.iterations // cfg.eval.every if cfg.eval.every else 0
-        return during + 2
+        return during + SCORE_EVALUATIONS
 
     @staticmethod
     def analyses(cfg: CellConfig) -> int:
@@ -80,13 +82,17 @@ class Throughput:
     def _per_dataset(self, key: str, cfg: CellConfig, default: float) -> float:
         return float((self.table.get(key) or {}).get(cfg.dataset.name, default))
 
+    def eval_seconds(self, cfg: CellConfig) -> float:
+        """Seconds of one evaluation on the cell's dataset (``eval_s``)."""
+        return self._per_dataset("eval_s", cfg, 30.0)
+
     def costs(self, cfg: CellConfig) -> dict[str, float]:
         """Estimated GPU-hours of one cell by cadence: ``train`` (iterations), ``eval`` (in-training
         and scoring evaluations × ``eval_s``), ``analysis`` (calls × ``analysis_s``) and ``samples``
         (grids × ``sample_s``), each checkable against a measurement (docs/pipeline.md#packs)."""
         return {
             "train": self.train_seconds(cfg) / 3600.0,
-            "eval": self.evaluations(cfg) * self._per_dataset("eval_s", cfg, 30.0) / 3600.0,
+            "eval": self.evaluations(cfg) * self.eval_seconds(cfg) / 3600.0,
             "analysis": self.analyses(cfg) * self._per_dataset("analysis_s", cfg, 0.0) / 3600.0,
             "samples": self.sample_grids(cfg) * self._per_dataset("sample_s", cfg, 0.0) / 3600.0,
         }

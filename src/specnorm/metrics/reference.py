@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from specnorm.io import atomic_write
+from specnorm.layout import Resources
 from specnorm.metrics.fid import Stats
 
 FORMAT = 1
@@ -39,7 +40,7 @@ def cache_file(resources: str | Path, dataset: str, extractor: str, extractor_sh
         name += f"_seed{seed}"
     if precision != "fp32":
         name += f"_{precision}"
-    return Path(resources) / "fid_stats" / f"{name}.npz"
+    return Resources(resources).fid_stats / f"{name}.npz"
 
 
 def fingerprint(images: np.ndarray) -> str:

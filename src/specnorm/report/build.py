@@ -17,6 +17,7 @@ import jinja2
 import pandas as pd
 
 from specnorm.io import atomic_write_text
+from specnorm.layout import INDEX, REPORT, RESULTS, Results
 from specnorm.provenance import git_commit, versions
 from specnorm.report import aggregate, claims, figures, paper, views
 from specnorm.report.runs import Run, collect
@@ -32,14 +33,25 @@ SECTION_FIGURES = ("sweep", "curves", "grad_eff", "grad_raw", "variance", "sigma
 
 @dataclass
 class Paths:
-    """Where the report reads from and writes to (``specnorm report`` defaults in brackets)."""
+    """Where the report reads from and writes to (``specnorm report`` defaults, :meth:`under`, in
+    brackets: the :mod:`specnorm.layout` of ``results/``)."""
 
     runs: Path  # [results/runs]
     cells: Path | None  # [results/cells]: the pipeline's planned cells
-    theory: Path | None  # [results/theory/theory.csv]
+    theory: Path | None  # [results/theory/theory-full.csv, else theory-quick.csv, else theory.csv]
     tables: Path  # [results/tables]
     out: Path  # [report]: index.html and figures/
-    failed: frozenset[str] = frozenset()  # cells whose job failed (the pipeline's list, docs/pipeline.md#partial-reports)
+    failed: frozenset[str] = frozenset()  # cells whose job ended in error (docs/pipeline.md#partial-reports)
+    unfinished: frozenset[str] = frozenset()  # cells a stopped run left unfinished: never started or interrupted
+    real: Path | None = None  # [results/real]: Table 1's Real-data scores (None: beside ``runs``)
+
+    @classmethod
+    def under(cls, results: str | Path = RESULTS, out: str | Path = REPORT, **given: Any) -> "Paths":
+        """The layout's paths under ``results`` (``given`` replaces any of them)."""
+        layout = Results(results)
+        paths = {"runs": layout.runs, "cells": layout.cells, "theory": layout.latest_theory(),
+                 "tables": layout.tables, "real": layout.real_dir, **given}
+        return cls(out=Path(out), **paths)
 
 
 @dataclass
@@ -68,7 +80,7 @@ def _sample(runs: list[Run], dataset: str, setting: str | None, family: str, sca
 
 
 def _provenance(inventory: pd.DataFrame) -> dict[str, Any]:
-    started = inventory[inventory["state"] != "planned"] if len(inventory) else inventory
+    started = inventory[~inventory["state"].isin(("planned", "unfinished"))] if len(inventory) else inventory
 
     def counts(column: str) -> list[tuple[str, int]]:
         if started.empty:
@@ -135,14 +147,20 @@ def _prune(fig_dir: Path, keys: set[str]) -> None:
 def build(paths: Paths) -> Built:
     """Aggregate every run under ``paths.runs`` into ``paths.tables`` and render ``paths.out/index.html``."""
     runs, unreadable = collect(paths.runs, paths.cells)
-    for run in runs:  # a failed cell that never finished: its job ended without summary.json
-        if run.name in paths.failed and not run.done:
+    for run in runs:  # the pipeline's lists: a job that ended in error, or a run stopped before the cell finished
+        if run.done or run.held_by:  # finished, or still training in a live process (docs/pipeline.md)
+            continue
+        if run.name in paths.failed:
             run.state = "failed"
-    failed = sorted(set(paths.failed) - {run.name for run in runs if run.done})
+        elif run.name in paths.unfinished:
+            run.state = "unfinished"
+    settled = {run.name for run in runs if run.done or run.held_by}
+    failed = sorted(set(paths.failed) - settled)
+    unfinished = sorted(set(paths.unfinished) - settled - set(failed))
     scores = run_scores(runs)
     grouped = aggregate.group_scores(scores)
     settings = aggregate.table1_settings(runs)
-    real = aggregate.real_scores(paths.runs.parent / "real")  # specnorm score --real (Table 1's Real-data row)
+    real = aggregate.real_scores(paths.real or Results(paths.runs.parent).real_dir)  # specnorm score --real (Table 1's Real-data row)
     table1_rows, columns = aggregate.table1(runs, scores, grouped, settings, real)
     tables = {"runs": aggregate.inventory(runs), "scores": scores, "group_scores": grouped, "table1": table1_rows,
               "curves": aggregate.curves(runs), "analysis": aggregate.analysis(runs, settings),
@@ -169,6 +187,7 @@ def build(paths: Paths) -> Built:
               for state in ("completed", "diverged", "running", "planned")}
     counts["unreadable"] = len(unreadable)
     counts["failed"] = len(failed)
+    counts["unfinished"] = len(unfinished)
     context = {
         "counts": counts,
         "table1": views.table1_views(table1_rows, columns), "paper_table": views.paper_table(),
@@ -191,6 +210,6 @@ def build(paths: Paths) -> Built:
     }
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    index = paths.out / "index.html"
+    index = paths.out / INDEX
     atomic_write_text(index, env.get_template("index.html.j2").render(**context))
     return Built(index, written, drawn, counts, verdicts)
