@@ -32,6 +32,14 @@ PACK_ENGINES = ("auto", "serial", "fused")
 """How a pack's iterations run (an execution setting, docs/design.md#packs): ``serial`` (each cell's own
 iteration, bit for bit as alone), ``fused`` (the cells as one batched computation) or ``auto`` (fused for
 several cells, serial for one)."""
+
+
+def pack_engine(kind: str, cells: int) -> str:
+    """The engine ``kind`` (:data:`PACK_ENGINES`) runs a pack of ``cells`` cells on: ``auto`` is fused
+    for several cells, serial for one."""
+    if kind not in PACK_ENGINES:
+        raise ValueError(f"pack engine {kind!r} is not one of {PACK_ENGINES}")
+    return ("fused" if cells > 1 else "serial") if kind == "auto" else kind
 PROTOCOLS = ("paper", "standard")
 """Metric protocols (docs/design.md#metric-protocol)."""
 EVAL_PRECISIONS = PRECISIONS

@@ -79,19 +79,20 @@ def test_bad_pack_settings_name_their_key():
         grid.expand(experiments(pack_size=0), "demo")
 
 
-def test_pack_sizes_use_the_longest_cell_and_the_slowdown():
+def test_pack_sizes_follow_the_engine_model():
     g = grid.expand(experiments(), "cifar10_scale")
     tp = grid.Throughput.load()
     jobs = grid.job_settings(experiments(pack_size=4))
     pack = grid.pack_cells(g, 4)[0]
     cfgs = [g.cells[c].config for c in pack.cells]
-    assert len(cfgs) == 4 and tp.pack_slowdown(1) == 1.0 and tp.pack_slowdown(4) == pytest.approx(4 / 3.0)
-    assert tp.pack_slowdown(3) == pytest.approx(3 / 2.4)  # linear between the listed sizes 2 and 4
-    longest = max(tp.gpu_hours(c) for c in cfgs)
-    assert grid.pack_hours(cfgs, tp) == pytest.approx(longest * 4 / 3.0)
+    assert len(cfgs) == 4
+    for engine in ("serial", "fused"):
+        assert grid.pack_hours(cfgs, tp, {**jobs, "pack_engine": engine}) == pytest.approx(tp.pack_hours(cfgs, engine))
+    hours = grid.pack_hours(cfgs, tp, jobs)  # auto: fused for a pack of several cells
+    assert hours == pytest.approx(tp.pack_hours(cfgs, "fused"))
     assert grid.pack_mem_mb(cfgs, jobs) == 8000 + 3 * jobs["pack_mem_mb"]
     minutes = grid.pack_runtime_minutes(cfgs, jobs, tp)
-    assert minutes == min(jobs["max_runtime"], max(jobs["min_runtime"], -(-longest * 4 / 3.0 * 60 * 1.5 // 1)))
+    assert minutes == min(jobs["max_runtime"], max(jobs["min_runtime"], -(-hours * 60 * 1.5 // 1)))
 
 
 def test_plan_cost_columns_add_up_and_follow_the_cadences():

@@ -21,7 +21,7 @@ from specnorm.grid.jobs import mem_mb, request_minutes, score_minutes
 from specnorm.grid.schema import GridError
 from specnorm.grid.throughput import Throughput
 from specnorm.io import shown
-from specnorm.vocab import PACK_KEYS
+from specnorm.vocab import PACK_KEYS, pack_engine
 
 DEFAULT_PACK_BY = ("train.seed", "norm.scale")
 
@@ -68,14 +68,16 @@ def pack_cells(grid: Grid, pack_size: int = 1, pack_by: list[str] | tuple[str, .
     return packs
 
 
-def pack_hours(cfgs: list[CellConfig], throughput: Throughput) -> float:
-    """Estimated hours of one pack's allocation: its longest cell × the pack's slowdown."""
-    return max(throughput.gpu_hours(c) for c in cfgs) * throughput.pack_slowdown(len(cfgs))
+def pack_hours(cfgs: list[CellConfig], throughput: Throughput, jobs: dict[str, Any] | None = None) -> float:
+    """Estimated hours of one pack's allocation on the engine ``jobs.pack_engine`` runs it on
+    (:meth:`Throughput.pack_hours`: a fused pack saves launches, never FLOPs or evaluations)."""
+    kind = (jobs or {}).get("pack_engine", "auto")
+    return throughput.pack_hours(cfgs, pack_engine(kind, len(cfgs)))
 
 
 def pack_runtime_minutes(cfgs: list[CellConfig], jobs: dict[str, Any], throughput: Throughput, attempt: int = 1) -> int:
     """Minutes to request for a pack's train job on attempt ``attempt`` (as ``runtime_minutes``)."""
-    return request_minutes(pack_hours(cfgs, throughput), jobs, attempt)
+    return request_minutes(pack_hours(cfgs, throughput, jobs), jobs, attempt)
 
 
 def train_minutes(cfgs: list[CellConfig], jobs: dict[str, Any], throughput: Throughput, attempt: int = 1,
@@ -92,7 +94,7 @@ def train_minutes(cfgs: list[CellConfig], jobs: dict[str, Any], throughput: Thro
 
 def pack_pieces(cfgs: list[CellConfig], jobs: dict[str, Any], throughput: Throughput) -> int:
     """How many consecutive jobs a pack takes (as ``pieces`` for a cell)."""
-    need = pack_hours(cfgs, throughput) * 60.0 * jobs["runtime_factor"]
+    need = pack_hours(cfgs, throughput, jobs) * 60.0 * jobs["runtime_factor"]
     return max(1, math.ceil(need / jobs["max_runtime"] - 1e-9))
 
 

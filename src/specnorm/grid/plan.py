@@ -31,7 +31,7 @@ class PlanRow:
     analysis_h: float = 0.0  # analysis calls (log.analysis_every)
     samples_h: float = 0.0  # sample grids (log.sample_every)
     packs: int = 0  # packs of the new cells (= new cells with jobs.pack_size 1)
-    pack_hours: float = 0.0  # allocated GPU-hours with packing: per pack, longest cell × slowdown
+    pack_hours: float = 0.0  # allocated GPU-hours with packing, on the engine jobs.pack_engine names
 
 
 def plan_rows(grid: Grid, throughput: Throughput,
@@ -56,7 +56,7 @@ def plan_rows(grid: Grid, throughput: Throughput,
             count.block.name, count.block.source, ",".join(sorted(listed)), count.expanded, len(cfgs),
             sum(c.train.iterations for c in cfgs), sum(c.train.iterations * c.train.n_dis for c in cfgs),
             sum(part.values()), n_jobs, part["train"], part["eval"], part["analysis"], part["samples"],
-            len(mine), sum(pack_hours(p, throughput) for p in mine)))
+            len(mine), sum(pack_hours(p, throughput, jobs) for p in mine)))
     totals = []
     for source in dict.fromkeys(r.source for r in rows):
         part = [r for r in rows if r.source == source]
@@ -118,7 +118,8 @@ def format_plan(grid: Grid, throughput: Throughput, fmt: str = "table", jobs: di
             f"GPU-hours: {throughput.label}; GPU-h = train-h (iterations) + eval-h (evaluations in training "
             "and scoring) + analysis-h (log.analysis_every) + samples-h (log.sample_every).",
             f"packs: train jobs' cell groups (jobs.pack_size {jobs['pack_size']}, docs/pipeline.md#packs); pack GPU-h: "
-            "allocated hours, per pack its longest cell × the pack's slowdown.",
+            f"allocated hours on the {jobs.get('pack_engine', 'auto')} engine (fused: one batched iteration for a "
+            "pack's cells saves launches, never FLOPs; evaluations add up per cell).",
             f"jobs: train jobs of the packs; a pack needing more than max_runtime {jobs['max_runtime']} min "
             f"(estimate × runtime_factor {jobs['runtime_factor']}) runs as several, each resuming from "
             "checkpoints (retries must allow as many)."]

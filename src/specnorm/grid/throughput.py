@@ -2,10 +2,16 @@
 
 There are no GPU measurements yet, so every figure of the shipped table
 (``specnorm/resources/throughput-estimates.yaml``) is an **estimate from the performance model**
-(one H100, eager PyTorch, the middle of the 5–10 µs-per-kernel launch-bound range; evaluation 30 s
-per paper-protocol evaluation), not a measurement. A YAML file with the same shape (``specnorm plan --throughput FILE``, or
-``jobs.throughput`` in ``config.yaml``) replaces any entry, e.g. with figures from
-``docs/performance.md`` once measured.
+(one H100, eager PyTorch: launch-bound, capped by half the float32 peak for the iteration's FLOPs;
+evaluation 30 s per paper-protocol evaluation), not a measurement. A YAML file with the same shape
+(``specnorm plan --throughput FILE``, or ``jobs.throughput`` in ``config.yaml``) replaces any entry,
+e.g. with figures from ``docs/performance.md`` once measured.
+
+Packs (docs/pipeline.md#packs) are modelled by the mechanism the engine has (docs/design.md#packs):
+a serial pack runs its cells one after another (no speed-up); a fused pack runs one batched iteration
+for its K active cells, which takes max(a lone iteration, K × the iteration's FLOPs at ``efficiency``
+of the precision's peak): it saves launches, never FLOPs. Evaluations, analysis calls and sample grids
+are per cell in both engines, so they add up.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from specnorm.io import read_yaml
 
 LONG_RUN_GPU_HOURS = 100.0
 """A cell estimated above this many GPU-hours is warned about before it runs (``specnorm train``,
-``specnorm plan``): the paper's longest cell, ImageNet's ResNet, is estimated at ~14."""
+``specnorm plan``): the paper's longest cell, ImageNet's ResNet, is estimated at ~36."""
 ESTIMATE_FILE = Path(str(resources.files("specnorm").joinpath("resources", "throughput-estimates.yaml")))
 ESTIMATES: dict[str, Any] = read_yaml(ESTIMATE_FILE, "throughput table")
 """The performance-model estimates (a data file in the package, the same shape as a user's file)."""
@@ -53,15 +59,42 @@ class Throughput:
     def label(self) -> str:
         return str(self.table["label"])
 
+    def _by_ndis(self, key: str, cfg: CellConfig, per_unit) -> float:
+        """An ``[n_dis 1, n_dis 5]`` entry of table ``key`` for the cell's dataset and family, mapped
+        by ``per_unit``, linear in n_dis, times the loss factor."""
+        rows = self.table[key]
+        one, five = (per_unit(v) for v in rows.get(cfg.dataset.name, rows["cifar10"])[self.table["family"].get(
+            cfg.norm.mode, "sn")])
+        return (one + (five - one) * (cfg.train.n_dis - 1) / 4.0) * self.table["factor"].get(cfg.loss.name, 1.0)
+
+    def iteration_seconds(self, cfg: CellConfig) -> float:
+        """Seconds of one training iteration of a lone cell (``it_per_s``)."""
+        return self._by_ndis("it_per_s", cfg, lambda rate: 1.0 / rate)
+
+    def compute_seconds(self, cfg: CellConfig) -> float:
+        """Seconds of the iteration's FLOPs (``gflop_per_it``) at ``efficiency`` of the device's peak
+        at the cell's ``train.precision`` (``peak_tflops``): the part a fused pack cannot share."""
+        rate = float(self.table["efficiency"]) * float(self.table["peak_tflops"][cfg.train.precision]) * 1e12
+        return self._by_ndis("gflop_per_it", cfg, lambda gflop: gflop * 1e9) / rate
+
     def train_seconds(self, cfg: CellConfig) -> float:
-        """Seconds of GPU time for the cell's training iterations."""
-        rates = self.table["it_per_s"].get(cfg.dataset.name, self.table["it_per_s"]["cifar10"])
-        family = self.table["family"].get(cfg.norm.mode, "sn")
-        it1, it5 = rates[family]
-        t1, t5 = 1.0 / it1, 1.0 / it5
-        per_it = t1 + (t5 - t1) * (cfg.train.n_dis - 1) / 4.0
-        per_it *= self.table["factor"].get(cfg.loss.name, 1.0)
-        return cfg.train.iterations * per_it
+        """Seconds of GPU time for a lone cell's training iterations."""
+        return cfg.train.iterations * self.iteration_seconds(cfg)
+
+    def pack_train_seconds(self, cfgs: list[CellConfig], engine: str) -> float:
+        """Seconds of a pack's training: a serial pack's cells one after another; a fused pack's
+        batched iterations, each max(a lone iteration, K × the iteration's FLOP time) for the K cells
+        still training (cells may differ in length; they agree on everything that shapes the cost)."""
+        if engine == "serial" or len(cfgs) == 1:
+            return sum(self.train_seconds(c) for c in cfgs)
+        lone = self.iteration_seconds(cfgs[0])
+        compute = min(self.compute_seconds(cfgs[0]), lone)  # a measured lone rate may beat the model's efficiency
+        lengths = sorted(c.train.iterations for c in cfgs)
+        total, done = 0.0, 0
+        for k, length in enumerate(lengths):
+            total += (length - done) * max(lone, (len(lengths) - k) * compute)
+            done = length
+        return total
 
     def evaluations(self, cfg: CellConfig) -> int:
         """In-training evaluations plus the two of ``specnorm score`` (best and final generator)."""
@@ -101,22 +134,11 @@ class Throughput:
         """Estimated GPU-hours of one cell: the sum of :meth:`costs`."""
         return sum(self.costs(cfg).values())
 
-    def pack_speedup(self, n: int) -> float:
-        """Aggregate throughput of a pack of ``n`` cells relative to one cell (table ``pack.speedup``,
-        linear between listed sizes, flat beyond the largest)."""
-        table = {int(k): float(v) for k, v in ((self.table.get("pack") or {}).get("speedup") or {1: 1.0}).items()}
-        table.setdefault(1, 1.0)
-        sizes = sorted(table)
-        if n <= sizes[0]:
-            return table[sizes[0]]
-        for lo, hi in zip(sizes, sizes[1:]):
-            if n <= hi:
-                return table[lo] + (table[hi] - table[lo]) * (n - lo) / (hi - lo)
-        return table[sizes[-1]]
-
-    def pack_slowdown(self, n: int) -> float:
-        """How much longer a pack of ``n`` cells takes than its longest cell alone: n / speed-up."""
-        return n / self.pack_speedup(n)
+    def pack_hours(self, cfgs: list[CellConfig], engine: str) -> float:
+        """Estimated GPU-hours of a pack's allocation: its training (:meth:`pack_train_seconds`) plus
+        every cell's evaluations, analysis calls and sample grids (per cell in both engines)."""
+        rest = sum(sum(v for k, v in self.costs(c).items() if k != "train") for c in cfgs)
+        return self.pack_train_seconds(cfgs, engine) / 3600.0 + rest
 
 
 def long_run_warning(cfg: CellConfig, throughput: Throughput | None = None) -> str | None:

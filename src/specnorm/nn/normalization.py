@@ -22,6 +22,7 @@ config block (README, "Adding a new normalization").
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -93,7 +94,8 @@ class Normalization(nn.Module):
         return {name: getattr(self, name) for name in self.state}
 
     def _step32(self, weight: torch.Tensor, state: dict[str, torch.Tensor], detach: bool):
-        with torch.autocast(weight.device.type, enabled=False):
+        device = weight.device.type  # autocast off (σ in float32) where autocast exists (not on "meta")
+        with torch.autocast(device, enabled=False) if torch.amp.is_autocast_available(device) else nullcontext():
             return self.step(as_float32(weight), {k: as_float32(v) for k, v in state.items()}, detach)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,6 @@ from torch.utils import _pytree as pytree
 from specnorm.config import ConfigError
 from specnorm.train.state import RunState, module_tensors
 from specnorm.train.step import Plan, iteration, precision_context
-from specnorm.vocab import PACK_ENGINES
 
 COMPILE_BACKEND = os.environ.get("SPECNORM_COMPILE_BACKEND", "inductor")
 """``torch.compile`` backend of ``train.compile: compile`` (tests on CPU use ``aot_eager``)."""
@@ -149,7 +148,7 @@ def adopt(st: RunState, views: dict) -> None:
 
 
 def make_engine(kind: str, compile_mode: str = "none") -> Engine:
-    """The engine ``jobs.pack_engine`` / ``specnorm train --engine`` names (``vocab.PACK_ENGINES``)."""
-    if kind not in PACK_ENGINES:
-        raise ConfigError(f"pack engine {kind!r} is not one of {PACK_ENGINES}")
+    """The engine ``kind`` names (``serial`` or ``fused``; ``vocab.pack_engine`` resolves ``auto``)."""
+    if kind not in ("serial", "fused"):
+        raise ConfigError(f"pack engine {kind!r} is not serial or fused")
     return (FusedEngine if kind == "fused" else SerialEngine)(compile_mode)

@@ -25,6 +25,7 @@ from pathlib import Path
 from specnorm.config import CellConfig, check_packable
 from specnorm.train.engine import make_engine
 from specnorm.train.trainer import Trainer
+from specnorm.vocab import pack_engine
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
 """Signals that stop a run at the end of its current iteration, checkpointed (SLURM: SIGTERM on
@@ -71,11 +72,6 @@ class StopFlag:
         self._old = {}
 
 
-def engine_for(kind: str, cells: int) -> str:
-    """``auto``: fused for a pack of several cells, serial for one (docs/design.md#packs)."""
-    return ("fused" if cells > 1 else "serial") if kind == "auto" else kind
-
-
 def run_pack(trainers: list[Trainer], engine: str = "auto") -> list[dict]:
     """Train the cells of ``trainers`` together; their summaries, in order (see the module docstring).
 
@@ -87,7 +83,7 @@ def run_pack(trainers: list[Trainer], engine: str = "auto") -> list[dict]:
     if len(set(dirs)) != len(dirs):
         raise ValueError("two cells of the pack write the same run directory")
     check_packable([t.cfg for t in trainers])
-    kind = engine_for(engine, len(trainers))
+    kind = pack_engine(engine, len(trainers))
     runner = make_engine(kind, trainers[0].cfg.train.compile)
     results: list[dict | None] = [None] * len(trainers)
     with ExitStack() as stack:
