@@ -201,6 +201,20 @@ def test_one_iteration_is_one_graph_without_breaks(mode, engine):
         assert (explained.graph_count, explained.graph_break_count) == (1, 0), (mode, engine, log, explained.break_reasons)
 
 
+@pytest.mark.parametrize("precision", ["tf32", "bf16"])
+def test_a_fused_pack_trains_in_every_precision(precision):
+    """bf16 autocast under vmap: G's batch norms run in float32 (one dtype for the batched kernel)."""
+    cfgs = [config.from_dict(merge(TINY, {"train": {"seed": s, "precision": precision}})) for s in (0, 1)]
+    cache: dict = {}
+    lone, fused = ([build_state(c, torch.device("cpu"), cache) for c in cfgs] for _ in range(2))
+    serial, batched = SerialEngine(), FusedEngine()  # each engine applies the cells' precision itself
+    for _ in range(3):
+        alone = serial.step(lone, [True, True])
+        packed = batched.step(fused, [True, True])
+    for a, b in zip(alone, packed):
+        assert torch.isfinite(b["loss_d"]) and float(b["loss_d"]) == pytest.approx(float(a["loss_d"]), rel=0.05)
+
+
 # -- divergence, kills, signals, evaluation --------------------------------------------------------------
 RUN = merge(TINY, {"optim": {"g_lr": 1e-4, "d_lr": 1e-4}, "train": {"iterations": 24},
                    "log": {"every": 4, "analysis_every": 12, "sample_every": 12}, "checkpoint": {"every": 8, "keep": 2}})

@@ -16,6 +16,29 @@ BN_MOMENTUM = 0.1
 """Generator BatchNorm: TF ``batch_norm(decay=0.9, epsilon=1e-5, scale=True)`` (docs/design.md#cnn-models)."""
 
 
+class _Float32Norm:
+    """Normalizes in float32 also under bf16 autocast (``train.precision: bf16``, docs/deviations.md
+    T10): its statistics and parameters are float32, and a batched (``vmap``, fused pack) batch norm
+    takes one dtype. In fp32 the input passes unchanged."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x if x.dtype == torch.float32 else x.float())
+
+
+class BatchNorm1d(_Float32Norm, nn.BatchNorm1d):
+    """``nn.BatchNorm1d`` with the official eps and momentum, in float32 (:class:`_Float32Norm`)."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__(features, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
+class BatchNorm2d(_Float32Norm, nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` with the official eps and momentum, in float32 (:class:`_Float32Norm`)."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__(features, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
 def lrelu(x: torch.Tensor) -> torch.Tensor:
     """The official ``lrelu``, ``tf.maximum(x, 0.1·x)``, exactly: forward and gradient, also at x = 0
     (docs/design.md#cnn-models). Every leaky ReLU of :mod:`specnorm.models` is this function.

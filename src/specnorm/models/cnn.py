@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from specnorm.models.base import BN_EPS, BN_MOMENTUM, Discriminator, Generator, channels, lrelu
+from specnorm.models.base import BatchNorm1d, BatchNorm2d, Discriminator, Generator, channels, lrelu
 from specnorm.nn import normal_init_, official_d_init_
 
 # (c_out, kernel, stride) of the 7 discriminator convs (docs/design.md#cnn-models), all padding 1.
@@ -33,10 +33,10 @@ class CNNGenerator(Generator):
         self.mg = mg
         self.c0 = c512
         self.linear = nn.Linear(z_dim, mg * mg * c512)
-        self.bn0 = nn.BatchNorm1d(mg * mg * c512, eps=BN_EPS, momentum=BN_MOMENTUM)
+        self.bn0 = BatchNorm1d(mg * mg * c512)
         layers: list[nn.Module] = []
         for cin, cout in ((c512, c256), (c256, c128), (c128, c64)):
-            layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1), nn.BatchNorm2d(cout, eps=BN_EPS, momentum=BN_MOMENTUM),
+            layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1), BatchNorm2d(cout),
                        nn.ReLU()]
         layers += [nn.ConvTranspose2d(c64, img_channels, 3, 1, 1), nn.Tanh()]
         self.deconvs = nn.Sequential(*layers)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from specnorm.models.base import BN_EPS, BN_MOMENTUM, Discriminator, Generator, channels, lrelu
+from specnorm.models.base import BatchNorm1d, Discriminator, Generator, channels, lrelu
 from specnorm.nn import normal_init_, official_d_init_
 
 HIDDEN = 512
@@ -38,7 +38,7 @@ class MLPGenerator(Generator):
         layers: list[nn.Module] = []
         cin = z_dim
         for _ in range(N_HIDDEN):
-            layers += [nn.Linear(cin, h), nn.BatchNorm1d(h, eps=BN_EPS, momentum=BN_MOMENTUM), nn.ReLU()]
+            layers += [nn.Linear(cin, h), BatchNorm1d(h), nn.ReLU()]
             cin = h
         layers += [nn.Linear(cin, img_channels * img_size * img_size), nn.Tanh()]
         self.net = nn.Sequential(*layers)

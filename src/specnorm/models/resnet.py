@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from specnorm.models.base import BN_EPS, BN_MOMENTUM, Discriminator, Generator, channels
+from specnorm.models.base import BatchNorm2d, Discriminator, Generator, channels
 from specnorm.nn import glorot_uniform_, raw_weight
 
 RES_GAIN = math.sqrt(2.0)  # ini_scale 2.0 on residual 3×3 convs
@@ -27,19 +27,15 @@ def _glorot_(layer: nn.Module, gain: float, generator: torch.Generator | None) -
     nn.init.zeros_(layer.bias)
 
 
-def _bn(c: int) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(c, eps=BN_EPS, momentum=BN_MOMENTUM)
-
-
 class UpBlock(nn.Module):
     """Official ``up_resnet``: BN → ReLU → nearest 2× → conv3 → BN → ReLU → conv3, plus the shortcut
     nearest 2× → conv1×1, always present (docs/design.md#resnet-models). TF's constant-kernel ``unpooling`` is nearest."""
 
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
-        self.bn1 = _bn(cin)
+        self.bn1 = BatchNorm2d(cin)
         self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1)
-        self.bn2 = _bn(cout)
+        self.bn2 = BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
         self.shortcut = nn.Conv2d(cin, cout, 1)
 
@@ -101,7 +97,7 @@ class ResNetGenerator(Generator):
         self.mg = mg
         self.linear = nn.Linear(z_dim, mg * mg * chs[0])
         self.blocks = nn.Sequential(*(UpBlock(cin, cout) for cin, cout in zip(chs[:-1], chs[1:])))
-        self.bn_out = _bn(chs[-1])
+        self.bn_out = BatchNorm2d(chs[-1])
         self.conv_out = nn.Conv2d(chs[-1], img_channels, 3, 1, 1)
 
     def init_(self, generator: torch.Generator | None = None) -> None:
