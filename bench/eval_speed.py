@@ -187,9 +187,11 @@ def analysis_times(device: torch.device) -> dict:
 
 
 def evaluation_time(extractor, protocol_name: str, counts: dict, G: nn.Module, images: np.ndarray,
-                    device: torch.device, batch: int, tmp: str) -> tuple[float, dict]:
-    """Seconds of one evaluate() (reference statistics prepared beforehand, as in training)."""
-    protocol = resolve(EvalCfg(protocol=protocol_name, batch_size=batch, **counts), len(images), seed=0)
+                    device: torch.device, batch: int, tmp: str, precision: str = "fp32") -> tuple[float, dict]:
+    """Seconds of one evaluate() (reference statistics prepared beforehand, as in training), the
+    metric network at ``precision`` (``eval.precision``)."""
+    protocol = resolve(EvalCfg(protocol=protocol_name, batch_size=batch, precision=precision, **counts), len(images),
+                       seed=0)
     ref = real_reference(images, "bench", extractor, protocol, device, batch, tmp)
     ev = Evaluator(extractor, protocol, ref, "bench", G.z_dim, device, batch)
     if device.type == "cuda":

@@ -4,14 +4,17 @@
     bash bench/gpu_check.sh --smoke OUTDIR          # same code paths at toy sizes (CPU, < 1 min)
 
 Rows: the environment (which optional dependencies import); training throughput of the CIFAR-shaped
-CNN (random 32×32 images, or ``--data DIR``) for SN / BSN / SN_Conv × pack 1/4/16 × compile
-none/graph (our engine, cells stepped as ``specnorm.train.pack.run_pack`` does; docs/design.md#packs)
-and the plain PyTorch-SN loop; the paper-protocol evaluation time of the Inception-shaped workload
+CNN (random 32×32 images, or ``--data`` real ones: a folder, nested folders such as
+``train/<class>/*.jpg``, a zip of them, or a uint8 ``.npy``) for SN / BSN / SN_Conv on the serial and
+the fused pack engine × pack 1/4/16 (docs/design.md#packs) in fp32, and SN in tf32 and bf16, eager and
+as CUDA graphs, each with its FLOP rate against the device's peak; the plain PyTorch-SN loop; ops per
+iteration; the paper-protocol evaluation time of the Inception-shaped workload in fp32, tf32 and bf16
 (``bench/eval_speed.py``; the real ``inception-2015-12-05.pt`` if present, else random weights of its
-shapes); peak GPU memory per row; a pack-vs-lone equivalence check. Every part runs in its own
-guard: a part that cannot run (missing dependency, no CUDA, out of time) is a row saying why.
-The table is rewritten after every row to OUTDIR/gpu_check.md (and .json), so a killed run keeps
-what it measured.
+shapes); peak GPU memory per row; pack-vs-lone equivalence (serial: bitwise; fused: the drift). Every
+part runs in its own guard: a part that cannot run (missing dependency, no CUDA, out of time) is a
+row saying why. The table is rewritten after every row to OUTDIR/gpu_check.md (and .json), so a
+killed run keeps what it measured. Imports: torch, numpy and PyYAML; torchvision only for the
+evaluation row, an image decoder (PIL, else torchvision.io) only where ``--data`` images are decoded.
 """
 
 from __future__ import annotations
@@ -29,7 +32,28 @@ import traceback
 
 MODES = ("sn", "bsn", "sn_conv")
 PACKS = (1, 4, 16)
-COMPILES = ("none", "graph")
+ENGINES = ("serial", "fused")
+PRECISIONS = ("fp32", "tf32", "bf16")
+PEAK_TFLOPS = {"fp32": 67.0, "tf32": 495.0, "bf16": 989.0}
+"""H100 SXM dense peaks (the throughput table's ``peak_tflops``): the FLOP-rate column's reference."""
+
+
+def train_configs(packs: tuple[int, ...] = PACKS) -> list[tuple[str, str, str, str, int]]:
+    """``(mode, engine, precision, compile, cells)`` of the training rows, in the order they run: every
+    mode in fp32 on both engines, then SN in tf32 and bf16, then the CUDA-graph rows, the most telling
+    first (each compiles for minutes: the budget may end them). A pack of one is the lone run (serial)."""
+    rows = []
+    for mode, precision, compile_mode in [*((m, "fp32", "none") for m in MODES), ("sn", "tf32", "none"),
+                                          ("sn", "bf16", "none")]:
+        rows += [(mode, "serial" if k == 1 else engine, precision, compile_mode, k)
+                 for engine in ENGINES for k in packs if not (k == 1 and engine == "fused")]
+    rows += [("sn", "serial", "bf16", "graph", 1)] + [("sn", "fused", "bf16", "graph", k) for k in packs[1:]][::-1]
+    rows += [("sn", "fused", "fp32", "graph", packs[-1]), ("sn", "serial", "fp32", "graph", 1)]
+    return rows
+
+
+def train_label(mode: str, engine: str, k: int, precision: str, compile_mode: str) -> str:
+    return f"{mode} · {engine if k > 1 else 'lone'} pack {k} · {precision} · {compile_mode}"
 OPTIONAL = ("numpy", "yaml", "PIL", "scipy", "torchvision", "cleanfid", "jinja2")
 
 
@@ -84,88 +108,108 @@ class Peak:
             self.mib = self.torch.cuda.max_memory_allocated(self.device) / 2**20
 
 
-def load_images(folder: str, res: int, limit: int = 50_000):
-    """uint8 NCHW ``res``×``res`` images from ``folder``: a ``*.npy`` uint8 array (NCHW or NHWC), or
-    JPEG/PNG files (PIL, else ``torchvision.io``), centre-cropped and resized."""
+def _image_files(path: str, limit: int) -> list:
+    """``(name, opener)`` of up to ``limit`` JPEG/PNG files under ``path``: a folder searched
+    recursively (``train/<class>/*.jpg``) or a zip of them, in sorted name order."""
+    import zipfile
+
+    exts = (".jpg", ".jpeg", ".png")
+    if zipfile.is_zipfile(path):
+        z = zipfile.ZipFile(path)
+        names = sorted(n for n in z.namelist() if n.lower().endswith(exts))[:limit]
+        return [(n, lambda n=n: z.open(n)) for n in names]
+    found = sorted(os.path.join(d, n) for d, _, files in os.walk(path) for n in files if n.lower().endswith(exts))
+    return [(f, lambda f=f: open(f, "rb")) for f in found[:limit]]
+
+
+def load_images(path: str, res: int, limit: int = 50_000):
+    """uint8 NCHW ``res``×``res`` images from ``path``: a ``*.npy`` uint8 array (NCHW or NHWC) in a
+    folder, or JPEG/PNG files in a folder, its sub-folders or a zip (PIL, else ``torchvision.io``),
+    centre-cropped and resized."""
     import numpy as np
     import torch
     import torch.nn.functional as F
 
-    names = sorted(os.listdir(folder))
-    for n in names:
-        if n.endswith(".npy"):
-            arr = np.load(os.path.join(folder, n), mmap_mode="r")
-            if arr.ndim == 4 and arr.dtype == np.uint8:
-                arr = np.asarray(arr[:limit])
-                arr = arr if arr.shape[1] in (1, 3) else arr.transpose(0, 3, 1, 2)
-                t = torch.from_numpy(np.ascontiguousarray(arr)).float()
-                if t.shape[-1] != res:
-                    t = F.interpolate(t, size=(res, res), mode="bilinear", antialias=True, align_corners=False)
-                return t.round().clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1).contiguous().numpy()
-    files = [os.path.join(folder, n) for n in names if n.lower().endswith((".jpg", ".jpeg", ".png"))][:limit]
+    if os.path.isdir(path):
+        for n in sorted(os.listdir(path)):
+            if n.endswith(".npy"):
+                arr = np.load(os.path.join(path, n), mmap_mode="r")
+                if arr.ndim == 4 and arr.dtype == np.uint8:
+                    arr = np.asarray(arr[:limit])
+                    arr = arr if arr.shape[1] in (1, 3) else arr.transpose(0, 3, 1, 2)
+                    t = torch.from_numpy(np.ascontiguousarray(arr)).float()
+                    if t.shape[-1] != res:
+                        t = F.interpolate(t, size=(res, res), mode="bilinear", antialias=True, align_corners=False)
+                    return t.round().clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1).contiguous().numpy()
+    files = _image_files(path, limit)
     if not files:
-        raise FileNotFoundError(f"{folder} holds no *.npy, *.jpg, *.jpeg or *.png")
+        raise FileNotFoundError(f"{path} holds no *.npy, *.jpg, *.jpeg or *.png")
     out = np.empty((len(files), 3, res, res), dtype=np.uint8)
     try:
         from PIL import Image
 
-        def read(path):
-            with Image.open(path) as im:
+        def read(opener):
+            with opener() as f, Image.open(f) as im:
                 return torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1)
     except ImportError:
-        from torchvision.io import ImageReadMode, read_image
+        from torchvision.io import ImageReadMode, decode_image
 
-        def read(path):
-            return read_image(path, ImageReadMode.RGB)
-    for i, path in enumerate(files):
-        x = read(path)
+        def read(opener):
+            with opener() as f:
+                return decode_image(torch.frombuffer(bytearray(f.read()), dtype=torch.uint8), ImageReadMode.RGB)
+    for i, (_, opener) in enumerate(files):
+        x = read(opener)
         s = min(x.shape[1:])
         top, left = (x.shape[1] - s) // 2, (x.shape[2] - s) // 2
         x = x[:, top:top + s, left:left + s].unsqueeze(0).float()
-        x = F.interpolate(x, size=(res, res), mode="bilinear", antialias=True, align_corners=False)
+        if x.shape[-1] != res:
+            x = F.interpolate(x, size=(res, res), mode="bilinear", antialias=True, align_corners=False)
         out[i] = x.round().clamp(0, 255).to(torch.uint8)[0].numpy()
     return out
 
 
-def train_rows(tb, table: Table, torch, device, cell: tuple, images, a, deadline: float, compiles: tuple) -> None:
-    """Our engine: MODES × PACKS × ``compiles`` → aggregate it/s (each in its own guard)."""
+def train_rows(tb, table: Table, torch, device, cell: tuple, images, a, deadline: float, graphs: bool) -> None:
+    """Our engine, the rows of :func:`train_configs` (eager or the CUDA-graph ones) → aggregate it/s and
+    the FLOP rate against the peak (each row in its own guard)."""
+    from specnorm.train.flops import iteration_flops
+
     arch, mg, width, batch = cell
-    compile_s: dict = {}
-    for cmode in compiles:
-        for k in PACKS:  # every mode at pack 1 first: a short budget then still covers all modes
-            for mode in MODES:
-                label = f"{mode} · pack {k} · {cmode}"
-                if cmode == "graph" and device.type != "cuda":
-                    table.add("train ours", label, "skipped", note="graph = CUDA graphs: needs a CUDA device")
-                    continue
-                left = deadline - time.time()
-                # compiling: one trace per cell (the pack raises dynamo's recompile limit to fit them)
-                need = a.reserve_s + (compile_s.get(mode, 0.0) * k if cmode != "none" else 0.0)
-                if left < need:
-                    table.add("train ours", label, "skipped", note=f"time budget: {left:.0f} s left, ~{need:.0f} s needed")
-                    continue
-                try:
-                    cfgs = [tb.cell_config(arch, mg, width, batch, mode, str(device), compile=cmode,
-                                           precision=a.precision, seed=i) for i in range(k)]
-                    torch.manual_seed(0)
-                    with tb.RecompileWatch() as watch, Peak(torch, device) as peak:
-                        pack = tb.OursPack(cfgs, device, images)
-                        t = time.time()
-                        pack()  # first iteration: compiles / captures for graph
-                        first = time.time() - t
-                        if cmode != "none" and k == 1:
-                            compile_s[mode] = first
-                        sec = tb.interleaved({"ours": pack}, device, a.warmup, a.iters, a.repeats)["ours"]
-                    del pack
-                    note = f"first iteration {first:.1f} s"
-                    if watch.hit:
-                        note += "; torch._dynamo recompile limit hit: later cells ran partly eager"
-                    table.add("train ours", label, f"{k / sec:,.1f} it/s ({1000 * sec / k:.2f} ms per cell-it)",
-                              peak.mib, note)
-                except Exception as e:  # noqa: BLE001  (reported, the check goes on)
-                    table.add("train ours", label, "could not run", note=_why(e))
-                    if device.type == "cuda":
-                        torch.cuda.empty_cache()
+    flops: dict = {}
+    for mode, engine, precision, cmode, k in train_configs(a.packs):
+        if (cmode == "graph") != graphs:
+            continue
+        label = train_label(mode, engine, k, precision, cmode)
+        if cmode == "graph" and device.type != "cuda":
+            table.add("train ours", label, "skipped", note="graph = CUDA graphs: needs a CUDA device")
+            continue
+        left = deadline - time.time()
+        if left < a.reserve_s:
+            table.add("train ours", label, "skipped", note=f"time budget: {left:.0f} s left")
+            continue
+        try:
+            cfgs = [tb.cell_config(arch, mg, width, batch, mode, str(device), compile=cmode, precision=precision,
+                                   seed=i) for i in range(k)]
+            tb.set_precision(precision)
+            if mode not in flops:
+                flops[mode] = iteration_flops(cfgs[0])
+            torch.manual_seed(0)
+            with Peak(torch, device) as peak:
+                pack = tb.OursPack(cfgs, device, images, engine)
+                t = time.time()
+                pack()  # first iteration: compiles / captures for graph
+                first = time.time() - t
+                sec = tb.interleaved({"ours": pack}, device, a.warmup, a.iters, a.repeats)["ours"]
+            del pack
+            rate = k * flops[mode] / sec / 1e12
+            note = (f"{rate:,.1f} TFLOP/s = {100 * rate / PEAK_TFLOPS[precision]:.1f} % of an H100's {precision} "
+                    f"peak; first iteration {first:.1f} s")
+            table.add("train ours", label, f"{k / sec:,.1f} it/s ({1000 * sec / k:.2f} ms per cell-it)", peak.mib,
+                      note)
+        except Exception as e:  # noqa: BLE001  (reported, the check goes on)
+            table.add("train ours", label, "could not run", note=_why(e))
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+    tb.set_precision(a.precision)
 
 
 def plain_rows(tb, table: Table, torch, device, cell: tuple, images, a) -> None:
@@ -190,34 +234,35 @@ def plain_rows(tb, table: Table, torch, device, cell: tuple, images, a) -> None:
 
 
 def ops_rows(tb, table: Table, torch, device, cell: tuple, images, a) -> None:
-    """Operations per iteration (profiler): ours SN / BSN vs the plain loop, eager, pack of one."""
+    """Operations per iteration (profiler), eager: ours SN / BSN alone and as a fused pack of 16 (per
+    pack iteration), the plain loop alone."""
     arch, mg, width, batch = cell
     kind = "CUDA kernels / host launch calls" if device.type == "cuda" else "top-level ATen ops"
-    for name in ("ours sn", "ours bsn", "plain sn"):
+    for name, k in (("ours sn", 1), ("ours bsn", 1), ("ours sn", 16), ("plain sn", 1)):
+        label = f"{name} · {'fused pack' if k > 1 else 'lone'} {k} · none"
         try:
             if name.startswith("ours"):
-                cfg = tb.cell_config(arch, mg, width, batch, name.split()[1], str(device), precision=a.precision)
-                fn = tb.OursPack([cfg], device, images)
+                cfgs = [tb.cell_config(arch, mg, width, batch, name.split()[1], str(device), precision=a.precision,
+                                       seed=i) for i in range(k)]
+                fn = tb.OursPack(cfgs, device, images, "fused" if k > 1 else "serial")
             else:
                 fn = tb.PlainPack([tb.plain_config(arch, mg, width, batch)], device, images)
-            table.add("ops per iteration", f"{name} · pack 1 · none", tb.op_label(tb.count_ops(fn, device, 2)),
-                      note=kind)
+            table.add("ops per iteration", label, tb.op_label(tb.count_ops(fn, device, 2)), note=kind)
         except Exception as e:  # noqa: BLE001
-            table.add("ops per iteration", f"{name} · pack 1 · none", "could not run", note=_why(e))
+            table.add("ops per iteration", label, "could not run", note=_why(e))
 
 
-def equivalence_row(tb, table: Table, torch, device, cell: tuple, images, a, n_iter: int, k: int = 4) -> None:
-    """``k`` cells trained ``n_iter`` iterations as one pack vs each alone: bitwise, or the max |Δ|
-    over every G and D parameter and buffer."""
+def equivalence_rows(tb, table: Table, torch, device, cell: tuple, images, a, n_iter: int, k: int = 4) -> None:
+    """``k`` cells trained ``n_iter`` iterations as one pack vs each alone, per engine: bitwise (the
+    serial engine on a deterministic device), or the relative distance of the weights
+    ‖θ_pack − θ_lone‖ / ‖θ_lone‖ (the fused engine: rounding amplified by training, docs/deviations.md T13)."""
     arch, mg, width, batch = cell
-    label = f"sn · pack {k} vs each alone · {n_iter} it · none"
+    cfgs = [tb.cell_config(arch, mg, width, batch, "sn", str(device), precision=a.precision, seed=i) for i in range(k)]
+
+    def weights(st):
+        return torch.cat([t.detach().float().flatten().cpu() for m in (st.G, st.D) for t in m.state_dict().values()])
+
     try:
-        cfgs = [tb.cell_config(arch, mg, width, batch, "sn", str(device), precision=a.precision, seed=i)
-                for i in range(k)]
-
-        def weights(st):
-            return [t.detach().float().cpu().clone() for m in (st.G, st.D) for t in m.state_dict().values()]
-
         lone = []
         for cfg in cfgs:
             p = tb.OursPack([cfg], device, images)
@@ -225,24 +270,31 @@ def equivalence_row(tb, table: Table, torch, device, cell: tuple, images, a, n_i
                 p()
             lone.append(weights(p.states[0]))
             del p
-        pack = tb.OursPack(cfgs, device, images)
-        for _ in range(n_iter):
-            pack()
-        diff, bitwise = 0.0, True
-        for st, ref in zip(pack.states, lone):
-            for x, y in zip(weights(st), ref):
-                bitwise &= torch.equal(x, y)
-                diff = max(diff, (x - y).abs().max().item() if x.numel() else 0.0)
-        det = (f"cudnn.deterministic={torch.backends.cudnn.deterministic}, benchmark={torch.backends.cudnn.benchmark}"
-               if device.type == "cuda" else "CPU")
-        table.add("equivalence", label, "bitwise equal" if bitwise else f"max abs diff {diff:.3e}", note=det)
     except Exception as e:  # noqa: BLE001
-        table.add("equivalence", label, "could not run", note=_why(e))
+        for engine in ENGINES:
+            table.add("equivalence", f"sn · {engine} pack {k} vs each alone · {n_iter} it", "could not run", note=_why(e))
+        return
+    det = (f"cudnn.deterministic={torch.backends.cudnn.deterministic}, benchmark={torch.backends.cudnn.benchmark}"
+           if device.type == "cuda" else "CPU")
+    for engine in ENGINES:
+        label = f"sn · {engine} pack {k} vs each alone · {n_iter} it"
+        try:
+            pack = tb.OursPack(cfgs, device, images, engine)
+            for _ in range(n_iter):
+                pack()
+            got = [weights(st) for st in pack.states]
+            bitwise = all(torch.equal(x, y) for x, y in zip(got, lone))
+            drift = max(float((x - y).norm() / y.norm()) for x, y in zip(got, lone))
+            table.add("equivalence", label, "bitwise equal" if bitwise else f"relative weight distance {drift:.2e}",
+                      note=det)
+        except Exception as e:  # noqa: BLE001
+            table.add("equivalence", label, "could not run", note=_why(e))
 
 
-def eval_row(table: Table, torch, device, images, a, label: str) -> None:
+def eval_row(table: Table, torch, device, images, a, label: str, precision: str) -> None:
     """Seconds of one paper-protocol evaluation (10k FID vs 5k real + 50k IS) of the official CIFAR G,
-    reference statistics prepared beforehand (``bench/eval_speed.py``'s ``evaluation_time``)."""
+    reference statistics prepared beforehand (``bench/eval_speed.py``'s ``evaluation_time``), the
+    metric network at ``precision`` (``eval.precision``)."""
     try:
         import numpy as np
 
@@ -266,7 +318,7 @@ def eval_row(table: Table, torch, device, images, a, label: str) -> None:
             counts, batch = {}, a.eval_batch
         ex = inception.InceptionExtractor(net, "paper", sha)
         with Peak(torch, device) as peak, tempfile.TemporaryDirectory() as tmp:
-            secs, used = eval_speed.evaluation_time(ex, "paper", counts, G, real, device, batch, tmp)
+            secs, used = eval_speed.evaluation_time(ex, "paper", counts, G, real, device, batch, tmp, precision)
         table.add("eval", label, f"{secs:.1f} s per evaluation", peak.mib,
                   f"{net_name}; n_gen {used['n_gen']} / n_real {used['n_real']} / n_is {used['n_is']}; batch {batch}")
     except Exception as e:  # noqa: BLE001
@@ -277,21 +329,26 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("outdir")
     p.add_argument("--smoke", action="store_true", help="toy sizes and counts (CPU CI)")
-    p.add_argument("--data", help="a folder of real images (JPEG/PNG, or a uint8 .npy) instead of random 32×32")
+    p.add_argument("--data", help="real images instead of random 32×32: a folder (searched recursively, e.g. "
+                                  "train/<class>/*.jpg) or a zip of JPEG/PNG files, or a folder with a uint8 .npy")
     p.add_argument("--inception", help="inception-2015-12-05.pt (default: resources/inception/…, else stand-in)")
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
-    p.add_argument("--precision", choices=("fp32", "tf32"), default="fp32")
-    p.add_argument("--budget", type=float, default=None, help="seconds for the whole check (default 420; smoke 50)")
+    p.add_argument("--precision", choices=("fp32", "tf32"), default="fp32",
+                   help="the numerics of the plain loop, ops and equivalence rows (the training rows name their own)")
+    p.add_argument("--budget", type=float, default=None, help="seconds for the whole check (default 420; smoke: none)")
     a = p.parse_args(argv)
     start = time.time()
-    a.budget = a.budget or (50.0 if a.smoke else 420.0)
+    # the smoke run covers every row whatever the machine's load (CI): no budget unless one is given
+    a.budget = a.budget or (float("inf") if a.smoke else 420.0)
     deadline = start + a.budget
     a.warmup, a.iters, a.repeats = (1, 2, 2) if a.smoke else (2, 5, 3)
+    a.packs = PACKS[:2] if a.smoke else PACKS  # the smoke run: every code path, packs of 1 and 4
     a.reserve_s = 2.0 if a.smoke else 20.0
     a.eval_batch = 250
     header = [f"python {platform.python_version()} ({sys.executable}) on {platform.node()}",
               f"mode: {'smoke (toy sizes)' if a.smoke else 'full'}; precision {a.precision} (TF32 "
-              f"{'on' if a.precision == 'tf32' else 'off'}); budget {a.budget:.0f} s",
+              f"{'on' if a.precision == 'tf32' else 'off'}); "
+              + (f"budget {a.budget:.0f} s" if a.budget != float("inf") else "no time budget"),
               "it/s: aggregate over the cells of a pack (cells × iterations / wall), median of "
               "timed blocks after warm-up"]
     try:
@@ -346,16 +403,17 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     table.add("env", "cell", f"{cell[0]} {res}² width {cell[2]} D/G batch {cell[3]}, n_dis 1")
 
-    train_rows(tb, table, torch, device, cell, images, a, deadline, ("none",))
+    train_rows(tb, table, torch, device, cell, images, a, deadline, graphs=False)
     plain_rows(tb, table, torch, device, cell, images, a)
     ops_rows(tb, table, torch, device, cell, images, a)
-    equivalence_row(tb, table, torch, device, cell, images, a, 10 if a.smoke else 200)
-    label = "paper protocol · CIFAR CNN G · " + ("toy counts" if a.smoke else "full counts")
-    if deadline - time.time() > (5 if a.smoke else 90):
-        eval_row(table, torch, device, images, a, label)
-    else:
-        table.add("eval", label, "skipped", note="time budget")
-    train_rows(tb, table, torch, device, cell, images, a, deadline, ("graph",))
+    equivalence_rows(tb, table, torch, device, cell, images, a, 10 if a.smoke else 200)
+    for precision in PRECISIONS:
+        label = f"paper protocol · CIFAR CNN G · {'toy counts' if a.smoke else 'full counts'} · {precision}"
+        if deadline - time.time() > (5 if a.smoke else 60):
+            eval_row(table, torch, device, images, a, label, precision)
+        else:
+            table.add("eval", label, "skipped", note="time budget")
+    train_rows(tb, table, torch, device, cell, images, a, deadline, graphs=True)
     peaks = [r["peak_gpu_mib"] for r in table.rows if r["peak_gpu_mib"] is not None]
     whole = max(peaks) if peaks else None  # each row resets the peak counter: the whole check's is their max
     table.add("summary", "peak GPU memory (whole check)", "-" if whole is None else f"{whole:,.0f} MiB",

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one-shot GPU check (docs/performance.md#gpu-check): one table of training it/s (SN / BSN / SN_Conv
-# × pack 1/4/16 × compile none/graph), the plain PyTorch-SN loop, a paper-protocol evaluation, peak
-# GPU memory and a pack-vs-lone equivalence check, written to OUTDIR/gpu_check.md (and .json).
+# × serial and fused packs of 1/4/16 × fp32, SN in tf32 and bf16, eager and CUDA graphs, with the FLOP
+# rate against the peak), the plain PyTorch-SN loop, ops per iteration, paper-protocol evaluations in
+# fp32/tf32/bf16, peak GPU memory and pack-vs-lone equivalence, written to OUTDIR/gpu_check.md (and .json).
+# --data takes a folder (nested train/<class>/*.jpg too) or a zip of images, e.g. shared/data's CIFAR zip.
 #
 #   bash bench/gpu_check.sh [--smoke] [--data DIR] [--inception FILE] [--budget S] OUTDIR
 #

@@ -6,17 +6,18 @@
 
 Rows (see docs/performance.md):
 
-- per (architecture, mode, compile): our iteration (``specnorm.train.step.train_iteration`` through
-  ``specnorm.train.trainer.compiled_step``: u updated once per D step, fused real/fake D forward, D
-  frozen in the G step) against the plain eager loop (D with ``torch.nn.utils.parametrizations.spectral_norm``,
+- per (architecture, mode, compile): our iteration (``specnorm.train.step.iteration`` run by the
+  serial engine, ``specnorm.train.engine``: u updated once per D step, fused real/fake D forward, G's
+  step differentiating G only, Adam and the random draws inside) against the plain eager loop (D with ``torch.nn.utils.parametrizations.spectral_norm``,
   u updated on every train-mode forward, separate real and fake forwards; only SN exists there, so for
   ``bsn``/``sn_conv`` the ratio is their cost relative to plain SN). The two are timed in alternating
   repeats (medians), with the same precision (fp32 with TF32 off, or ``--precision tf32`` for both),
   and their operations per iteration are counted with ``torch.profiler`` (CUDA: device kernels /
   host launch calls; CPU: top-level ATen ops).
-- ``--pack K,...``: aggregate it/s of K cells as one pack (K run states stepped in turn, exactly as
-  ``specnorm.train.pack.run_pack``; docs/design.md#packs) vs the same K cells in K concurrent
-  processes on the same device (each one cell; total iterations / wall) vs K plain loops in turn.
+- ``--pack K,...``: aggregate it/s of K cells as one pack on the serial engine (K cells stepped in
+  turn) and on the fused engine (one batched computation; docs/design.md#packs), with their ops per
+  cell-iteration (profiler), vs the same K cells in K concurrent processes on the same device (each
+  one cell; total iterations / wall) vs K plain loops in turn.
 """
 
 from __future__ import annotations
@@ -145,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\npack: {arch} {resolution(arch, mg)}² width {width} D batch {batch}, mode {mode}; aggregate it/s "
               f"= cells × iterations / wall; separate processes: {'each ' + 'max(1, threads // K)' if device.type == 'cpu' else 'one per cell'} "
               f"CPU threads")
-        print("\n| K cells | compile | ours, one process (pack) | ours, K processes | plain loop, K in turn | pack ms per cell-it | note |")
-        print("|---:|---|---:|---:|---:|---:|---|", flush=True)
+        print("\n| K cells | compile | serial pack it/s | fused pack it/s | K processes it/s | plain, K in turn it/s | "
+              "ops per cell-it serial / fused | fused ms per cell-it | note |")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---|", flush=True)
         for cmode in compile_modes:
             if cmode in skipped:
                 continue
@@ -155,12 +157,16 @@ def main(argv: list[str] | None = None) -> int:
                         for i in range(k)]
                 torch.manual_seed(0)
                 with RecompileWatch() as watch:
-                    ours = OursPack(cfgs, device, images)
-                    if not _first_call(ours, cmode, skipped):
+                    serial, fused = OursPack(cfgs, device, images, "serial"), OursPack(cfgs, device, images, "fused")
+                    if not (_first_call(serial, cmode, skipped) and _first_call(fused, cmode, skipped)):
                         break
                     plain = PlainPack(cfgs, device, images)
-                    t = interleaved({"ours": ours, "plain": plain}, device, a.warmup, a.iters, a.repeats)
-                del ours, plain
+                    t = interleaved({"serial": serial, "fused": fused, "plain": plain}, device, a.warmup, a.iters,
+                                    a.repeats)
+                    ops = {name: count_ops(fn, device, 1) for name, fn in (("serial", serial), ("fused", fused))}
+                del serial, fused, plain
+                per_cell = {name: {k2: v / k if isinstance(v, float) else v for k2, v in o.items()}
+                            for name, o in ops.items()}
                 spec = {"arch": arch, "mg": mg, "width": width, "batch": batch, "mode": mode, "compile": cmode,
                         "precision": a.precision, "device": a.device, "warmup": a.warmup + 1,
                         "iters": a.iters * a.repeats, "threads": max(1, threads // k) if device.type == "cpu" else 0}
@@ -170,12 +176,14 @@ def main(argv: list[str] | None = None) -> int:
                     sep, sep_note = None, f"separate processes failed: {e}"
                 note = "; ".join(x for x in (sep_note, "dynamo recompile limit hit: later cells partly eager"
                                              if watch.hit else "") if x)
-                row = {"k": k, "compile": cmode, "pack_it_s": k / t["ours"], "processes_it_s": sep,
-                       "plain_it_s": k / t["plain"], "pack_ms_per_cell_it": 1000 * t["ours"] / k, "note": note}
+                row = {"k": k, "compile": cmode, "serial_it_s": k / t["serial"], "fused_it_s": k / t["fused"],
+                       "processes_it_s": sep, "plain_it_s": k / t["plain"], "ops_per_cell_it": per_cell,
+                       "fused_ms_per_cell_it": 1000 * t["fused"] / k, "note": note}
                 pack_results.append(row)
                 sep_s = f"{sep:.2f}" if sep is not None else "-"
-                print(f"| {k} | {cmode} | {row['pack_it_s']:.2f} | {sep_s} | {row['plain_it_s']:.2f} | "
-                      f"{row['pack_ms_per_cell_it']:.1f} | {note} |", flush=True)
+                print(f"| {k} | {cmode} | {row['serial_it_s']:.2f} | {row['fused_it_s']:.2f} | {sep_s} | "
+                      f"{row['plain_it_s']:.2f} | {op_label(per_cell['serial'])} / {op_label(per_cell['fused'])} | "
+                      f"{row['fused_ms_per_cell_it']:.1f} | {note} |", flush=True)
     if skipped:
         print("\nskipped: " + "; ".join(f"compile={m}: {why}" for m, why in skipped.items()))
     if a.json:

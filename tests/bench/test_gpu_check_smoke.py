@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MODES = ("sn", "bsn", "sn_conv")
-PACKS = (1, 4, 16)
+sys.path.insert(0, str(ROOT / "bench"))
+from gpu_check import MODES, PRECISIONS, train_configs, train_label  # noqa: E402  (the check's own row names)
+
+SMOKE_PACKS = (1, 4)
 
 
 def _env(**extra: str) -> dict:
@@ -28,15 +30,25 @@ def _rows(outdir: Path) -> dict:
     return {(r["part"], r["config"]): r for r in rows}
 
 
+def _train_labels() -> list[tuple[str, str]]:
+    """``(label, compile mode)`` of every training row the smoke run writes."""
+    return [(train_label(mode, engine, k, precision, compile_mode), compile_mode)
+            for mode, engine, precision, compile_mode, k in train_configs(SMOKE_PACKS)]
+
+
 def _config_rows(rows: dict) -> None:
-    for compile_mode in ("none", "graph"):
-        for mode in MODES:
-            for k in PACKS:
-                assert ("train ours", f"{mode} · pack {k} · {compile_mode}") in rows
-    for k in PACKS:
+    labels = _train_labels()
+    configs = train_configs(SMOKE_PACKS)
+    assert {c[0] for c in configs} == set(MODES) and {c[2] for c in configs} == set(PRECISIONS)
+    assert {(c[1], c[4]) for c in configs if c[3] == "none"} == {("serial", 1), ("serial", 4), ("fused", 4)}
+    assert {lab for lab, _ in labels} <= {c for part, c in rows if part == "train ours"}
+    for k in (1, 4, 16):
         assert ("train plain", f"sn (PyTorch spectral_norm) · {k} in turn · eager") in rows
-    assert ("equivalence", "sn · pack 4 vs each alone · 10 it · none") in rows
-    assert ("eval", "paper protocol · CIFAR CNN G · toy counts") in rows
+    for engine in ("serial", "fused"):
+        assert ("equivalence", f"sn · {engine} pack 4 vs each alone · 10 it") in rows
+    for precision in PRECISIONS:
+        assert ("eval", f"paper protocol · CIFAR CNN G · toy counts · {precision}") in rows
+    assert ("ops per iteration", "ours sn · fused pack 16 · none") in rows
     assert ("summary", "peak GPU memory (whole check)") in rows
     assert {("env", "torch"), ("env", "device"), ("env", "python deps")} <= set(rows)
 
@@ -48,13 +60,21 @@ def test_gpu_check_smoke_writes_every_row(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = _rows(out)
     _config_rows(rows)
-    # on this (CPU) machine everything eager runs; graph is skipped with its reason
-    for mode in MODES:
-        for k in PACKS:
-            assert rows[("train ours", f"{mode} · pack {k} · none")]["result"].endswith("per cell-it)")
-            if rows[("env", "device")]["result"].startswith("cpu"):
-                assert "needs a CUDA device" in rows[("train ours", f"{mode} · pack {k} · graph")]["note"]
-    assert rows[("equivalence", "sn · pack 4 vs each alone · 10 it · none")]["result"] == "bitwise equal"
+    # on this (CPU) machine everything eager runs, fused packs and every precision included; graph is
+    # skipped with its reason; the evaluation row runs in every precision
+    cpu = rows[("env", "device")]["result"].startswith("cpu")
+    for label, compile_mode in _train_labels():
+        if compile_mode == "none":
+            assert rows[("train ours", label)]["result"].endswith("per cell-it)"), label
+            assert "% of an H100's" in rows[("train ours", label)]["note"]
+        elif cpu:
+            assert "needs a CUDA device" in rows[("train ours", label)]["note"]
+    for precision in PRECISIONS:
+        assert rows[("eval", f"paper protocol · CIFAR CNN G · toy counts · {precision}")]["result"].endswith(
+            "per evaluation")
+    assert rows[("equivalence", "sn · serial pack 4 vs each alone · 10 it")]["result"] == "bitwise equal"
+    assert rows[("equivalence", "sn · fused pack 4 vs each alone · 10 it")]["result"].startswith(
+        "relative weight distance")
 
 
 def test_gpu_check_runs_without_pyyaml(tmp_path):
@@ -70,7 +90,7 @@ def test_gpu_check_runs_without_pyyaml(tmp_path):
     rows = _rows(out)
     _config_rows(rows)
     assert "yaml MISSING" in rows[("env", "python deps")]["result"]
-    assert rows[("train ours", "sn · pack 1 · none")]["result"].endswith("per cell-it)")
+    assert rows[("train ours", train_label("sn", "serial", 1, "fp32", "none"))]["result"].endswith("per cell-it)")
     assert rows[("train plain", "sn (PyTorch spectral_norm) · 1 in turn · eager")]["result"].endswith("per cell-it)")
 
 
