@@ -201,12 +201,12 @@ def test_a_generator_file_carries_a_digest_and_a_flipped_byte_is_detected(tmp_pa
         ckpt.load_generator(path)
 
 
-def test_a_legacy_generator_without_digest_is_read_but_marked_unverified(tmp_path):
-    path = tmp_path / "generator_best.pt"
+def test_a_generator_without_a_seal_is_refused_naming_it(tmp_path):
+    path = tmp_path / "generator_best_fid.pt"
     torch.save({"state_dict": {"w": torch.ones(2)}, "iteration": 3, "selection": None, "config": {}}, path)
-    payload = ckpt.load_generator(path)
-    assert payload["iteration"] == 3 and "sha256" not in payload
-    torch.save({"something": "else"}, path)
+    with pytest.raises(ckpt.CheckpointError, match=f"generator {path} is not a sealed"):
+        ckpt.load_generator(path)
+    ckpt.save_generator(path, {"something": "else"})
     with pytest.raises(ckpt.CheckpointError, match="not a specnorm generator"):
         ckpt.load_generator(path)
 
@@ -228,21 +228,6 @@ def test_a_flipped_byte_in_a_trained_generator_stops_scoring_in_one_line(tmp_pat
     assert res.returncode == 2 and len(lines) == 1, res.stderr[-3000:]
     assert f"generator {gen} is corrupted" in lines[0] and "summary.json" in lines[0]
     assert not (out / "scores.json").exists()
-
-
-def test_a_legacy_generator_is_scored_with_a_note_that_it_was_not_verified(tmp_path):
-    from specnorm.cli import main as specnorm_main
-
-    out = tmp_path / "run"
-    train(config.from_dict(CELL), out)
-    gen = out / "generator_final.pt"
-    payload = ckpt.load_generator(gen)
-    torch.save({k: v for k, v in payload.items() if k != "sha256"}, gen)  # as written before generators were sealed
-    assert specnorm_main(["score", "--run", str(out), "--device", "cpu", "--n-gen", "20", "--n-real", "20", "--n-is",
-                          "20", "--is-splits", "1", "--resources", str(tmp_path / "resources")]) == 0
-    notes = json.loads((out / "scores.json").read_text())["notes"]
-    assert notes[-1] == "generator_final.pt: written before generator files carried a digest; scored unverified"
-    assert sum("unverified" in n for n in notes) == 1  # eval off: no best generators, only the final one
 
 
 # -- the CPU thread count is recorded; a resume with another one warns (issue 21, 8) ----------------

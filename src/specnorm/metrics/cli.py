@@ -93,8 +93,6 @@ def score_run(run: Path, protocol: str | None, resources: str | Path, device: to
     if not todo:
         return out
     loaded = {which: _load_generator(path, cfg, device) for which, path in todo}  # fail before any work
-    notes += [f"{path.name}: written before generator files carried a digest; scored unverified"
-              for which, path in todo if "sha256" not in loaded[which][1]]
     ev = Evaluator.from_config(eval_cfg, device, resources)
     out["protocol"] = ev.protocol_fields()
     done: list[tuple[dict, list[ScoreRecord]]] = []  # (state_dict, records) of every generator scored so far

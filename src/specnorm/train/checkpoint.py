@@ -173,16 +173,15 @@ def save_generator(path: Path, payload: dict) -> Path:
 
 def load_generator(path: Path, map_location: torch.device | str = "cpu") -> dict:
     """The payload of a generator file after checking its sha256, with ``sha256`` added (the digest
-    verified). A file from before generators were sealed (the bare payload) is returned without
-    ``sha256``: unverified, for the caller to say so. :class:`CheckpointError` names the file."""
+    verified). :class:`CheckpointError` names the file: unreadable, corrupted, not sealed (not written
+    by this version) or not a generator."""
     outer = _torch_load(path, "generator", path, "cpu")
-    if _is_sealed(outer):
-        obj, digest = _unseal(outer, "generator", path, map_location)  # type: ignore[arg-type]
-    else:
-        obj, digest = outer, None
+    if not _is_sealed(outer):
+        raise CheckpointError(f"generator {path} is not a sealed specnorm generator file of this version")
+    obj, digest = _unseal(outer, "generator", path, map_location)  # type: ignore[arg-type]
     if not isinstance(obj, dict) or any(k not in obj for k in GENERATOR_KEYS):
         raise CheckpointError(f"generator {path} is not a specnorm generator file")
-    return {**obj, "sha256": digest} if digest else obj
+    return {**obj, "sha256": digest}
 
 
 def load_latest(ckpt_dir: Path, map_location: torch.device | str = "cpu", *, move_aside: bool = False) -> dict | None:
