@@ -21,6 +21,7 @@ from typing import Any
 
 from specnorm.catalog import DATASETS, DEFAULT_DATASET, EXTRACTOR_CHOICES, get_norm, norm_names
 from specnorm.io import SHOWN_CHARS, read_yaml, shown
+from specnorm.layout import Resources
 from specnorm.vocab import (ARCHS, COMPILE_MODES, EVAL_PRECISIONS, EXECUTION_KEYS, GAMMAS, INITS, LOSSES,
                             PACK_KEYS, PRECISIONS, PROGRESS, PROTOCOLS, Z_REUSE)
 
@@ -68,7 +69,7 @@ def _check_range(obj: Any, key: str, names: tuple[str, ...], low: float, high: f
 @dataclass(frozen=True)
 class DatasetCfg:
     name: str = DEFAULT_DATASET
-    root: str = "resources/data"  # where `specnorm prepare` put <name>/images.npy (unused by digits)
+    root: str = str(Resources().data)  # where `specnorm prepare` put <name>/images.npy (unused by digits)
 
     def validate(self, key: str) -> None:
         _check(self.name in DATASETS, f"{key}.name", f"unknown dataset; known: {sorted(DATASETS)}", got=self.name)

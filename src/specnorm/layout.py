@@ -86,11 +86,15 @@ class Results:
         """``theory/theory-<mode>.csv``: ``specnorm theory`` run by the workflow (quick, full)."""
         return self.theory_dir / f"theory-{mode}.csv"
 
+    @property
+    def default_theory(self) -> Path:
+        """``theory/theory.csv``: where ``specnorm theory`` writes without ``--out``."""
+        return self.theory_dir / "theory.csv"
+
     def latest_theory(self) -> Path:
         """The theory CSV to show: the full checks over the quick ones, else ``specnorm theory``'s
-        own default ``theory.csv`` (docs/pipeline.md#the-dag)."""
-        return next((p for p in (self.theory("full"), self.theory("quick")) if p.is_file()),
-                    self.theory_dir / "theory.csv")
+        own default (docs/pipeline.md#the-dag)."""
+        return next((p for p in (self.theory("full"), self.theory("quick")) if p.is_file()), self.default_theory)
 
     @property
     def tables(self) -> Path:

@@ -47,6 +47,7 @@ from specnorm.analysis.variance import (
     sn_lower_order,
     sn_variance,
 )
+from specnorm.layout import Results
 
 THEORY_COLUMNS = (
     "check", "shape", "dist", "samples", "estimate", "estimate_se", "bound", "ratio", "lower_order", "status",
@@ -64,7 +65,7 @@ QUICK_MAX_ENTRIES = 2**17
 """``--quick`` keeps only the shapes with at most this many weights."""
 QUICK_CNN_CHANNELS = (8, 8, 16, 16, 32, 32, 64)
 QUICK_MLP_WIDTHS = (784, 64, 64, 64, 64, 1)
-DEFAULT_OUT = "results/theory/theory.csv"
+DEFAULT_OUT = Results().default_theory
 
 
 def _generator(seed: int, key: str) -> torch.Generator:
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Seeded Monte-Carlo checks of Thm. 2 (SN variance), Thm. 3 (BSN variance) and Prop. 1 "
         "(gradient bound) on the discriminators' layer shapes. Exit code 0 iff every bound holds.",
     )
-    p.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), help=f"CSV path (default {DEFAULT_OUT})")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"CSV path (default {DEFAULT_OUT})")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     p.add_argument("--samples", type=int, default=None,
                    help=f"max matrices per shape and distribution (default {DEFAULT_SAMPLES}, quick {QUICK_SAMPLES}); "

@@ -25,6 +25,7 @@ from specnorm.data.errors import SourceMissingError, StoreError
 from specnorm.catalog import DatasetInfo, get_info
 from specnorm.data.sources import imagenet_files
 from specnorm.io import atomic_write_json
+from specnorm.layout import SOURCE_RECORD
 from specnorm.data.store import ARRAY_FILE, FORMAT, MANIFEST_FILE, check_array, open_images, read_manifest, write_images, write_manifest
 
 
@@ -134,7 +135,6 @@ def prepare(name: str, root: str | Path, *, download: bool = True, source: str |
     return folder
 
 
-SOURCE_RECORD = "source.json"  # <root>/<name>/raw/: what fetch found or downloaded
 
 
 def fetch(name: str, root: str | Path, *, download: bool = True, source: str | Path | None = None) -> Path:
