@@ -136,3 +136,22 @@ def test_planned_cells_show_the_papers_numbers_and_progress(tmp_path):
     assert "CIFAR10" in t and "IS ↑" in t and "FID ↓" in t and "no scores yet" in t
     assert "paper 7.12 ± 0.07" in t and "paper 26.94 ± 0.58" in t and "0/2 seeds done" in t
     assert built.counts["planned"] == 4
+
+
+def test_a_results_folder_where_no_cell_finished_still_builds_a_report(tmp_path):
+    """Every cell planned, one failed, none scored (a paper run stopped early): the claims that read
+    scores, ILSVRC2012's collapse included, say "not run" instead of failing on an empty protocol."""
+    cells, runs = tmp_path / "cells", tmp_path / "runs"
+    cells.mkdir()
+    names = []
+    for mode, scale in (("sn", 1.0), ("bsn", 1.0), ("bsn", 1.4)):
+        for seed in (0, 1):
+            cfg = cell_config(dataset="imagenet", mode=mode, scale=scale, seed=seed, g_lr=1e-4, d_lr=1e-4)
+            names.append(f"imagenet-{mode}-s{scale:g}-seed{seed}")
+            (cells / f"{names[-1]}.yaml").write_text(yaml.safe_dump(cfg))
+    make_run(runs, names[0], state="running", seed=0)
+    built = build(Paths(runs=runs, cells=cells, theory=None, tables=tmp_path / "t", out=tmp_path / "r",
+                        failed=frozenset({names[0]})))
+    assert built.counts["failed"] == 1 and built.counts["planned"] == 5
+    verdicts = pd.read_csv(tmp_path / "t" / "claims.csv")
+    assert verdicts.loc[verdicts["key"] == "imagenet", "status"].tolist() == ["not run"]

@@ -162,8 +162,14 @@ def _cell(g: pd.DataFrame, fam: str, scale: float) -> pd.Series | None:
 
 def _main_key(g: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The rows of ``metric`` under its most common protocol key (one protocol per judgement)."""
-    g = g[g["metric"] == metric]
-    return g[with_key(g, g["key"].value_counts().idxmax())] if len(g) else g
+    return _most_common_key(g[g["metric"] == metric])
+
+
+def _most_common_key(g: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``g`` under its most common protocol key; none when no row has a score (a
+    results folder whose cells are all planned, failed or unfinished)."""
+    keys = g["key"].value_counts()
+    return g[with_key(g, keys.idxmax())] if len(keys) else g.iloc[0:0]
 
 
 def _scope(runs: list[Run], families: tuple[str, ...], scale: float | None = None,
@@ -429,7 +435,7 @@ def imagenet_claim(table1_rows: pd.DataFrame, grouped: pd.DataFrame, runs: list[
         return []
     d = table1_rows[(table1_rows["dataset"] == "imagenet") & (table1_rows["metric"] == "is")
                     & (table1_rows["which"] == "best")]
-    d = d[with_key(d, d["key"].value_counts().idxmax())] if len(d) else d
+    d = _most_common_key(d)
     rows = {r: d[d["row"] == r] for r in (SN, BSN, BSSN)}
     if not all(len(v) and v["n"].iloc[0] >= 1 for v in rows.values()):
         return [_claim("imagenet", "imagenet", NOT_RUN, "needs IS scores of SN, BSN and the BSN sweep "

@@ -56,8 +56,10 @@ def with_key(rows: pd.DataFrame, key: ProtocolKey | None) -> np.ndarray:
 
 
 def flat(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with its ``key`` column spread into the key's fields (one column each), for a CSV file."""
-    if "key" not in table:
+    """``table`` with its ``key`` column of protocol keys (missing where a cell has no score yet) spread
+    into the key's fields (one column each), for a CSV file; a ``key`` column of anything else (the
+    claims' names) stays as it is."""
+    if "key" not in table or any(k is not None and not isinstance(k, ProtocolKey) and k == k for k in table["key"]):
         return table
     fields = pd.DataFrame([k.row() if isinstance(k, ProtocolKey) else {} for k in table["key"]],
                           columns=list(ProtocolKey.NAMES), index=table.index)
