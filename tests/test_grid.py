@@ -14,6 +14,7 @@ import specnorm.grid as grid
 from specnorm.config import RESUME_TOLERANT, CellConfig, from_dict, load
 from specnorm.grid.schema import SCHEMA
 from specnorm.grid.throughput import ESTIMATES
+from specnorm.vocab import PACK_ENGINES
 
 REPO = Path(__file__).resolve().parents[1]
 NAME_RE = re.compile(r"^[a-z0-9_]+(-[a-z0-9_.]+)*-[0-9a-f]{8}$")  # the Snakefile's wildcard constraint
@@ -162,6 +163,12 @@ def test_execution_keys_do_not_change_identity_but_reach_the_cell_file(tmp_path)
 def test_schema_execution_keys_are_the_resume_tolerant_keys():
     schema = yaml.safe_load(SCHEMA.read_text())
     assert set(schema["properties"]["execution"]["propertyNames"]["enum"]) == RESUME_TOLERANT
+
+
+def test_schema_pack_engines_are_the_vocabulary():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert tuple(schema["properties"]["jobs"]["properties"]["pack_engine"]["enum"]) == PACK_ENGINES
+    assert grid.job_settings({})["pack_engine"] == "auto"
 
 
 @pytest.mark.parametrize("execution, key", [({"device": "tpu"}, "device"), ({"eval.batch_size": -5}, "eval.batch_size"),

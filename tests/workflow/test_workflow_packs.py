@@ -50,9 +50,10 @@ def test_a_dry_run_with_packs_shows_one_train_job_per_pack_and_one_score_job_per
         command = next(c for c in commands if f"results/logs/train/{pack.name}.log" in c)
         assert_execs_the_trainer(command)
         configs = re.search(r"--config (.*?) --out", command)[1].split()
-        outs = re.search(r"--out (.*?) --resources", command)[1].split()
+        outs = re.search(r"--out (.*?) --engine", command)[1].split()
         assert configs == [f"results/cells/{c}.yaml" for c in pack.cells]
         assert outs == [f"results/runs/{c}" for c in pack.cells]
+        assert re.search(r"--engine (\S+) ", command)[1] == "auto"  # jobs.pack_engine's default: fused for a pack
 
 
 def tiny(tmp_path) -> dict:
@@ -83,6 +84,7 @@ def test_packs_train_every_cell_and_a_rerun_trains_only_the_missing_one(tmp_path
     for cell in cells:
         summary = read_json(runs / cell / "summary.json")
         assert summary["status"] in ("completed", "diverged") and summary["iterations"] == 30
+        assert summary["engine"] == "fused"  # jobs.pack_engine auto: the pack trained as one computation
         assert read_json(runs / cell / "scores.json")["status"] == summary["status"]
 
     kept, gone = cells
@@ -95,6 +97,7 @@ def test_packs_train_every_cell_and_a_rerun_trains_only_the_missing_one(tmp_path
     again = run_snakemake(tmp_path / "wd", "--configfile", str(cfg), timeout=900)
     assert again.returncode == 0, again.stdout[-5000:]
     assert read_json(runs / gone / "summary.json")["iterations"] == 30 and (runs / gone / "scores.json").is_file()
+    assert read_json(runs / gone / "summary.json")["engine"] == "serial"  # auto: a pack of one cell is a lone run
     after = {name: (runs / kept / name).stat().st_mtime_ns for name in ("summary.json", "scores.json")}
     assert after == before  # the finished cell was neither deleted, touched, retrained nor rescored
     final = run_snakemake(tmp_path / "wd", "--configfile", str(cfg), "-n", timeout=300)

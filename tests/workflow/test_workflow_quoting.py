@@ -80,7 +80,7 @@ def test_a_dry_run_quotes_every_value_in_every_rule(tmp_path, pack_size):
     assert {"train", "score", "theory", "report", "prepare", "fetch-inception"} <= set(by_sub), sorted(by_sub)
     assert all(w[w.index("-m") - 2] == "exec" for w in by_sub["train"])  # the trainer replaces the shell
     # a pack's run directories and cell files: one word each
-    outs = [w[w.index("--out") + 1:w.index("--resources")] for w in by_sub["train"]]
+    outs = [w[w.index("--out") + 1:w.index("--engine")] for w in by_sub["train"]]
     assert sorted(len(o) for o in outs) == [pack_size] * (4 // pack_size), outs
     assert all(d.startswith("results/runs/") and " " not in d for o in outs for d in o), outs
     assert {arg(w, "--source") for w in by_sub["prepare"]} == {over["sources"]["mnist"]}

@@ -22,7 +22,7 @@ rule cell_config:
 
 # `specnorm train` of one cell or of a pack (several --config and --out, one word each).
 TRAIN_SHELL = (f"{THREADS} exec {{SPECNORM}} train --config {{input.cfg:q}} --out {{params.out:q}} "
-               "--resources {RESOURCES_Q} >> {log:q} 2>&1")
+               "--engine {params.engine} --resources {RESOURCES_Q} >> {log:q} 2>&1")
 
 if not PACKS:
 
@@ -39,6 +39,7 @@ if not PACKS:
             RESULTS.log("train", "{cell}"),
         params:
             out=lambda w: RESULTS.run(w.cell),
+            engine=JOBS["pack_engine"],
         threads: 1
         resources:
             mem_mb=job_mem,
@@ -95,6 +96,7 @@ for _pack in PACKS:
             RESULTS.log("train", _pack.name),
         params:
             out=[RESULTS.run(c) for c in _todo],  # one word each ({params.out:q})
+            engine=JOBS["pack_engine"],
         threads: TRAIN_THREADS
         resources:
             mem_mb=grid.pack_mem_mb([GRID.cells[c].config for c in _todo], JOBS),

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "pack_size": 1,  # cells per train job (docs/pipeline.md#packs)
     "pack_by": ["train.seed", "norm.scale"],  # keys that may differ inside a pack
     "pack_mem_mb": 2000,  # memory per further cell of a pack
+    "pack_engine": "auto",  # how a pack's cells train: vocab.PACK_ENGINES (docs/design.md#packs)
 }
 
 
