@@ -7,6 +7,7 @@ and returns an exit code. Modules are imported only when their command runs, so 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -46,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     target = COMMANDS[name][0]
     mod_name, func_name = target.split(":")
     func = getattr(importlib.import_module(mod_name), func_name)
-    return int(func(rest) or 0)
+    try:
+        return int(func(rest) or 0)
+    except BrokenPipeError:  # `specnorm cells | head`: the reader left; stop quietly, as `ls | head` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141  # 128 + SIGPIPE, a shell's status for a writer whose pipe closed
 
 
 if __name__ == "__main__":  # pragma: no cover

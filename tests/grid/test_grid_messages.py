@@ -31,3 +31,19 @@ def test_a_huge_value_in_the_pipeline_config_is_shown_truncated(tmp_path, over):
     with pytest.raises(GridError) as e:
         expand(load_experiments(_config(tmp_path, **over)))
     assert "\n" not in str(e.value) and len(str(e.value)) < 300 + 2 * SHOWN_CHARS and "…" in str(e.value)
+
+
+def test_a_listing_piped_into_head_stops_quietly(tmp_path):
+    """`specnorm cells | head -1`: the reader closes the pipe; no traceback, the shell's 141."""
+    import subprocess
+    import sys
+
+    cfg = _config(tmp_path, blocks={"b": {"about": "x", "source": "new", "base": ["tiny"],
+                                          "grid": {"train.seed": list(range(5000))}}})
+    proc = subprocess.Popen([sys.executable, "-m", "specnorm.cli", "cells", "--config", str(cfg)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what head does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141 and first.startswith(b"digits-"), err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
