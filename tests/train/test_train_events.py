@@ -190,6 +190,9 @@ def test_without_tensorboard_a_pack_trains_and_prints_one_note(tmp_path, monkeyp
 
     summaries = train_pack(cfgs, outs, resources=tmp_path / "res", engine="serial")
     assert [s["status"] for s in summaries] == ["completed", "completed"]
-    assert capsys.readouterr().out.count(events.MISSING_NOTE) == 1
+    out = capsys.readouterr().out
+    assert out.count(events.MISSING_NOTE) == 1
+    for cell in ("a", "b"):  # a pack's console lines name their cell
+        assert f"[specnorm {cell}] run completed at iteration 10; no evaluations configured" in out.splitlines()
     assert not (outs[0] / "tensorboard").exists() and not (outs[1] / "tensorboard").exists()
     assert all(len(_csv(o / "train_log.csv")) == 2 for o in outs)
