@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One-step setup: a .venv in the project root with the pinned stack (pyproject.toml + constraints.txt).
+# One-step setup: a .venv in the project root with the pinned stack (pyproject.toml + constraints.txt),
+# TensorBoard included (the extra .[tensorboard]; README "Watching a run").
 #   SPECNORM_TORCH=auto  (default) the torch build pip resolves (on this CPU box: the local CPU wheel)
 #   SPECNORM_TORCH=cuda  the CUDA build (PyPI's Linux wheel), also on a GPU-less SLURM login node
 #   SPECNORM_TORCH=cpu   the CPU build, from PyTorch's CPU index

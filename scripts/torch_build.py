@@ -29,6 +29,8 @@ from pathlib import Path
 MODES = ("auto", "cpu", "cuda")
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 PIP = ["-q", "--disable-pip-version-check"]
+EXTRAS = ".[test,tensorboard]"
+"""The project with its test runner and TensorBoard (the pinned stack; README "Watching a run")."""
 
 
 class SetupError(Exception):
@@ -90,7 +92,7 @@ def plan(
     elif mode == "cuda":
         if installed is not None and installed[1] is None:  # a CPU build: remove it, the install gets PyPI's
             cmds.append(["uninstall", *PIP, "-y", "torch"])
-    cmds.append(["install", *PIP, "-c", constraints, "-e", ".[test]"])
+    cmds.append(["install", *PIP, "-c", constraints, "-e", EXTRAS])
     return cmds
 
 

@@ -30,6 +30,8 @@ TRAIN_LOG = "train_log.csv"
 ANALYSIS = "analysis.csv"
 SAMPLES = "samples"
 CHECKPOINTS = "checkpoints"
+TENSORBOARD = "tensorboard"
+"""TensorBoard event files: a view of the run CSVs and sample grids (``specnorm.train.events``)."""
 LOCK = ".lock"
 """Held (``flock``) by the one process writing the run directory; holds that process's host and pid."""
 BEST_GENERATORS = {m: f"best_{m}" for m in dict.fromkeys(info.kept_by for info in METRIC_INFO.values())}
@@ -195,6 +197,7 @@ class RunDir:
     analysis = _file(ANALYSIS, "per-layer analysis quantities")
     samples = _file(SAMPLES, "folder of sample grids")
     checkpoints = _file(CHECKPOINTS, "folder of atomic checkpoints")
+    tensorboard = _file(TENSORBOARD, "folder of TensorBoard event files, rebuilt from the CSVs on every (re)start")
     lock = _file(LOCK, "locked by the one process writing the run (train, score); its host and pid")
 
     def exclusive(self) -> Any:
@@ -215,6 +218,11 @@ class RunDir:
     def sample(self, iteration: int) -> Path:
         """The sample grid of ``iteration``."""
         return self.samples / f"iter_{iteration:07d}.png"
+
+    @staticmethod
+    def sample_iteration(path: Path) -> int:
+        """The iteration of a sample grid named by :meth:`sample`."""
+        return int(Path(path).stem.removeprefix("iter_"))
 
     def sample_grids(self) -> list[Path]:
         """Every sample grid, oldest first (a grid being written has a temp name and is not listed)."""

@@ -23,7 +23,7 @@ _spec.loader.exec_module(tb)
 PIN = "torch==2.13.0"
 CPU_BUILD = ("2.13.0+cpu", None)
 CUDA_BUILD = ("2.13.0", "12.8")
-MAIN = ["install", "-q", "--disable-pip-version-check", "-c", "constraints.txt", "-e", ".[test]"]
+MAIN = ["install", "-q", "--disable-pip-version-check", "-c", "constraints.txt", "-e", ".[test,tensorboard]"]
 
 
 def uses_cpu_index(cmd: list[str]) -> bool:
@@ -142,7 +142,7 @@ def test_setup_dry_run_on_a_new_venv(tmp_path, mode):
     assert r.returncode == 0, r.stderr
     assert f"+ python3 -m venv {venv}" in r.stdout
     pips = pip_lines(r.stdout)
-    assert pips[-1].endswith("-m pip install -q --disable-pip-version-check -c constraints.txt -e .[test]")
+    assert pips[-1].endswith("-m pip install -q --disable-pip-version-check -c constraints.txt -e .[test,tensorboard]")
     assert (tb.CPU_INDEX in r.stdout) == (mode == "cpu") and len(pips) == (2 if mode == "cpu" else 1)
     assert not venv.exists()  # nothing created, nothing stamped
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from specnorm import config
+from specnorm.scores import ProtocolKey, ScoreRecord
 from specnorm.train import checkpoint as ckpt
 from specnorm.train import trainer as trainer_mod
 from specnorm.train import train
@@ -96,11 +97,12 @@ class _FakeEvaluator:
     def __init__(self, values, is_values=None):
         self.values, self.is_values = values, is_values
 
-    def evaluate(self, G, it, wall):
+    KEY = ProtocolKey("paper", "digits", "0" * 64, 100, 100, "digits-train-subset(100)", "float->none")
+
+    def evaluate(self, G, it, wall):  # rows of real score records, as the evaluator's
         is_ = self.is_values[it] if self.is_values is not None else 1.0
-        return [{"iteration": it, "wall_time": wall, "metric": "fid", "value": self.values[it]},
-                {"iteration": it, "wall_time": wall, "metric": "is", "value": is_},
-                {"iteration": it, "wall_time": wall, "metric": "is_std", "value": 0.0}]
+        return [ScoreRecord(m, v, self.KEY, 0, it, wall).row()
+                for m, v in (("fid", self.values[it]), ("is", is_), ("is_std", 0.0))]
 
 
 def test_generator_best_always_matches_the_checkpoint_and_summary_best(tmp_path, monkeypatch):

@@ -2,6 +2,9 @@
 ``--config A.yaml B.yaml … --out DIR_A DIR_B …`` trains a pack of cells in one process
 (``specnorm.train.pack``, docs/design.md#packs).
 
+Torch's CPU threads: ``--threads N``, else ``SPECNORM_THREADS``, else 1 (several OpenMP threads per
+process on shared cores spin-wait for each other, docs/performance.md); a bad value exits 2.
+
 Exit status: 0 finished (completed or diverged), 2 invalid config, 3 DIR holds another config,
 4 DIR is in use by another process, 5 a data, file or disk problem (one line naming it), 75 (EX_TEMPFAIL) stopped by SIGTERM/SIGUSR1/SIGINT with the
 current iteration checkpointed: run the same command again (``docs/pipeline.md``).
@@ -10,6 +13,7 @@ current iteration checkpointed: run the same command again (``docs/pipeline.md``
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -36,6 +40,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--engine", choices=PACK_ENGINES, default="auto",
                    help="how a pack's cells run: fused (one batched computation), serial (one after another, each "
                         "bit for bit as alone) or auto (fused for several cells); docs/design.md#packs")
+    p.add_argument("--threads", metavar="N",
+                   help="torch CPU threads (default: $SPECNORM_THREADS, else 1; more only on cores of its own: "
+                        "docs/performance.md)")
     args = p.parse_args(argv)
     if len(args.config) != len(args.out):
         print(f"specnorm train: {len(args.config)} --config files but {len(args.out)} --out folders; "
@@ -71,7 +78,14 @@ def main(argv: list[str]) -> int:
     from specnorm.rundir import RunDirBusy
     from specnorm.train.logs import CsvMismatch
     from specnorm.train.pack import EXIT_STOPPED, Stopped, train_pack
-    from specnorm.train.trainer import ResumeRefused
+    from specnorm.train.trainer import ResumeRefused, cpu_threads
+
+    try:
+        threads = cpu_threads(args.threads)
+    except ValueError as e:
+        print(f"specnorm train: {e}", file=sys.stderr)
+        return 2
+    os.environ["SPECNORM_THREADS"] = str(threads)  # what every cell's trainer applies (one setting per process)
 
     existed = [out.exists() for out in outs]
     try:

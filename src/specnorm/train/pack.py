@@ -97,6 +97,7 @@ def run_pack(trainers: list[Trainer], engine: str = "auto") -> list[dict]:
         try:
             for i, t in enumerate(trainers):
                 t.engine = kind
+                t.name = t.out.name if len(trainers) > 1 else ""  # console lines name the cell in a pack
                 done = t.open(data_cache)
                 if done is not None:
                     results[i] = done

@@ -7,10 +7,16 @@ Order of work at the end of iteration k (all of it is redone identically after a
 earlier checkpoint): train_log row → analysis rows → metrics → sample grid → checkpoint k. So a
 checkpoint at k always follows every output of iterations ≤ k, and a resume from k rolls the CSVs
 back to rows ≤ k before continuing.
+
+Beside the files, each output is shown: the TensorBoard event file is a view of the same rows
+(:mod:`specnorm.train.events`, rebuilt from the rolled-back CSVs at every start, flushed before each
+checkpoint), and the console says every evaluation's scores, every checkpoint and, last, the run's
+status and best scores (:mod:`specnorm.train.progress`).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import platform
 import time
@@ -26,8 +32,9 @@ from specnorm.nn import gammas, normalized_layers
 from specnorm.provenance import git_commit, versions
 from specnorm.rundir import ANALYSIS_COLUMNS, BEST_GENERATORS, METRIC_COLUMNS, TRAIN_LOG_FIXED, RunDir
 from specnorm.train import checkpoint as ckpt
+from specnorm.train.events import EventLog
 from specnorm.train.logs import CsvLog
-from specnorm.train.progress import Progress
+from specnorm.train.progress import Progress, best_text
 from specnorm.train.state import RunState, build_state, resolve_device
 from specnorm.vocab import HIGHER_IS_BETTER, METRICS
 
@@ -45,6 +52,28 @@ def train_log_columns(st: RunState) -> list[str]:
     return cols
 
 
+DEFAULT_THREADS = 1
+"""torch's CPU threads when neither ``--threads`` nor ``SPECNORM_THREADS`` sets them: one, since
+several OpenMP threads per process on shared cores spin-wait for each other (docs/performance.md)."""
+
+
+def cpu_threads(requested: str | int | None = None) -> int:
+    """A training process's torch CPU threads: ``requested`` (``specnorm train --threads``), else the
+    environment's ``SPECNORM_THREADS`` (the workflow sets it per job), else :data:`DEFAULT_THREADS`.
+    ValueError, naming the source, for anything but a positive integer."""
+    for source, value in (("--threads", requested), ("SPECNORM_THREADS", os.environ.get("SPECNORM_THREADS"))):
+        if value is None or str(value).strip() == "":
+            continue
+        try:
+            n = int(str(value).strip())
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"{source} must be a positive whole number of CPU threads, not {str(value)!r}")
+        return n
+    return DEFAULT_THREADS
+
+
 def device_description(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
@@ -59,8 +88,9 @@ def _set_precision(cfg: CellConfig) -> None:
     torch.backends.cuda.matmul.allow_tf32 = tf32
 
 
-def save_sample_grid(G: torch.nn.Module, z: torch.Tensor, path: Path) -> None:
-    """10×10 grid of G(z) in eval mode, min-max normalized over the whole grid (official vis)."""
+def save_sample_grid(G: torch.nn.Module, z: torch.Tensor, path: Path) -> bytes:
+    """10×10 grid of G(z) in eval mode, min-max normalized over the whole grid (official vis); its PNG
+    bytes are returned (for the event file)."""
     from PIL import Image
 
     was_training = G.training
@@ -77,8 +107,11 @@ def save_sample_grid(G: torch.nn.Module, z: torch.Tensor, path: Path) -> None:
         r, q = divmod(i, cols)
         grid[:, 2 + r * (h + 2): 2 + r * (h + 2) + h, 2 + q * (w + 2): 2 + q * (w + 2) + w] = x[i]
     arr = (grid.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    img = Image.fromarray(arr[:, :, 0] if c == 1 else arr)
-    atomic_write(path, lambda f: img.save(f, format="PNG"), durable=False)  # cheap to lose, never half-read
+    buf = io.BytesIO()
+    Image.fromarray(arr[:, :, 0] if c == 1 else arr).save(buf, format="PNG")
+    png = buf.getvalue()
+    atomic_write(path, lambda f: f.write(png), durable=False)  # cheap to lose, never half-read
+    return png
 
 
 def _weights_finite(st: RunState) -> torch.Tensor:
@@ -95,6 +128,7 @@ class Trainer:
         self.resources = Path(resources)
         self.ckpt_dir = self.run_dir.checkpoints
         self.engine = "serial"  # which pack engine ran it (set by the pack driver; recorded in summary.json)
+        self.name = ""  # the cell's name on the console lines (set by the pack driver for a pack of several)
 
     # -- lifecycle (driven by specnorm.train.pack.run_pack) -------------------------------------
     def open(self, data_cache: dict | None = None) -> dict | None:
@@ -106,8 +140,7 @@ class Trainer:
         if done is not None:
             print(f"run in {out} already finished ({done['status']}); nothing to do", flush=True)
             return done
-        if os.environ.get("SPECNORM_THREADS"):
-            torch.set_num_threads(int(os.environ["SPECNORM_THREADS"]))
+        torch.set_num_threads(cpu_threads())
         _set_precision(cfg)
         self.device = device = resolve_device(cfg.device)
         self.st = st = build_state(cfg, device, data_cache=data_cache)
@@ -122,12 +155,13 @@ class Trainer:
         self.evaluator = self._evaluator(device, data_cache)
         if not resumed:
             rd.write_config(cfg.to_yaml())
-            if cfg.log.analysis_every:
-                self._analysis(st, 0)
+        self.events = EventLog.open(rd, st.iteration if resumed else None)  # a view of the rolled-back CSVs
+        self._prog = Progress(cfg.log, cfg.train.iterations, st.iteration, name=self.name)
+        if not resumed and cfg.log.analysis_every:
+            self._analysis(st, 0)
         # the device's "first non-finite loss" flag, mirrored to host memory without a sync
         self._nonfinite_host = torch.zeros((), dtype=torch.long, pin_memory=device.type == "cuda")
         self._start_it, self._t0, self._base_wall = st.iteration, time.perf_counter(), st.wall_time
-        self._prog = Progress(cfg.log, cfg.train.iterations, st.iteration)
         self.status, self.diverged_at, self.reason = "completed", None, None
         return None
 
@@ -225,7 +259,7 @@ class Trainer:
         if ev and it % ev == 0:
             self._evaluate(st, it)
         if sm and it % sm == 0:
-            save_sample_grid(st.G, st.fixed_z, self.run_dir.sample(it))
+            self.events.image(it, st.wall_time, save_sample_grid(st.G, st.fixed_z, self.run_dir.sample(it)))
         if it % ck == 0 or it == total:
             self._checkpoint(st)
 
@@ -240,13 +274,16 @@ class Trainer:
 
     def close(self) -> None:
         self._prog.close()
+        self.events.close()
 
     def finish(self) -> dict:
         """Write the final outputs and ``summary.json`` (completed or diverged)."""
-        self.close()
+        self._prog.close()
         self.st.wall_time = self._wall()
-        return self._finish(self.st, self.device, self.status, self.diverged_at, self.reason, self._start_it,
-                            time.perf_counter() - self._t0)
+        summary = self._finish(self.st, self.device, self.status, self.diverged_at, self.reason, self._start_it,
+                               time.perf_counter() - self._t0)
+        self.close()
+        return summary
 
     def _wall(self) -> float:
         return self._base_wall + time.perf_counter() - self._t0
@@ -277,18 +314,23 @@ class Trainer:
         for name, g in gammas(st.D):
             row[f"gamma/{name}"] = g
         self.logs["train"].append([row])
+        self.events.train_row(row)
         return row
 
     def _analysis(self, st: RunState, it: int) -> None:
         from specnorm.analysis.quantities import layer_analysis
 
-        rows = layer_analysis(st.D, st.analysis_x)
-        self.logs["analysis"].append([{"iteration": it, **{k: r.get(k) for k in ANALYSIS_COLUMNS[1:]}} for r in rows])
+        rows = [{"iteration": it, **{k: r.get(k) for k in ANALYSIS_COLUMNS[1:]}}
+                for r in layer_analysis(st.D, st.analysis_x)]
+        self.logs["analysis"].append(rows)
+        self.events.analysis(it, st.wall_time, rows)
 
     def _evaluate(self, st: RunState, it: int) -> None:
         rows = self.evaluator.evaluate(st.G, it, round(st.wall_time, 3))
         rows = [{k: r.get(k) for k in METRIC_COLUMNS} for r in rows]
         self.logs["metrics"].append(rows)
+        self.events.scores(it, st.wall_time, rows)
+        self._prog.evaluation(it, rows)
         st.metric_history.extend(rows)
         improved = []
         for metric in METRICS:  # each metric's own best (docs/outputs.md): IS highest, FID/KID lowest
@@ -333,12 +375,14 @@ class Trainer:
     def _checkpoint(self, st: RunState) -> None:
         for log in self.logs.values():  # the rows ≤ k must be durable before checkpoint k vouches for them
             log.sync()
+        self.events.flush()  # events are rebuilt from those rows on resume; flushed for a live TensorBoard
         run = st.state_dict()
         payload = {
             "format": ckpt.FORMAT, "iteration": st.iteration, "config": self.cfg.to_dict(),
             "rng": run.pop("rng"), "run": run, "engine": self.engine, "threads": self.threads,
         }
-        ckpt.save(self.ckpt_dir, st.iteration, payload, self.cfg.checkpoint.keep)
+        path = ckpt.save(self.ckpt_dir, st.iteration, payload, self.cfg.checkpoint.keep)
+        self._prog.checkpoint(st.iteration, path)
         if self._best_pending:
             self._write_best(st, self._best_pending)
 
@@ -348,7 +392,8 @@ class Trainer:
             self._write_best(st, self._best_pending)
         if status == "completed":
             self._save_generator(st, None)
-            save_sample_grid(st.G, st.fixed_z, self.run_dir.sample(st.iteration))
+            self.events.image(st.iteration, st.wall_time,
+                              save_sample_grid(st.G, st.fixed_z, self.run_dir.sample(st.iteration)))
         done_now = st.iteration - start_it
         summary = {
             "status": status,
@@ -369,6 +414,6 @@ class Trainer:
             "threads": self.threads,
         }
         self.run_dir.write_summary(summary)
-        msg = f"run {status} at iteration {summary['iterations_done']}"
-        print(msg + (f" ({reason})" if reason else ""), flush=True)
+        msg = f"run {status} at iteration {summary['iterations_done']}" + (f" ({reason})" if reason else "")
+        self._prog.say(f"{msg}; {best_text(st.best, st.metric_history, bool(cfg.eval.every))}")  # the last line
         return summary
