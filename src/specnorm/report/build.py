@@ -166,7 +166,7 @@ def build(paths: Paths) -> Built:
               "curves": aggregate.curves(runs), "analysis": aggregate.analysis(runs, settings),
               "grad_ratio": aggregate.grad_ratios(runs, settings), "train_log": aggregate.train_log(runs, settings),
               "hparams": aggregate.hparams(grouped), "gamma": aggregate.gamma_table(runs, grouped)}
-    verdicts = claims.checklist(runs, grouped, table1_rows, tables["hparams"], tables["curves"], settings)
+    verdicts = claims.checklist(runs, grouped, table1_rows, tables["hparams"], settings)
     tables["claims"] = claims.to_frame(verdicts)
     written = [paths.tables / f"{name}.csv" for name in tables]
     for name, path in zip(tables, written):
