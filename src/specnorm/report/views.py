@@ -86,6 +86,8 @@ def _t1_cell(r: pd.Series, col: Column, table1_rows: pd.DataFrame, which: str) -
     cell: dict[str, Any] = {"ours": pm(r["mean"], r["sem"]), "n": int(r["n"]), "best": False}
     if r["row"] == REAL_DATA and not math.isfinite(r["mean"]):
         cell["ours"] = "not computed"  # no results/real/<dataset>-<protocol>.json (specnorm score --real)
+    elif r["row"] == REAL_DATA:
+        cell["real"] = str(r.get("real_protocol") or "")  # what was compared: never a set against itself
     elif r["row"] in SCALED and math.isfinite(r["scale"]):
         k = int(r["n_scales"])
         cell["scale"] = f"s = {r['scale']:g} (best of {k} scale{'s' if k != 1 else ''})"
