@@ -46,9 +46,25 @@ def arrow(metric: str) -> str:
 
 
 # -- Table 1 -----------------------------------------------------------------------------------------
+PAPER_DATASETS = frozenset(dataset for dataset, _ in paper.TABLE1)
+"""The datasets of the paper's Table 1: only these are columns of our Table 1; the others get a table of
+their own (:func:`table1_views`)."""
+
+
 def table1_views(table1_rows: pd.DataFrame, columns: list[Column]) -> list[dict]:
-    """One view per variant (best / final): dataset header groups, columns, rows of cells, p-values and
-    the numbered protocol notes."""
+    """One view per part and variant (best / final): Table 1 of the paper's datasets, then a table of
+    the other datasets (``id`` ``others-<which>``); each with dataset header groups, columns, rows of
+    cells, p-values and the numbered protocol notes."""
+    views = []
+    for part, prefix in ((True, "table1"), (False, "others")):
+        cols = [c for c in columns if (c.dataset in PAPER_DATASETS) == part]
+        if cols:
+            views += [{**view, "id": f"{prefix}-{view['which']}", "paper_datasets": part}
+                      for view in _table1_part(table1_rows, cols)]
+    return views
+
+
+def _table1_part(table1_rows: pd.DataFrame, columns: list[Column]) -> list[dict]:
     views = []
     for which in ("best", "final"):
         groups: list[dict] = []
@@ -74,6 +90,26 @@ def table1_views(table1_rows: pd.DataFrame, columns: list[Column]) -> list[dict]
         views.append({"which": which, "title": WHICH_TITLE[which], "groups": groups, "columns": cols, "rows": rows,
                       "pvalues": pvals, "notes": [c.note for c in columns], "alpha": f"{ALPHA:g}"})
     return views
+
+
+def best_final_note(scores: pd.DataFrame) -> str:
+    """Whether "best during training" and "final" coincide: how many (run, metric) pairs had their best
+    evaluation at the last one (then the two tables agree there); "" without scores."""
+    if scores.empty or not {"which", "iteration", "preferred"} <= set(scores.columns):
+        return ""
+    s = scores[scores["preferred"] & scores["metric"].isin(list(HIGHER_IS_BETTER))]
+    at = s.pivot_table(index=["run", "metric"], columns="which", values="iteration", aggfunc="first")
+    if not {"best", "final"} <= set(at.columns):
+        return ""
+    at = at.dropna(subset=["best", "final"])
+    same, total = int((at["best"] == at["final"]).sum()), len(at)
+    if total == 0:
+        return ""
+    if same == total:
+        return (f"Best and final coincide: every run was at its best at its last evaluation ({total} of {total} "
+                "run × metric pairs), so the \"best during training\" and \"final\" tables are the same numbers.")
+    return (f"Best and final coincide in {same} of {total} run × metric pairs (best at the last evaluation); "
+            "the two tables differ only where they do not.")
 
 
 def _column_rows(table1_rows: pd.DataFrame, col: Column, which: str) -> pd.DataFrame:
