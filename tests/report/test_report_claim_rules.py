@@ -134,3 +134,11 @@ def test_a_report_of_only_planned_cells_builds(tmp_path):
                         out=tmp_path / "report"))
     assert built.counts["planned"] == 2 and built.index.is_file()
     assert {c.key: c.status for c in built.claims}["imagenet"] == "not run"
+
+
+def test_sn_conv_margin_reversals_count_only_when_sn_leads_significantly():
+    sn, conv = [7.0, 7.1, 6.9], [4.0, 4.1, 3.9]
+    holds, reversals, _ = cl._fixes("IS", sn, conv, [7.0, 7.05, 6.95], 1.75)
+    assert len(reversals) == 4 and all(stats.significant(p) for _, p in holds)
+    _, reversals, _ = cl._fixes("IS", sn, [7.0, 7.2, 6.8], [7.5, 7.6, 7.4], 1.75)  # no gap: nothing to close
+    assert [t for t, _ in reversals] == ["IS: SN_Conv > SN", "IS: SN_Conv×1.75 < SN_Conv"]

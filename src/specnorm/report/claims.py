@@ -93,8 +93,9 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
         "below SN's; (b) SN_Conv×s's Q is above SN_Conv's (one-sided Welch); (c) SN_Conv×s's Q is similar to "
         "SN's: equivalence by two one-sided Welch tests within ± half of SN's lead over SN_Conv (\"fixes\" = "
         "closes at least half the gap). Reproduced when all six tests hold at α (an intersection: no "
-        f"correction needed); not reproduced when a reversal (SN_Conv's Q significantly above SN's or below "
-        "SN_Conv×s's, or SN_Conv×s's Q significantly outside the margin) holds after Holm over the tests; "
+        "correction needed); not reproduced when a reversal (SN_Conv's Q significantly above SN's, SN_Conv×s's "
+        "significantly below SN_Conv's, or, when SN's lead is significant, SN_Conv×s's significantly outside the "
+        "margin) holds after Holm over the reversal tests; "
         "else inconclusive — \"not significantly different\" is never read as \"similar\"."),
     "modes_SN": (
         "SSN has two good modes of the scale s.", "§5.2, Fig. 8",
@@ -356,8 +357,9 @@ def _seed_log_grads(runs: list[Run], dataset: str, setting: str | None, fam: str
 
 def _fixes(name: str, sn: list[float], conv: list[float], fix: list[float], s: float) -> tuple[list, list, str]:
     """The rule of ``sn_conv`` for one quantity (higher is better): ``(holds, reversals, evidence)``, the
-    three tests that must hold and the four that count against, each a ``(name, p)``. Equivalence
-    margin: half of SN's lead over SN_Conv."""
+    three tests that must hold and the (up to) four that count against, each a ``(name, p)``.
+    Equivalence margin: half of SN's lead over SN_Conv; the two margin reversals count only when that
+    lead is significant."""
     gap = float(np.mean(sn) - np.mean(conv))
     margin = abs(gap) / 2
     lower, upper = welch_p_less(sn, fix, margin), welch_p_less(fix, sn, margin)
@@ -369,6 +371,8 @@ def _fixes(name: str, sn: list[float], conv: list[float], fix: list[float], s: f
                  (f"{name}: SN_Conv×{s:g} < SN_Conv", welch_p_less(fix, conv)),
                  (f"{name}: SN_Conv×{s:g} − SN < −{margin:.3g}", welch_p_less(fix, sn, -margin)),
                  (f"{name}: SN_Conv×{s:g} − SN > {margin:.3g}", welch_p_less(sn, fix, -margin))]
+    if not significant(holds[0][1]):  # no significant gap to close: the margin means nothing, only (a), (b) count
+        reversals = reversals[:2]
     return holds, reversals, f"{name}: SN {_fmt(*_ms(sn))}, SN_Conv {_fmt(*_ms(conv))}, SN_Conv×{s:g} {_fmt(*_ms(fix))}"
 
 
