@@ -54,6 +54,7 @@ class DatasetInfo:
     builtin: bool = False
     extractor: str = "inception"
     label: str = ""
+    grey: bool = False  # the images are grey (one channel, or grey replicated to three): samples are shown grey
 
     def read(self, *args: Any, **kwargs: Any) -> Any:
         """Call the dataset's reader (imports ``specnorm.data.sources``)."""
@@ -82,6 +83,7 @@ DATASETS: dict[str, DatasetInfo] = {
         reader="specnorm.data.sources:read_digits",
         label="digits (built-in)",
         builtin=True,
+        grey=True,
         extractor="digits",
         resolution=16,
         channels=3,

@@ -23,6 +23,7 @@ def test_score_real_writes_the_scores_with_their_protocol(tmp_path, monkeypatch,
     assert scores["fid"]["images"] == f"{DEFAULT_DATASET}-train-disjoint-subset(300,seed=0)"
     assert scores["fid"]["reference"] == prot["reference"] and scores["is"]["n_gen"] == 400
     assert 0 <= scores["fid"]["value"] < 5 and scores["is"]["value"] > 1  # real vs real: near 0; real IS: high
+    assert scores["fid"]["column"]["n_gen"] == 300 and scores["fid"]["column"]["reference"] == prot["reference"]
     # same seed, same numbers (the reference statistics now come from the cache)
     assert specnorm_main(argv) == 0
     again = json.loads((tmp_path / "results" / "real" / f"{DEFAULT_DATASET}-paper.json").read_text())
@@ -33,3 +34,24 @@ def test_score_real_names_an_unknown_dataset(tmp_path, capsys):
     assert specnorm_main(["score", "--real", "--dataset", "nonesuch", "--out", str(tmp_path / "x.json")]) == 2
     err = capsys.readouterr().err
     assert "nonesuch" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_whole_set_reference_is_split_and_every_column_is_scored(tmp_path, monkeypatch, capsys):
+    """The digits set (1,797) is smaller than the paper's 5k reference: the reference is the whole set,
+    so one seeded half is scored against the other (never the set against itself, FID ≈ 0); the
+    ``--also-counts`` column (500 vs 500, IS on 500) is scored too, each against its own column key."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["score", "--real", "--dataset", DEFAULT_DATASET, "--device", "cpu", "--n-gen", "2000", "--n-is", "600",
+            "--is-splits", "3", "--also-counts", "500,500,500,5", "--resources", str(tmp_path / "res")]
+    assert specnorm_main(argv) == 0, capsys.readouterr().err
+    out = json.loads((tmp_path / "results" / "real" / f"{DEFAULT_DATASET}-paper.json").read_text())
+    by = {(s["metric"], s["column"]["n_gen"]): s for s in out["scores"]}
+    whole = by[("fid", 2000)]
+    assert whole["column"]["reference"] == f"{DEFAULT_DATASET}-train(1797)" and whole["column"]["n_real"] == 1797
+    assert whole["reference"] == f"{DEFAULT_DATASET}-train-split(899,seed=0)" and whole["n_real"] == 899
+    assert whole["n_gen"] == 898 and whole["images"] == f"{DEFAULT_DATASET}-train-split-complement(898,seed=0)"
+    small = by[("fid", 500)]
+    assert small["column"]["n_real"] == 500 and small["n_real"] == 500 and small["n_gen"] == 500
+    assert by[("is", 500)]["n_gen"] == 500 and by[("is", 600)]["n_gen"] == 600
+    assert all(s["value"] > 1e-3 for s in out["scores"] if s["metric"] in ("fid", "is"))
+    assert [c["n_gen"] for c in out["columns"]] == [898, 500]

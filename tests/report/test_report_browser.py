@@ -26,8 +26,8 @@ def test_report_opens_without_errors_with_table1_and_every_figure(chromium, demo
         requests = b.requests()
         assert requests[0] == built.index.as_uri()
         assert all(u.startswith("data:") for u in requests[1:])  # self-contained: nothing fetched
-        assert b.evaluate("document.querySelectorAll('#table1 table#table1-best tbody tr').length") == 6
-        assert b.evaluate("document.querySelector('#table1-best').innerText").count("digits-IS") == 1
+        assert b.evaluate("document.querySelectorAll('#table1 table#others-best tbody tr').length") == 6
+        assert b.evaluate("document.querySelector('#others-best').innerText").count("digits-IS") == 1
         figs = b.evaluate("Array.from(document.querySelectorAll('figure.fig')).map(f => f.id)")
         assert sorted(figs) == sorted(f"fig-{k}" for k in built.figures)
         images = b.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])")

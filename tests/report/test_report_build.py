@@ -1,8 +1,11 @@
+import base64
+import io
 import re
 
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 from report_fixtures import cell_config, make_run
 
 from specnorm import cli
@@ -33,14 +36,14 @@ def test_demo_report_has_every_section(demo_report):
 
 def test_table1_columns_read_digits_metrics_with_their_protocol(demo_report):
     html = _html(demo_report)
-    t = _table(html, "table1-best")
+    t = _table(html, "others-best")
     assert "digits-IS ↑" in t and "digits-FID ↓" in t and "Inception" not in t
     for row in ("Real data", "SN", "SSN", "BSN", "BSSN", "Welch p, BSN vs SN"):
         assert f"<th>{row}</th>" in t
     assert "s = 0.8 (best of 6 scales)" in t  # SSN's chosen scale is shown
     assert "not computed" in t  # no real-data scores: said, not invented
     assert "protocol paper · extractor digits" in html and "n_gen 1000" in html
-    assert 'id="table1-final"' in html and 'id="paper-table1"' in html
+    assert 'id="others-final"' in html and 'id="paper-table1"' in html
 
 
 def test_figures_written_as_png_and_svg_and_embedded(demo_report):
@@ -102,7 +105,7 @@ def test_progress_and_divergence_of_a_cell_are_shown_and_stale_figures_pruned(tm
     stale.parent.mkdir(parents=True)
     stale.write_text("<svg/>")
     built = build(Paths(runs=tmp_path / "runs", cells=None, theory=None, tables=tmp_path / "t", out=tmp_path / "r"))
-    t = _table(built.index.read_text(), "table1-best")
+    t = _table(built.index.read_text(), "others-best")
     assert "3/4 seeds done; 1 diverged" in t and "n=3" in t  # the diverged run counts with its evaluations
     assert not stale.exists() and (tmp_path / "r" / "figures" / "curves_digits.svg").exists()
 
@@ -132,7 +135,7 @@ def test_planned_cells_show_the_papers_numbers_and_progress(tmp_path):
             cfg = cell_config(dataset="cifar10", mode=mode, seed=seed, g_lr=1e-4, d_lr=1e-4)
             (cells / f"cifar10-{mode}-{seed}.yaml").write_text(yaml.safe_dump(cfg))
     built = build(Paths(runs=tmp_path / "runs", cells=cells, theory=None, tables=tmp_path / "t", out=tmp_path / "r"))
-    t = _table(built.index.read_text(), "table1-best")
+    t = _table(built.index.read_text(), "table1-best")  # CIFAR10 is a dataset of the paper's Table 1
     assert "CIFAR10" in t and "IS ↑" in t and "FID ↓" in t and "no scores yet" in t
     assert "paper 7.12 ± 0.07" in t and "paper 26.94 ± 0.58" in t and "0/2 seeds done" in t
     assert built.counts["planned"] == 4
@@ -155,3 +158,38 @@ def test_a_results_folder_where_no_cell_finished_still_builds_a_report(tmp_path)
     assert built.counts["failed"] == 1 and built.counts["planned"] == 5
     verdicts = pd.read_csv(tmp_path / "t" / "claims.csv")
     assert verdicts.loc[verdicts["key"] == "imagenet", "status"].tolist() == ["not run"]
+
+
+def test_table1_holds_only_the_papers_datasets_and_the_others_get_their_own_table(tmp_path):
+    for dataset, kw in (("cifar10", {"g_lr": 1e-4, "d_lr": 1e-4}), ("mnist", {})):
+        for seed in (0, 1):
+            make_run(tmp_path / "runs", f"{dataset}-sn{seed}", dataset=dataset, seed=seed, samples=False,
+                     analysis=False, **kw)
+    html = build(Paths(runs=tmp_path / "runs", cells=None, theory=None, tables=tmp_path / "t",
+                       out=tmp_path / "r")).index.read_text()
+    paper_t, others = _table(html, "table1-best"), _table(html, "others-best")
+    assert "CIFAR10" in paper_t and "MNIST" not in paper_t and "MNIST" in others and "CIFAR10" not in others
+    assert "Datasets outside the paper's Table 1" in html
+
+
+def test_the_page_says_when_best_and_final_coincide(tmp_path):
+    def rising(cfg, it):  # every run is best at its last evaluation
+        return 3.0 + it / 1000 + 0.1 * cfg["train"]["seed"], 50.0 - it / 100
+    for seed in (0, 1):
+        make_run(tmp_path / "runs", f"sn{seed}", seed=seed, quality=rising, samples=False, analysis=False)
+    html = build(Paths(runs=tmp_path / "runs", cells=None, theory=None, tables=tmp_path / "t",
+                       out=tmp_path / "r")).index.read_text()
+    assert 'id="best-final">Best and final coincide: every run was at its best at its last evaluation (4 of 4' in html
+
+
+def test_claim_counts_read_with_a_space_before_the_analogue_note(demo_report):
+    built, _ = demo_report
+    assert re.search(r"not run</span>\s+\(\d+ of the verdicts are demo analogues", built.index.read_text())
+
+
+def test_samples_of_a_grey_dataset_are_shown_grey(tmp_path):
+    make_run(tmp_path / "runs", "sn0", analysis=False)  # the fixture's sample grid is random RGB noise
+    html = build(Paths(runs=tmp_path / "runs", cells=None, theory=None, tables=tmp_path / "t",
+                       out=tmp_path / "r")).index.read_text()
+    b64 = re.search(r'<figure class="sample"><img src="data:image/png;base64,([^"]+)"', html).group(1)
+    assert Image.open(io.BytesIO(base64.b64decode(b64))).mode == "L" and "grey like the dataset" in html

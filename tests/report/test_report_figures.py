@@ -162,3 +162,29 @@ def test_one_seed_and_two_seed_lines_have_different_markers(tmp_path):
     assert markers["SN (n=1)"] != markers["BSN (n=2)"]
     assert (markers["SN (n=1)"], markers["BSN (n=2)"]) == (fg.n_marker(1), fg.n_marker(2))
     assert "one seed" in made.caption
+
+
+def test_sweep_stays_two_panels_wide_and_readable_with_several_protocols(tmp_path):
+    """Best and final side by side, one row per metric × protocol: four metric columns (in-training and
+    rescored IS and FID) still fit the page with text ≥ 12 px as displayed, titles not overlapping."""
+    from dataclasses import replace as dc_replace
+
+    from report_fixtures import make_demo
+
+    from specnorm.report import aggregate as agg
+    from specnorm.report.runs import collect
+    from specnorm.report.scores import run_scores
+
+    runs = collect(make_demo(tmp_path / "results", seeds=(0, 1)))[0]
+    g = agg.group_scores(run_scores(runs))
+    more = g.assign(key=[dc_replace(k, n_gen=k.n_gen * 10) for k in g["key"]])
+    g = pd.concat([g, more], ignore_index=True)
+    g = g[g["setting"] == agg.table1_settings(runs)["digits"]]
+    made = fg.sweep(g, "digits", tmp_path / "figs")
+    w, h = Image.open(tmp_path / "figs" / "sweep_digits.png").size
+    assert made.width <= fg.PAGE_PX and made.min_text_px >= 12 and h > 1.4 * w  # 4 rows of 2 panels
+
+
+def test_fig3_analogue_says_how_it_differs(demo_figures):
+    ratio = next(made for made, _ in demo_figures if made.key == "grad_ratio")
+    assert "without the paper's random rescalings" in ratio.title and "vertical strip at x ≈ 1" in ratio.title

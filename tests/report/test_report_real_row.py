@@ -21,7 +21,7 @@ def _real_file(real_dir, dataset="digits", protocol="paper"):
     records = [ScoreRecord("is", 9.4, key, 0), ScoreRecord("is_std", 0.2, key, 0),
                ScoreRecord("fid", 0.53, replace(key, n_gen=300), 0)]
     data = {"dataset": dataset, "row": "Real data", "protocol": {**key.row(), "n_dataset": 1797},
-            "scores": [r.json_row() for r in records]}
+            "scores": [{**r.json_row(), "images": "some real images", "column": key.row()} for r in records]}
     (real_dir / f"{dataset}-{protocol}.json").write_text(json.dumps(data))
 
 
@@ -54,19 +54,27 @@ def test_real_data_row_without_a_file_says_not_computed(tmp_path):
     assert _t1_cell(row, next(c for c in cols if c.metric == "fid"), t1, "best")["ours"] == "not computed"
 
 
-def test_a_real_score_fills_only_columns_with_its_image_counts():
-    """A smoke column (500 generated vs 500 real) gets no real score computed with the protocol's
-    full counts; the full-protocol columns do (IS on all real images when there are fewer)."""
+def test_a_real_score_fills_only_the_column_it_was_recorded_for():
+    """The match is the recorded column key, not a display string: a 500-image column gets only a
+    score recorded for it; an older file without columns is not read (its FID could be self-against-self)."""
     def key(n_gen, n_real):
         return ProtocolKey("paper", "digits", "x", n_gen, n_real, "r", "x")
-
-    real = [agg.RealScore("digits", 1797, ScoreRecord("fid", 0.5, key(1797, 1797), 0)),
-            agg.RealScore("digits", 1797, ScoreRecord("is", 9.7, key(1797, 0), 0))]
 
     def col(metric, g, r):
         return agg.Column("digits", metric, f"digits-{metric.upper()}", key(g, r), "")
 
-    assert agg._real_value(real, col("fid", 10000, 1797)) == 0.5
-    assert math.isnan(agg._real_value(real, col("fid", 500, 500)))
-    assert agg._real_value(real, col("is", 50000, 0)) == 9.7
-    assert math.isnan(agg._real_value(real, col("is", 500, 0)))
+    real = [agg.RealScore("digits", 1797, ScoreRecord("fid", 0.5, key(898, 899), 0), key(10000, 1797)),
+            agg.RealScore("digits", 1797, ScoreRecord("fid", 0.9, key(500, 500), 0), key(500, 500)),
+            agg.RealScore("digits", 1797, ScoreRecord("is", 9.7, key(1797, 0), 0), key(50000, 0))]
+    assert agg.real_score(real, col("fid", 10000, 1797)).record.value == 0.5
+    assert agg.real_score(real, col("fid", 500, 500)).record.value == 0.9
+    assert agg.real_score(real, col("is", 50000, 0)).record.value == 9.7
+    assert agg.real_score(real, col("is", 500, 0)) is None
+
+
+def test_an_old_real_file_without_columns_is_not_read(tmp_path):
+    key = fixture_key("digits")
+    data = {"dataset": "digits", "protocol": {"n_dataset": 1797},
+            "scores": [ScoreRecord("fid", 4e-13, key, 0).json_row()]}
+    (tmp_path / "digits-paper.json").write_text(json.dumps(data))
+    assert agg.real_scores(tmp_path) == []

@@ -50,6 +50,18 @@ def _real_config(w):
     return _real_cells()[(w.dataset, w.protocol)]
 
 
+def _real_columns(w):
+    """``--also-counts`` of every distinct in-training count set (eval.n_gen, n_real, n_is, is_splits) of
+    the selected cells of this dataset and protocol: their Real-data columns (docs/deviations.md P5)."""
+    sets = set()
+    for c in GRID.cells.values():
+        ev = c.config.eval
+        counts = (ev.n_gen, ev.n_real, ev.n_is, ev.is_splits)
+        if (c.config.dataset.name, ev.protocol) == (w.dataset, w.protocol) and counts != (None,) * 4:
+            sets.add(",".join("" if n is None else str(n) for n in counts))  # empty: the protocol's count
+    return " ".join(f"--also-counts {counts}" for counts in sorted(sets))
+
+
 def real_input(w):
     """The prepared dataset (none if built in) and the extractor's weights file, if it has one."""
     return dataset_input(w.dataset) + extractor_weights(_real_config(w).eval.extractor, w.dataset)
@@ -69,6 +81,7 @@ rule score_real:
         protocol="paper|standard",
     params:
         extractor=lambda w: _real_config(w).eval.extractor,
+        columns=_real_columns,
         inception=lambda w: (f"--inception {shell_quote(GRID.execution['eval.inception_path'])}"
                              if GRID.execution.get("eval.inception_path") else ""),
     threads: 1
@@ -81,5 +94,5 @@ rule score_real:
     shell:
         f"{THREADS} "
         "{SPECNORM} score --real --dataset {wildcards.dataset:q} --protocol {wildcards.protocol:q} "
-        "--extractor {params.extractor:q} {params.inception} --root {DATA_Q} --resources {RESOURCES_Q} "
+        "--extractor {params.extractor:q} {params.inception} {params.columns} --root {DATA_Q} --resources {RESOURCES_Q} "
         "--out {output:q} > {log:q} 2>&1"

@@ -149,15 +149,26 @@ def real_main(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=0, help="fixes the reference subset and the real samples")
     p.add_argument("--extractor", default="auto")
     _protocol_args(p, "real images scored for FID/KID", "real images for IS (default 50k, all if fewer)")
+    p.add_argument("--also-counts", action="append", default=[], metavar="N_GEN,N_REAL,N_IS,IS_SPLITS",
+                   help="also score a column with these counts (repeatable; an empty field keeps the protocol's; the "
+                        "pipeline passes the cells' in-training eval.n_*)")
     p.add_argument("--out", type=Path, help="default: results/real/<dataset>-<protocol>.json")
     a = p.parse_args(argv)
     overrides = _overrides(a)
+    try:
+        columns = [{k: int(v) for k, v in zip(("n_gen", "n_real", "n_is", "is_splits"), c.split(","), strict=True)
+                    if v.strip()} for c in a.also_counts]  # an empty field keeps the protocol's count
+    except ValueError:
+        print(f"specnorm score --real: --also-counts takes N_GEN,N_REAL,N_IS,IS_SPLITS, got {a.also_counts}",
+              file=sys.stderr)
+        return 2
     inception = overrides.pop("inception_path", None)
     from specnorm.metrics.real import score_real
 
     try:
         result = score_real(a.dataset, a.protocol, a.resources, _device(a.device), root=a.root, seed=a.seed,
-                            extractor=a.extractor, inception_path=inception, overrides=overrides)
+                            extractor=a.extractor, inception_path=inception, overrides=overrides,
+                            columns=columns)
     except (ScoreError, cfgmod.ConfigError, KeyError, ValueError, FileNotFoundError) as e:
         print(f"specnorm score --real: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -139,42 +139,39 @@ def _pick_best(cands: pd.DataFrame, metric: str) -> pd.Series | None:
 @dataclass(frozen=True)
 class RealScore:
     """One score of ``specnorm score --real``: real images of ``dataset`` (``n_dataset`` of them)
-    scored like a generator (docs/deviations.md P5)."""
+    scored like a generator against other real images (docs/deviations.md P5); ``column`` is the key
+    of the generator column it stands beside (its own key says what was really compared)."""
 
     dataset: str
     n_dataset: int | None
     record: ScoreRecord
+    column: ProtocolKey
+    images: str = ""
 
 
 def real_scores(real_dir: Path) -> list[RealScore]:
     """The Real-data scores of ``specnorm score --real`` (``results/real/<dataset>-<protocol>.json``),
-    read through :class:`ScoreRecord`; a file that is not readable as such is skipped."""
+    read through :class:`ScoreRecord`; a file that is not readable as such, or an older one without
+    the ``column`` of each score (its FID could be real images against themselves), is skipped."""
     out: list[RealScore] = []
     for path in sorted(Path(real_dir).glob("*.json")) if real_dir is not None else ():
         try:
             data = json.loads(path.read_text())
             n_dataset = data["protocol"].get("n_dataset")
-            out += [RealScore(data["dataset"], n_dataset, ScoreRecord.from_row(s)) for s in data["scores"]]
+            out += [RealScore(data["dataset"], n_dataset, ScoreRecord.from_row(s), ProtocolKey.from_row(s["column"]),
+                              str(s.get("images", ""))) for s in data["scores"]]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
     return out
 
 
-def _real_value(real: list[RealScore], col: Column) -> float:
-    """The Real-data value of a column: same dataset and metric, and the column's protocol key but
-    for the images scored: against a reference set (FID, KID) any number of real images (the
-    reference subset's complement may hold fewer than the protocol's count); without one (IS) as
-    many as the column's protocol scores, all real ones if fewer (a smoke column of 500 images gets
-    no 50k-image real score)."""
+def real_score(real: list[RealScore], col: Column) -> RealScore | None:
+    """The Real-data score of a column: same dataset and metric, recorded for the column's key."""
     for real_score in real:
-        record = real_score.record
-        if (real_score.dataset, record.metric) != (col.dataset, col.metric) or col.key is None \
-                or not math.isfinite(record.value) or replace(record.key, n_gen=col.key.n_gen) != col.key:
-            continue
-        if METRIC_INFO[col.metric].reference or (
-                real_score.n_dataset is not None and record.key.n_gen == min(col.key.n_gen, real_score.n_dataset)):
-            return record.value
-    return math.nan
+        if col.key is not None and (real_score.dataset, real_score.record.metric, real_score.column) == (
+                col.dataset, col.metric, col.key) and math.isfinite(real_score.record.value):
+            return real_score
+    return None
 
 
 def table1(runs: list[Run], scores: pd.DataFrame, grouped: pd.DataFrame, settings: dict[str, str | None],
@@ -201,8 +198,17 @@ def table1(runs: list[Run], scores: pd.DataFrame, grouped: pd.DataFrame, setting
                 for which in ("best", "final"):
                     rows += _table1_column(runs, cells, column, which, setting, real or [])
     names = ["dataset", "metric", "label", "key", "which", "row", "mean", "sem", "n", "scale", "n_scales",
-             "done", "total", "diverged", "paper_mean", "paper_sem", "diff", "welch_p_bsn_vs_sn"]
+             "done", "total", "diverged", "paper_mean", "paper_sem", "diff", "welch_p_bsn_vs_sn", "real_protocol"]
     return pd.DataFrame(rows, columns=names), columns
+
+
+def _real_words(found: RealScore | None) -> str:
+    """What a Real-data cell compared, in words: ``digits-train-split-complement(898,seed=0) vs
+    digits-train-split(899,seed=0)`` (FID/KID) or the images IS scored."""
+    if found is None:
+        return ""
+    key = found.record.key
+    return f"{found.images} vs {key.reference}" if METRIC_INFO[found.record.metric].reference else found.images
 
 
 def _pending_column(runs: list[Run], dataset: str, setting: str, metric: str) -> Column:
@@ -217,10 +223,11 @@ def _table1_column(runs: list[Run], cells: pd.DataFrame, col: Column, which: str
                    real: list[RealScore]) -> list[dict]:
     g = cells[(cells["metric"] == col.metric) & with_key(cells, col.key) & (cells["which"] == which)]
     base = {"dataset": col.dataset, "metric": col.metric, "label": col.label, "key": col.key, "which": which}
-    real_value = _real_value(real, col)
+    found = real_score(real, col)
+    real_value = found.record.value if found is not None else math.nan
     out = [{**base, "row": REAL_DATA, "mean": real_value, "sem": math.nan, "n": int(not math.isnan(real_value)),
-            "scale": math.nan, "n_scales": 0,
-            "done": 0, "total": 0, "diverged": 0}]
+            "scale": math.nan, "n_scales": 0, "done": 0, "total": 0, "diverged": 0,
+            "real_protocol": _real_words(found)}]
     picked: dict[str, pd.Series | None] = {}
     for fam, (plain, scaled) in TABLE1_FAMILIES.items():
         sweep = g[g["family"] == fam]

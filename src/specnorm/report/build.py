@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import base64
 import datetime
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 
+from specnorm.catalog import DATASETS
 from specnorm.io import atomic_write_text
 from specnorm.layout import INDEX, REPORT, RESULTS, Results
 from specnorm.provenance import git_commit, versions
@@ -73,10 +76,25 @@ def _sample(runs: list[Run], dataset: str, setting: str | None, family: str, sca
     for run in candidates:
         path = run.latest_sample()
         if path is not None:
+            grey = dataset in DATASETS and DATASETS[dataset].grey
             return {"variant": variant_label(family, scale), "run": run.name, "seed": run.seed,
-                    "state": run.state, "image": path.name,
-                    "b64": base64.b64encode(path.read_bytes()).decode("ascii")}
+                    "state": run.state, "image": path.name, "grey": grey,
+                    "b64": base64.b64encode(_in_dataset_channels(path.read_bytes(), grey)).decode("ascii")}
     return None
+
+
+def _in_dataset_channels(png: bytes, grey: bool) -> bytes:
+    """A sample grid as the dataset's images look: a grey dataset's grid (G has three output channels
+    even when the data are grey replicated) as one grey channel, the mean of the three; else unchanged."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as img:
+        if not grey or img.mode == "L":
+            return png
+        rgb = np.asarray(img.convert("RGB"), dtype=np.float32)
+        out = io.BytesIO()
+        Image.fromarray(np.round(rgb.mean(axis=2)).astype(np.uint8), mode="L").save(out, format="PNG")
+        return out.getvalue()
 
 
 def _provenance(inventory: pd.DataFrame) -> dict[str, Any]:
@@ -166,7 +184,7 @@ def build(paths: Paths) -> Built:
               "curves": aggregate.curves(runs), "analysis": aggregate.analysis(runs, settings),
               "grad_ratio": aggregate.grad_ratios(runs, settings), "train_log": aggregate.train_log(runs, settings),
               "hparams": aggregate.hparams(grouped), "gamma": aggregate.gamma_table(runs, grouped)}
-    verdicts = claims.checklist(runs, grouped, table1_rows, tables["hparams"], tables["curves"], settings)
+    verdicts = claims.checklist(runs, grouped, table1_rows, tables["hparams"], settings)
     tables["claims"] = claims.to_frame(verdicts)
     written = [paths.tables / f"{name}.csv" for name in tables]
     for name, path in zip(tables, written):
@@ -191,6 +209,7 @@ def build(paths: Paths) -> Built:
     context = {
         "counts": counts,
         "table1": views.table1_views(table1_rows, columns), "paper_table": views.paper_table(),
+        "best_final": views.best_final_note(scores), "alpha": f"{claims.ALPHA:g}",
         "paper_protocol": paper.PAPER_PROTOCOL,
         "no_table1": [paper.dataset_label(dataset) for dataset, setting in settings.items() if setting is None],
         "datasets": sections, "ratio_fig": ratio_figure,

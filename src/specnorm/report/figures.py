@@ -204,10 +204,13 @@ def sweep(grouped: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
         return None
     cols = [(m, key) for m, key in columns(g)
             if g[(g["metric"] == m) & with_key(g, key)].groupby("family")["scale"].nunique().max() >= 2]
-    fig, axes = plt.subplots(2, len(cols), figsize=(5.4 * len(cols), 7.0), squeeze=False, layout="constrained")
+    # one row per metric column, best and final side by side: two panels across at any number of
+    # protocols, so titles and fonts stay readable at the page's width
+    fig, axes = plt.subplots(len(cols), 2, figsize=(10.4, 3.9 * len(cols) + 0.5), squeeze=False,
+                             layout="constrained")
     for j, (metric, key) in enumerate(cols):
         for i, which in enumerate(("best", "final")):
-            ax = axes[i][j]
+            ax = axes[j][i]
             sub = g[(g["metric"] == metric) & with_key(g, key) & (g["which"] == which)]
             for k, fam in enumerate(fams):
                 f = sub[sub["family"] == fam].sort_values("scale")
@@ -223,10 +226,10 @@ def sweep(grouped: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
             else:
                 ax.set_xlabel("scale s")
             ax.set_ylabel(f"{label} ({'↑' if metric == 'is' else '↓'})")
-            ax.set_title(f"{label} ({key.tag(metric)}), {WHICH[which]}", fontsize=10)
+            ax.set_title(f"{label}, {WHICH[which]}\n{key.tag(metric)}", fontsize=11)
             ax.grid(alpha=0.3)
     handles = [Line2D([], [], color=color(f, k), label=f) for k, f in enumerate(fams)] + n_handles(g["n"])
-    fig.legend(handles=handles, loc="outside right upper")
+    fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 4), fontsize=11)
     caption = (f"{dataset_label(dataset)}, Table 1 setting: score against the fixed scale s, mean ± s.e.m. over seeds. SN's "
                "curve is the SSN sweep and BSN's the BSSN sweep (Fig. 8's SSN curve), SN_Conv's is Fig. 6's and "
                "LeCun's is Fig. 8's scaled-LeCun curve (there s multiplies the init std of an un-normalized D). The "
@@ -411,8 +414,13 @@ def grad_ratio(pairs: pd.DataFrame, out_dir: Path) -> Figure | None:
                "ratio of the gradient norms w.r.t. the effective weights (averaged over the analysis batch) against "
                "the inverse ratio of the effective weights' spectral norms (the analysis.csv columns sigma_w / "
                "sigma_used; s cancels). Thm. 1's set 𝒟 "
-               "lies on the diagonal. Learned-γ runs are left out.")
-    return save(fig, "grad_ratio", "Gradient-norm ratio vs inverse spectral-norm ratio (Fig. 3)", caption, out_dir)
+               "lies on the diagonal. Learned-γ runs are left out. How this differs from Fig. 3: the paper trains "
+               "with randomly drawn rescalings c of the layers' spectral norms, which spread the points along x "
+               "(each run a vertical series); we train no such rescalings, so every normalized layer's effective "
+               "spectral norm is ≈ 1 and SN/BSN/SN_Conv points form a vertical strip at x ≈ 1 — only their spread "
+               "in y (how far training stays from 𝒟) is comparable; un-normalized runs spread along x.")
+    return save(fig, "grad_ratio", "Gradient-norm ratio vs inverse spectral-norm ratio (Fig. 3 analogue without the "
+                "paper's random rescalings: a vertical strip at x ≈ 1)", caption, out_dir)
 
 
 def input_grads(train_log_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]],

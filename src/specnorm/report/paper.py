@@ -64,3 +64,8 @@ def dataset_label(dataset: str) -> str:
 def paper_value(dataset: str, metric: str, row: str) -> tuple[float, float | None] | None:
     """The paper's ``(mean, s.e.m.)`` for a Table 1 cell, or None when the paper has no such cell."""
     return TABLE1.get((dataset, metric), {}).get(row)
+
+MODE_RANGES: dict[str, tuple[float, float]] = {"SN": (0.7, 4.0), "LeCun": (0.2, 1.2)}
+"""The range of s a sweep must cover before a single mode refutes Fig. 8's two (docs/design.md#claim-rules):
+SSN, the official CIFAR10 sweep (block 1, 0.7–4.0); LeCun×s, the span of the paper's two modes (≈ 0.2 and
+≈ 1.2; its sweep is not published). Keyed by the family's vocabulary name."""

@@ -76,3 +76,41 @@ def significant(p_value: float) -> bool:
 def better(metric: str, value: float, other: float) -> bool:
     """Whether ``value`` is strictly better than ``other`` for ``metric`` (IS higher, FID/KID lower)."""
     return value > other if HIGHER_IS_BETTER[metric] else value < other
+
+
+def _finite(values: Sequence[float]) -> np.ndarray:
+    return np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+
+
+def welch_p_less(values: Sequence[float], others: Sequence[float], margin: float = 0.0) -> float:
+    """One-sided Welch p of H₁: mean(values) − mean(others) < ``margin`` (a non-inferiority or
+    equivalence bound when ``margin`` ≠ 0); NaN when undefined (as :func:`welch_p`)."""
+    x, y = _finite(values), _finite(others)
+    if len(x) < 2 or len(y) < 2 or (x.std() == 0 and y.std() == 0) or not math.isfinite(margin):
+        return math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(x - margin, y, equal_var=False, alternative="less").pvalue)
+
+
+def paired_p_less(values: Sequence[float], others: Sequence[float]) -> float:
+    """One-sided paired t-test p of H₁: mean(values − others) < 0, over the pairs where both are
+    finite (the same seed's two evaluations); NaN for < 2 pairs or constant differences."""
+    d = np.asarray([a - b for a, b in zip(values, others) if math.isfinite(a) and math.isfinite(b)], dtype=float)
+    if len(d) < 2 or d.std() == 0:
+        return math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_1samp(d, 0.0, alternative="less").pvalue)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values (family-wise error ≤ α when compared with :data:`ALPHA`);
+    NaN stays NaN and does not count as a test."""
+    finite = sorted((p, i) for i, p in enumerate(p_values) if math.isfinite(p))
+    out = [math.nan] * len(p_values)
+    running, m = 0.0, len(finite)
+    for rank, (p, i) in enumerate(finite):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out

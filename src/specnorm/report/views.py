@@ -46,9 +46,25 @@ def arrow(metric: str) -> str:
 
 
 # -- Table 1 -----------------------------------------------------------------------------------------
+PAPER_DATASETS = frozenset(dataset for dataset, _ in paper.TABLE1)
+"""The datasets of the paper's Table 1: only these are columns of our Table 1; the others get a table of
+their own (:func:`table1_views`)."""
+
+
 def table1_views(table1_rows: pd.DataFrame, columns: list[Column]) -> list[dict]:
-    """One view per variant (best / final): dataset header groups, columns, rows of cells, p-values and
-    the numbered protocol notes."""
+    """One view per part and variant (best / final): Table 1 of the paper's datasets, then a table of
+    the other datasets (``id`` ``others-<which>``); each with dataset header groups, columns, rows of
+    cells, p-values and the numbered protocol notes."""
+    views = []
+    for part, prefix in ((True, "table1"), (False, "others")):
+        cols = [c for c in columns if (c.dataset in PAPER_DATASETS) == part]
+        if cols:
+            views += [{**view, "id": f"{prefix}-{view['which']}", "paper_datasets": part}
+                      for view in _table1_part(table1_rows, cols)]
+    return views
+
+
+def _table1_part(table1_rows: pd.DataFrame, columns: list[Column]) -> list[dict]:
     views = []
     for which in ("best", "final"):
         groups: list[dict] = []
@@ -76,6 +92,26 @@ def table1_views(table1_rows: pd.DataFrame, columns: list[Column]) -> list[dict]
     return views
 
 
+def best_final_note(scores: pd.DataFrame) -> str:
+    """Whether "best during training" and "final" coincide: how many (run, metric) pairs had their best
+    evaluation at the last one (then the two tables agree there); "" without scores."""
+    if scores.empty or not {"which", "iteration", "preferred"} <= set(scores.columns):
+        return ""
+    s = scores[scores["preferred"] & scores["metric"].isin(list(HIGHER_IS_BETTER))]
+    at = s.pivot_table(index=["run", "metric"], columns="which", values="iteration", aggfunc="first")
+    if not {"best", "final"} <= set(at.columns):
+        return ""
+    at = at.dropna(subset=["best", "final"])
+    same, total = int((at["best"] == at["final"]).sum()), len(at)
+    if total == 0:
+        return ""
+    if same == total:
+        return (f"Best and final coincide: every run was at its best at its last evaluation ({total} of {total} "
+                "run × metric pairs), so the \"best during training\" and \"final\" tables are the same numbers.")
+    return (f"Best and final coincide in {same} of {total} run × metric pairs (best at the last evaluation); "
+            "the two tables differ only where they do not.")
+
+
 def _column_rows(table1_rows: pd.DataFrame, col: Column, which: str) -> pd.DataFrame:
     """The rows of Table 1's column ``col`` in variant ``which`` (best / final)."""
     return table1_rows[(table1_rows["dataset"] == col.dataset) & (table1_rows["metric"] == col.metric)
@@ -86,6 +122,8 @@ def _t1_cell(r: pd.Series, col: Column, table1_rows: pd.DataFrame, which: str) -
     cell: dict[str, Any] = {"ours": pm(r["mean"], r["sem"]), "n": int(r["n"]), "best": False}
     if r["row"] == REAL_DATA and not math.isfinite(r["mean"]):
         cell["ours"] = "not computed"  # no results/real/<dataset>-<protocol>.json (specnorm score --real)
+    elif r["row"] == REAL_DATA:
+        cell["real"] = str(r.get("real_protocol") or "")  # what was compared: never a set against itself
     elif r["row"] in SCALED and math.isfinite(r["scale"]):
         k = int(r["n_scales"])
         cell["scale"] = f"s = {r['scale']:g} (best of {k} scale{'s' if k != 1 else ''})"
