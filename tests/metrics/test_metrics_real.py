@@ -19,7 +19,8 @@ def test_score_real_writes_the_scores_with_their_protocol(tmp_path, monkeypatch,
     assert len(prot["extractor_sha256"]) == 64 and prot["extractor"] and prot["resize"].startswith("float->")
     assert prot["reference"] == f"{DEFAULT_DATASET}-train-subset(200)"  # drawn by seed 0
     scores = {s["metric"]: s for s in out["scores"]}
-    assert set(scores) == {"fid", "is", "is_std"}
+    assert set(scores) == {"fid", "is", "is_std", "precision", "recall", "density", "coverage"}
+    assert scores["recall"]["images"] == scores["fid"]["images"] and scores["recall"]["n_real"] == 200
     assert scores["fid"]["images"] == f"{DEFAULT_DATASET}-train-disjoint-subset(300,seed=0)"
     assert scores["fid"]["reference"] == prot["reference"] and scores["is"]["n_gen"] == 400
     assert 0 <= scores["fid"]["value"] < 5 and scores["is"]["value"] > 1  # real vs real: near 0; real IS: high

@@ -164,7 +164,7 @@ def real_main(argv: list[str]) -> int:
     dest = a.out or Path("results") / "real" / f"{a.dataset}-{a.protocol}.json"
     atomic_write_json(dest, result)
     for s in result["scores"]:
-        print(f"real {s['label']:<14} {s['value']}")
+        print(f"real {s['label']:<16} {s['value']}")
     print(f"wrote {dest}")
     return 0
 
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"specnorm score: {describe_os_error(e)}", file=sys.stderr)
         return 5
     for s in result["scores"]:
-        print(f"{s['which']:>8} it {s['iteration']:>7}  {s['label']:<14} {s['value']}")
+        print(f"{s['which']:>8} it {s['iteration']:>7}  {s['label']:<16} {s['value']}")
     print(f"wrote {dest} (status {result['status']})")
     return 0
 

@@ -67,6 +67,7 @@ def score_real(dataset: str, protocol: str, resources: str | Path, device: torch
     values = {"fid": fid(acc.result(), ref.stats)}
     if p.kid:
         values["kid"] = kid(feats.float(), ref.feats, eval_seed(p.seed, "kid"))
+    values.update(ref.scores(feats))  # precision, recall, density, coverage: the FID images vs the kept features
     _, logits = run(is_idx, True)
     values["is"], values["is_std"] = inception_score(logits, p.is_splits)
     images_scored = {  # which real images stand in for the generated ones
