@@ -206,3 +206,17 @@ def test_a_format_1_reference_file_is_rebuilt_with_its_features(tmp_path):
         ev = Evaluator.from_config(cfg, CPU, tmp_path)
     assert not ev.reference.from_cache and ev.reference.feats.shape == (200, 64)
     assert Evaluator.from_config(cfg, CPU, tmp_path).reference.from_cache
+
+
+def test_a_reference_above_the_cap_keeps_one_seeded_subset_for_every_run_seed(tmp_path, monkeypatch):
+    from specnorm.metrics import protocol
+
+    monkeypatch.setattr(protocol, "REF_FEATURES_MAX", 500)  # the digits' 1,797 stand in for a large reference
+    evs = [Evaluator.from_config(digits_cfg(seed=s, protocol="standard", n_real=None, n_gen=100, n_is=100), CPU,
+                                 tmp_path) for s in (0, 1)]
+    assert evs[0].reference.path == evs[1].reference.path and evs[1].reference.from_cache
+    assert evs[0].reference.feats.shape == (500, 64)
+    rows = {r["metric"]: r for r in evs[1].evaluate(OneClassDigits(), 1, 0.0)}
+    assert (rows["coverage"]["n_real"], rows["coverage"]["reference"]) == (
+        500, "digits-train(1797)/seeded-subset(500),k=5")
+    assert (rows["fid"]["n_real"], rows["fid"]["reference"]) == (1797, "digits-train(1797)")
