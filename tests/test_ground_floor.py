@@ -140,6 +140,9 @@ def test_variant_families_are_said_once_with_the_registry_labels():
 def test_the_metric_table_gives_the_kept_generators_and_what_each_is_rescored_on():
     from specnorm import rundir
 
-    assert vocab.METRICS == ("is", "fid", "kid") and vocab.HIGHER_IS_BETTER == {"is": True, "fid": False, "kid": False}
-    assert rundir.GENERATORS == ("best_is", "best_fid", "final")
-    assert rundir.RESCORED_ON == {"is": "best_is", "is_std": "best_is", "fid": "best_fid", "kid": "best_fid"}
+    knn = ("precision", "recall", "density", "coverage")
+    assert vocab.METRICS == ("is", "fid", "kid", *knn) and vocab.MANIFOLD_METRICS == knn
+    assert vocab.HIGHER_IS_BETTER == {"is": True, "fid": False, "kid": False, **dict.fromkeys(knn, True)}
+    assert rundir.GENERATORS == ("best_is", "best_fid", "final")  # the k-NN metrics keep no generator of their own
+    assert rundir.RESCORED_ON == {"is": "best_is", "is_std": "best_is", "fid": "best_fid", "kid": "best_fid",
+                                  **dict.fromkeys(knn, "best_fid")}

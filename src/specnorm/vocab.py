@@ -73,6 +73,7 @@ class Metric:
     higher_is_better: bool | None  # None: a companion number that is never ranked (IS's spread over splits)
     reference: bool  # compares the scored images with the real reference set (FID, KID) or not (IS)
     kept_by: str  # the metric whose kept best generator ``specnorm score`` rescores it on (docs/outputs.md)
+    manifold: bool = False  # a k-NN manifold metric (precision/recall/density/coverage: specnorm.metrics.prdc)
 
 
 METRIC_INFO: dict[str, Metric] = {m.name: m for m in (
@@ -80,10 +81,18 @@ METRIC_INFO: dict[str, Metric] = {m.name: m for m in (
     Metric("is_std", "IS std", None, reference=False, kept_by="is"),
     Metric("fid", "FID", False, reference=True, kept_by="fid"),
     Metric("kid", "KID", False, reference=True, kept_by="fid"),
+    Metric("precision", "Precision", True, reference=True, kept_by="fid", manifold=True),
+    Metric("recall", "Recall", True, reference=True, kept_by="fid", manifold=True),
+    Metric("density", "Density", True, reference=True, kept_by="fid", manifold=True),
+    Metric("coverage", "Coverage", True, reference=True, kept_by="fid", manifold=True),
 )}
 """Every metric a run records, by name, in display order."""
 METRICS = tuple(name for name, m in METRIC_INFO.items() if m.higher_is_better is not None)
-"""The ranked metrics (each has a best over the in-training evaluations): is, fid, kid."""
+"""The ranked metrics (each has a best over the in-training evaluations): is, fid, kid, precision, recall,
+density, coverage."""
+MANIFOLD_METRICS = tuple(name for name in METRICS if METRIC_INFO[name].manifold)
+"""Precision, recall (Kynkäänniemi et al. 2019) and density, coverage (Naeem et al. 2020): k-NN estimates
+against the real features (docs/design.md#metric-protocol), shown in their own sweep figure."""
 HIGHER_IS_BETTER = {name: METRIC_INFO[name].higher_is_better for name in METRICS}
 
 

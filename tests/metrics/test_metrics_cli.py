@@ -49,9 +49,10 @@ def test_score_writes_each_best_for_its_own_metric_and_final_for_all(tmp_path, c
     proto = out["protocol"]
     assert (proto["protocol"], proto["extractor"], proto["n_gen"], proto["n_real"], proto["n_is"]) == (
         "paper", "digits", 80, 150, 80)
+    knn = ("precision", "recall", "density", "coverage")  # rescored on the FID-best generator, like KID
     assert [(s["which"], s["metric"]) for s in out["scores"]] == [
-        ("best_is", "is"), ("best_is", "is_std"), ("best_fid", "fid"),
-        ("final", "fid"), ("final", "is"), ("final", "is_std")]
+        ("best_is", "is"), ("best_is", "is_std"), ("best_fid", "fid"), *(("best_fid", m) for m in knn),
+        ("final", "fid"), ("final", "is"), ("final", "is_std"), *(("final", m) for m in knn)]
     assert {(s["which"], s["generator"], s["iteration"]) for s in out["scores"]} == {
         ("best_is", "generator_best_is.pt", 100), ("best_fid", "generator_best_fid.pt", 200),
         ("final", "generator_final.pt", 300)}
@@ -65,7 +66,8 @@ def test_score_writes_each_best_for_its_own_metric_and_final_for_all(tmp_path, c
     ev_cfg = digits_cfg(n_gen=80, n_real=150, n_is=80, is_splits=2, batch_size=40)
     ev = Evaluator.from_config(ev_cfg, torch.device("cpu"), res)
     value = {(s["which"], s["metric"]): s["value"] for s in out["scores"]}
-    for which, metric in (("best_is", "is"), ("best_fid", "fid"), ("final", "fid"), ("final", "is")):
+    for which, metric in (("best_is", "is"), ("best_fid", "fid"), ("final", "fid"), ("final", "is"),
+                          ("best_fid", "coverage"), ("final", "recall")):
         rows = ev.evaluate(gens[which], 100, 0.0)
         assert next(r["value"] for r in rows if r["metric"] == metric) == pytest.approx(value[which, metric],
                                                                                          rel=1e-9)
@@ -79,7 +81,7 @@ def test_a_best_generator_equal_to_the_final_one_gets_the_same_scores(tmp_path):
     scores = json.loads((run / "scores.json").read_text())["scores"]
     final = {s["metric"]: s["value"] for s in scores if s["which"] == "final"}
     best = {s["metric"]: s["value"] for s in scores if s["which"].startswith("best_")}
-    assert best == final and set(best) == {"is", "is_std", "fid"}
+    assert best == final and set(best) == {"is", "is_std", "fid", "precision", "recall", "density", "coverage"}
     assert {s["iteration"] for s in scores if s["which"] == "final"} == {300}
 
 

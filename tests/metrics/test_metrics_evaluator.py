@@ -52,7 +52,7 @@ def test_rows_carry_the_protocol_and_restore_g(resources):
     rows = ev.evaluate(G, 100, 12.5)
     assert G.training
     assert torch.equal(torch.random.get_rng_state(), rng) and np.array_equal(np.random.get_state()[1], np_rng)
-    assert [r["metric"] for r in rows] == ["fid", "is", "is_std"]
+    assert [r["metric"] for r in rows] == ["fid", "is", "is_std", "precision", "recall", "density", "coverage"]
     for r in rows:
         assert ROW_KEYS <= set(r) and r["iteration"] == 100 and r["wall_time"] == 12.5
         assert (r["protocol"], r["extractor"], r["seed"]) == ("paper", "digits", 0)
@@ -61,6 +61,10 @@ def test_rows_carry_the_protocol_and_restore_g(resources):
     assert (fid_row["n_gen"], fid_row["n_real"]) == (120, 300)
     assert fid_row["reference"] == "digits-train-subset(300)" and fid_row["label"] == "digits-FID"  # drawn by seed 0
     assert (is_row["n_gen"], is_row["reference"], is_row["label"]) == (120, "none(IS,2 splits)", "digits-IS")
+    by = {r["metric"]: r for r in rows}  # k-NN metrics: the FID samples vs the kept real features, k in the key
+    assert [(by[m]["n_gen"], by[m]["n_real"], by[m]["reference"], by[m]["label"]) for m in ("recall", "coverage")] == [
+        (120, 300, "digits-train-subset(300),k=3", "digits-Recall"),
+        (120, 300, "digits-train-subset(300),k=5", "digits-Coverage")]
     assert [r["value"] for r in ev.evaluate(G.eval(), 200, 0.0)] == [r["value"] for r in rows]  # same latents
     assert not G.training
 
@@ -72,12 +76,14 @@ def test_a_perfect_generator_scores_far_better_than_an_untrained_one(resources):
     fake = {r["metric"]: r["value"] for r in ev.evaluate(tiny_g(cfg), 1, 0.0)}
     assert real["is"] > 8.0 and fake["is"] < 3.0
     assert real["fid"] < fake["fid"] / 20
+    assert min(real["precision"], real["recall"], real["coverage"]) > 0.6 and real["density"] > 0.6
+    assert max(fake["precision"], fake["recall"], fake["coverage"], fake["density"]) < 0.2
 
 
 def test_standard_protocol_adds_kid_and_quantises(resources):
     ev = Evaluator.from_config(digits_cfg(protocol="standard", n_real=None), CPU, resources)
     by = {r["metric"]: r for r in ev.evaluate(RealDigits(), 5, 0.0)}
-    assert set(by) == {"fid", "kid", "is", "is_std"}
+    assert set(by) == {"fid", "kid", "is", "is_std", "precision", "recall", "density", "coverage"}
     assert by["kid"]["reference"] == "digits-train(1797)" and by["kid"]["n_real"] == 1797
     assert by["fid"]["resize"] == "uint8->none(native 16x16)" and by["kid"]["label"] == "digits-KID"
     bad = {r["metric"]: r["value"] for r in ev.evaluate(tiny_g(digits_cfg()), 5, 0.0)}

@@ -19,7 +19,8 @@ def test_score_real_writes_the_scores_with_their_protocol(tmp_path, monkeypatch,
     assert len(prot["extractor_sha256"]) == 64 and prot["extractor"] and prot["resize"].startswith("float->")
     assert prot["reference"] == f"{DEFAULT_DATASET}-train-subset(200)"  # drawn by seed 0
     scores = {s["metric"]: s for s in out["scores"]}
-    assert set(scores) == {"fid", "is", "is_std"}
+    assert set(scores) == {"fid", "is", "is_std", "precision", "recall", "density", "coverage"}
+    assert scores["recall"]["images"] == scores["fid"]["images"] and scores["recall"]["n_real"] == 200
     assert scores["fid"]["images"] == f"{DEFAULT_DATASET}-train-disjoint-subset(300,seed=0)"
     assert scores["fid"]["reference"] == prot["reference"] and scores["is"]["n_gen"] == 400
     assert 0 <= scores["fid"]["value"] < 5 and scores["is"]["value"] > 1  # real vs real: near 0; real IS: high
@@ -55,3 +56,8 @@ def test_a_whole_set_reference_is_split_and_every_column_is_scored(tmp_path, mon
     assert by[("is", 500)]["n_gen"] == 500 and by[("is", 600)]["n_gen"] == 600
     assert all(s["value"] > 1e-3 for s in out["scores"] if s["metric"] in ("fid", "is"))
     assert [c["n_gen"] for c in out["columns"]] == [898, 500]
+    # the k-NN metrics compare the same scored half with the other half, never with a set holding it
+    recall = by[("recall", 2000)]
+    assert recall["reference"] == f"{DEFAULT_DATASET}-train-split(899,seed=0),k=3" and recall["n_real"] == 899
+    assert by[("coverage", 2000)]["reference"].endswith(",k=5") and recall["n_gen"] == 898
+    assert by[("precision", 2000)]["value"] < 1.0  # a scored image inside the reference would be its own neighbour

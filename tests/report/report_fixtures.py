@@ -2,7 +2,8 @@
 
 ``make_run(root, name, **cell)`` writes config.yaml, train_log.csv, metrics.csv, analysis.csv,
 samples/, summary.json (and optionally scores.json) for one cell; ``make_demo(root)`` writes a small
-digits grid (SN/BSN sweeps, SN_Conv, LeCun×s, no-SN, learned γ, 3 seeds) for the report tests.
+digits grid (SN/BSN sweeps, SN_Conv, LeCun×s, no-SN, learned γ, 3 seeds, precision/recall/density/coverage
+from :func:`default_knn`) for the report tests.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from dataclasses import replace
 
 import numpy as np
 import yaml
@@ -72,10 +75,25 @@ def default_quality(cfg: dict[str, Any], it: int) -> tuple[float, float]:
     return is_, 60.0 - 6.0 * is_
 
 
+def default_knn(cfg: dict[str, Any], it: int, is_: float) -> dict[str, float]:
+    """Precision, recall, density, coverage of a synthetic evaluation with IS ``is_``: recall and coverage
+    follow IS (a low IS is a collapse), precision and density stay high."""
+    coverage = is_ / (is_ + 3.0)
+    precision = 0.8 + 0.01 * (cfg["train"]["seed"] % 3)
+    return {"precision": precision, "recall": 0.9 * coverage, "density": 1.1 * precision, "coverage": coverage}
+
+
+def _knn_key(key: ProtocolKey, metric: str) -> ProtocolKey:
+    """The key of a k-NN metric: the run's, its reference with the metric's k (``Protocol.key``)."""
+    return replace(key, reference=f"{key.reference},k={3 if metric in ('precision', 'recall') else 5}")
+
+
 def make_run(root: Path, name: str, *, state: str = "completed", scores_json: bool = False, analysis: bool = True,
              samples: bool = True, quality: Callable[[dict, int], tuple[float, float]] = default_quality,
-             protocol: dict[str, Any] | None = None, **cell: Any) -> Path:
-    """Write one run directory; ``state`` completed / diverged / running (no summary.json)."""
+             protocol: dict[str, Any] | None = None,
+             knn: Callable[[dict, int, float], dict[str, float]] | None = None, **cell: Any) -> Path:
+    """Write one run directory; ``state`` completed / diverged / running (no summary.json); ``knn``: the
+    precision/recall/density/coverage of each evaluation (e.g. :func:`default_knn`; None: IS and FID only)."""
     cfg = cell_config(**cell)
     run = root / name
     run.mkdir(parents=True)
@@ -91,6 +109,8 @@ def make_run(root: Path, name: str, *, state: str = "completed", scores_json: bo
             is_, fid = quality(cfg, it)
             for metric, value in (("fid", fid), ("is", is_), ("is_std", 0.05)):
                 writer.writerow(ScoreRecord(metric, value, key, seed, it, it / 100).row())
+            for metric, value in (knn(cfg, it, is_) if knn is not None else {}).items():
+                writer.writerow(ScoreRecord(metric, value, _knn_key(key, metric), seed, it, it / 100).row())
     # train_log.csv (wide)
     mode, gamma = cfg["norm"]["mode"], cfg["norm"]["gamma"]
     cols = ["iteration", "wall_time", "loss_d", "loss_g", "d_real", "d_fake", "gp", "grad_x_real_mean",
@@ -140,14 +160,17 @@ def make_run(root: Path, name: str, *, state: str = "completed", scores_json: bo
     if scores_json:  # as specnorm score writes it: each metric's best generator for its metric, final for all
         evals = {it: quality(cfg, it) for it in range(500, done + 1, 500)}
         best_it = {"is": max(evals, key=lambda i: evals[i][0]), "fid": min(evals, key=lambda i: evals[i][1])}
-        todo = [("best_is", best_it["is"], ("is",)), ("best_fid", best_it["fid"], ("fid",)),
-                ("final", done, ("fid", "is"))]
+        knns = tuple(knn(cfg, done, 1.0)) if knn is not None else ()  # rescored on the FID-best generator
+        todo = [("best_is", best_it["is"], ("is",)), ("best_fid", best_it["fid"], ("fid", *knns)),
+                ("final", done, ("fid", "is", *knns))]
         entries = []
         for which, it, metrics in todo:
             is_, fid = quality(cfg, it)
-            for metric, value in (("fid", fid + 0.5), ("is", is_ + 0.05)):
+            knn_values = knn(cfg, it, is_) if knn is not None else {}
+            for metric, value in (("fid", fid + 0.5), ("is", is_ + 0.05), *knn_values.items()):
                 if metric in metrics:
-                    record = ScoreRecord(metric, value, key, seed, it, which=which)
+                    record = ScoreRecord(metric, value, _knn_key(key, metric) if metric in knn_values else key, seed,
+                                         it, which=which)
                     entries.append({**record.json_row(), "generator": f"generator_{which}.pt"})
         best = {m: {"iteration": it, "value": evals[it][m == "fid"]} for m, it in best_it.items()}
         (run / "scores.json").write_text(json.dumps({"run": name, "protocol": key.row(), "scores": entries,
@@ -170,11 +193,12 @@ def make_demo(root: Path, seeds: tuple[int, ...] = (0, 1, 2)) -> Path:
     for mode, s, gamma, init in DEMO_CELLS:
         for seed in seeds:
             make_run(runs, f"digits-{mode}-{init}-{gamma}-s{s:g}-seed{seed}", mode=mode, scale=s, gamma=gamma,
-                     init=init, seed=seed)
+                     init=init, seed=seed, knn=default_knn)
     # App. N: a second setting (n_dis 5) for SN and BSN
     for mode in ("sn", "bsn"):
         for seed in seeds:
-            make_run(runs, f"digits-{mode}-ndis5-seed{seed}", mode=mode, seed=seed, n_dis=5, beta2=0.9)
+            make_run(runs, f"digits-{mode}-ndis5-seed{seed}", mode=mode, seed=seed, n_dis=5, beta2=0.9,
+                     knn=default_knn)
     return runs
 
 

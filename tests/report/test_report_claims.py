@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 import yaml
-from report_fixtures import cell_config, make_demo, make_run
+from report_fixtures import cell_config, default_knn, make_demo, make_run
 
 from specnorm.report import aggregate as agg
 from specnorm.report import claims as cl
@@ -50,17 +50,18 @@ def test_synthetic_demo_with_three_seeds_reproduces_every_claim_but_imagenet_as_
     status = {k: c.status for k, c in demo3_claims.items()}
     assert status == {"bsn_vs_sn": "reproduced", "curves": "reproduced", "sn_conv": "reproduced",
                       "modes_SN": "reproduced", "modes_LeCun": "reproduced", "variance": "reproduced",
-                      "imagenet": "not run"}
+                      "imagenet": "not reproduced"}  # the synthetic BSN does not collapse: its IS and coverage are high
     assert all(c.rule and c.evidence and c.criteria for c in demo3_claims.values())
     for key, c in demo3_claims.items():
-        assert c.verdict == ("not run" if key == "imagenet" else "reproduced (demo analogue)")
+        assert c.verdict == ("not reproduced" if key == "imagenet" else "reproduced") + " (demo analogue)"
+    assert "coverage: SN" in demo3_claims["imagenet"].evidence and "recall: SN" in demo3_claims["imagenet"].evidence
 
 
 def test_two_seed_demo_is_inconclusive_everywhere(demo_report):
     built, _ = demo_report
     status = {c.key: c.status for c in built.claims}
-    assert status == {k: "inconclusive" for k in status if k != "imagenet"} | {"imagenet": "not run"}
-    assert all(c.analogue and c.verdict == "inconclusive (demo analogue)" for c in built.claims if c.key != "imagenet")
+    assert set(status.values()) == {"inconclusive"} and "imagenet" in status  # the collapse analogue too
+    assert all(c.analogue and c.verdict == "inconclusive (demo analogue)" for c in built.claims)
 
 
 def worse_bsn(cfg, it):
@@ -147,15 +148,45 @@ def test_variance_without_an_unnormalized_baseline_is_not_run(tmp_path):
     assert _judge(tmp_path)["variance"].status == "not run"
 
 
-def test_imagenet_collapse_rule(tmp_path):
-    levels = {("sn", 1.0): 12.8, ("bsn", 1.0): 1.8, ("bsn", 1.4): 13.2}
-    for (mode, s), v in levels.items():
+COLLAPSE_LEVELS = {("sn", 1.0): 12.8, ("bsn", 1.0): 1.8, ("bsn", 1.4): 13.2}  # IS: BSN at s = 1 collapses
+
+
+def _collapse_runs(root, dataset="imagenet", knn=default_knn):
+    """SN, BSN and BSN ×1.4 (3 seeds each) at :data:`COLLAPSE_LEVELS`' IS, with ``make_run``'s ``knn``."""
+    paper_setting = dict(g_lr=2e-4, d_lr=2e-4, beta1=0.0, beta2=0.9, n_dis=5) if dataset == "imagenet" else {}
+    for (mode, s), v in COLLAPSE_LEVELS.items():
         for seed in (0, 1, 2):
-            make_run(tmp_path, f"{mode}{s}{seed}", dataset="imagenet", mode=mode, scale=s, seed=seed, g_lr=2e-4,
-                     d_lr=2e-4, beta1=0.0, beta2=0.9, n_dis=5, samples=False, analysis=False,
-                     quality=lambda cfg, it, v=v: (v + 0.1 * cfg["train"]["seed"], 300 - 10 * v))
-    c = _judge(tmp_path)
+            make_run(root, f"{mode}{s}{seed}", dataset=dataset, mode=mode, scale=s, seed=seed, samples=False,
+                     analysis=False, quality=lambda cfg, it, v=v: (v + 0.1 * cfg["train"]["seed"], 300 - 10 * v),
+                     knn=knn, **paper_setting)
+    return _judge(root)
+
+
+def test_imagenet_collapse_rule(tmp_path):
+    c = _collapse_runs(tmp_path)  # coverage follows IS (report_fixtures.default_knn): it collapses too
     assert c["imagenet"].status == "reproduced" and "BSSN (s = 1.4)" in c["imagenet"].evidence
+    assert "coverage: SN 0.8" in c["imagenet"].evidence and "BSN vs SN p < 0.001" in c["imagenet"].evidence
+    assert "Reported, not judged: recall: SN" in c["imagenet"].evidence and "coverage" in c["imagenet"].rule
+
+
+def test_a_low_is_without_a_coverage_drop_is_no_collapse(tmp_path):
+    same = lambda cfg, it, is_: {"precision": 0.8, "recall": 0.5, "density": 0.9,  # noqa: E731
+                                 "coverage": 0.6 + 0.01 * cfg["train"]["seed"]}
+    assert _collapse_runs(tmp_path / "flat", knn=same)["imagenet"].status == "inconclusive"
+    higher = lambda cfg, it, is_: {**same(cfg, it, is_), "coverage": (0.9 if cfg["norm"]["mode"] == "bsn"  # noqa: E731
+                                                                      else 0.6) + 0.01 * cfg["train"]["seed"]}
+    assert _collapse_runs(tmp_path / "higher", knn=higher)["imagenet"].status == "not reproduced"
+
+
+def test_the_collapse_needs_coverage_to_be_measured(tmp_path):
+    claim = _collapse_runs(tmp_path, knn=None)["imagenet"]
+    assert claim.status == "inconclusive" and claim.evidence.startswith("coverage not measured")
+    assert "not measured for SN, BSN, BSSN" in claim.evidence
+
+
+def test_the_collapse_rule_on_the_built_in_dataset_is_a_demo_analogue(tmp_path):
+    claim = _collapse_runs(tmp_path, dataset="digits")["imagenet"]
+    assert claim.scope == "digits (built-in)" and claim.verdict == "reproduced (demo analogue)"
 
 
 def test_planned_experiments_are_listed_as_not_run_with_progress(tmp_path):

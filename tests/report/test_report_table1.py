@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 import yaml
-from report_fixtures import cell_config, make_run
+from report_fixtures import cell_config, default_knn, make_run
 from scipy import stats
 
 from specnorm.report import aggregate as agg
@@ -26,7 +26,7 @@ def _table(tmp_path, dataset="digits", protocol=None, planned=0, **cell):
     for (mode, s) in LEVELS:
         for seed in (0, 1, 2):
             make_run(runs_dir, f"{mode}-{s}-{seed}", mode=mode, scale=s, seed=seed, dataset=dataset, quality=quality,
-                     protocol=protocol, analysis=False, samples=False, **cell)
+                     protocol=protocol, analysis=False, samples=False, knn=default_knn, **cell)
     cells = tmp_path / "cells"
     cells.mkdir()
     for seed in range(3, 3 + planned):
@@ -46,7 +46,10 @@ def _cell(t1, metric, row, which="best"):
 
 def test_rows_mean_sem_and_per_column_scale_choice(tmp_path):
     t1, cols = _table(tmp_path)
-    assert [(c.metric, c.label) for c in cols] == [("is", "digits-IS"), ("fid", "digits-FID")]
+    assert [(c.metric, c.label) for c in cols] == [("is", "digits-IS"), ("fid", "digits-FID"),
+                                                   ("recall", "digits-Recall")]  # ours, after the paper's
+    assert cols[2].key.reference == "digits-train-subset(1000),k=3" and _cell(t1, "recall", "BSSN")["n_scales"] == 2
+    assert _cell(t1, "recall", "SN")["n"] == 3 and math.isnan(_cell(t1, "recall", "SN")["paper_mean"])
     sn = _cell(t1, "is", "SN")
     assert sn["mean"] == pytest.approx(6.6) and sn["sem"] == pytest.approx(0.1 / math.sqrt(3)) and sn["n"] == 3
     assert _cell(t1, "is", "SSN")["scale"] == 1.4 and _cell(t1, "is", "SSN")["mean"] == pytest.approx(7.1)
@@ -76,7 +79,7 @@ def test_progress_counts_planned_seeds(tmp_path):
 def test_paper_numbers_and_difference_on_cifar10(tmp_path):
     t1, cols = _table(tmp_path, dataset="cifar10", g_lr=1e-4, d_lr=1e-4,
                       protocol={"extractor": "inception", "n_gen": 10000, "n_real": 5000})
-    assert [c.label for c in cols] == ["IS", "FID"]
+    assert [c.label for c in cols] == ["IS", "FID", "Recall"]
     sn = _cell(t1, "is", "SN")
     assert (sn["paper_mean"], sn["paper_sem"]) == (7.12, 0.07)
     assert sn["diff"] == pytest.approx(6.6 - 7.12)
@@ -85,7 +88,7 @@ def test_paper_numbers_and_difference_on_cifar10(tmp_path):
 
 def test_celeba_has_no_is_column_as_in_the_paper(tmp_path):
     _, cols = _table(tmp_path, dataset="celeba", g_lr=1e-4, d_lr=1e-4)
-    assert [c.metric for c in cols] == ["fid"]
+    assert [c.metric for c in cols] == ["fid", "recall"]
 
 
 def test_table1_setting_is_the_papers_hyper_parameters(tmp_path):

@@ -84,14 +84,14 @@ def test_header_counts_each_of_the_four_verdicts(demo_report):
     for status, n in want.items():
         slug = status.replace(" ", "-")
         assert re.search(rf'id="count-{slug}">{n} {status}</span>', header), status
-    assert want["inconclusive"] == 6 and want["not run"] == 1  # two seeds: nothing is decided
+    assert want["inconclusive"] == 7 and want["not run"] == 0  # two seeds: nothing is decided (collapse: digits)
     assert "demo analogues on the built-in dataset" in header
 
 
 def test_claims_table_shows_verdict_label_and_rule_parameters(demo_report):
     built, _ = demo_report
     table = re.search(r'<table class="claims".*?</table>', built.index.read_text(), re.S).group(0)
-    assert table.count("inconclusive (demo analogue)") == 6
+    assert table.count("inconclusive (demo analogue)") == 7  # the collapse claim's digits analogue too
     assert table.count("decided by: ") == 7 and f"≥ {cl.MIN_SCALES} scales" in table
     assert table.count(f"decided by: α = {ALPHA:g}") == 7  # every rule is a test (the variance bound is a check)
 

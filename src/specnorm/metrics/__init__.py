@@ -1,9 +1,10 @@
 """FID / KID (clean-fid arithmetic), Inception Score and digits-FID/IS under recorded protocols.
 
 ``Evaluator`` scores a generator under the ``paper`` (official BSN: 10k vs 5k FID, 50k IS) or
-``standard`` (clean-fid ``clean``: 50k vs the training set, KID) protocol; every score row holds
-its protocol fields. ``inception`` handles the TorchScript weights (fetch, sha256, clear errors);
-``digits_classifier`` is the extractor of the built-in ``digits`` dataset. Commands:
+``standard`` (clean-fid ``clean``: 50k vs the training set, KID) protocol, with precision, recall,
+density and coverage beside them (``prdc``); every score row holds its protocol fields.
+``inception`` handles the TorchScript weights (fetch, sha256, clear errors); ``digits_classifier``
+is the extractor of the built-in ``digits`` dataset. Commands:
 ``specnorm score`` and ``specnorm fetch-inception`` (``metrics.cli``). Importing this package first
 makes the PyPI torchvision wheel importable on CPU torch (the one package that imports torchvision,
 through clean-fid).

@@ -60,7 +60,8 @@ SCORED_METRICS = {**{w: tuple(m for m, on in RESCORED_ON.items() if on == w) for
 def score_run(run: Path, protocol: str | None, resources: str | Path, device: torch.device,
               overrides: dict) -> dict:
     """Score the kept generators of ``run``; return the scores.json content: ``generator_best_is.pt``
-    for IS, ``generator_best_fid.pt`` for FID (and KID), ``generator_final.pt`` for all.
+    for IS, ``generator_best_fid.pt`` for FID (KID; precision, recall, density, coverage),
+    ``generator_final.pt`` for all.
 
     The protocol's own sample counts apply (a cell's smoke-run ``eval.n_*`` are ignored) unless
     ``overrides`` sets them. A diverged run is scored on whatever generators it kept.
@@ -175,7 +176,7 @@ def real_main(argv: list[str]) -> int:
     dest = a.out or Path("results") / "real" / f"{a.dataset}-{a.protocol}.json"
     atomic_write_json(dest, result)
     for s in result["scores"]:
-        print(f"real {s['label']:<14} {s['value']}")
+        print(f"real {s['label']:<16} {s['value']}")
     print(f"wrote {dest}")
     return 0
 
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="specnorm score",
         description="Score the kept generators of a finished run into DIR/scores.json: the best-IS one for IS, "
-                    "the best-FID one for FID (and KID), the final one for all. "
+                    "the best-FID one for FID (and KID, precision, recall, density, coverage), the final one for all. "
                     "Uses the protocol's own sample counts (paper: FID 10k vs 5k, IS 50k; standard: 50k vs the "
                     "training set + KID) unless overridden here; the run's eval.n_* smoke settings are ignored.")
     p.add_argument("--run", required=True, type=Path, help="run directory (config.yaml, summary.json, generator_*.pt)")
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"specnorm score: {describe_os_error(e)}", file=sys.stderr)
         return 5
     for s in result["scores"]:
-        print(f"{s['which']:>8} it {s['iteration']:>7}  {s['label']:<14} {s['value']}")
+        print(f"{s['which']:>8} it {s['iteration']:>7}  {s['label']:<16} {s['value']}")
     print(f"wrote {dest} (status {result['status']})")
     return 0
 

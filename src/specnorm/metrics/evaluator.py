@@ -4,7 +4,9 @@ Construction does the one-off work: load the extractor, fix the latents and the 
 load or compute the cached reference statistics (so repeated evaluations re-load neither the
 network nor the dataset). :meth:`Evaluator.records` samples G in eval mode in batches on the device
 (strict fp32), extracts features and logits in the same batches under ``eval.precision``
-(docs/deviations.md M10), and returns one score record per metric with its protocol key
+(docs/deviations.md M10), and returns one score record per metric with its protocol key: FID (KID),
+IS, and precision/recall/density/coverage of the FID samples against the reference's kept real
+features, whose k-NN radii are computed once per :class:`Reference` (``prdc.py``)
 (``specnorm.scores``); :meth:`Evaluator.evaluate` gives them as ``metrics.csv`` rows. It draws no
 random number from any global or training RNG.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,8 @@ from specnorm.metrics import reference
 from specnorm.metrics.extractor import Extractor, extract, quantize_uint8, strict_fp32
 from specnorm.metrics.fid import Stats, StatsAccumulator, feature_stats, fid, kid
 from specnorm.metrics.inception_score import inception_score
-from specnorm.metrics.protocol import Protocol, eval_seed, latents, real_subset, resolve
+from specnorm.metrics.prdc import NEAREST_K, RealManifold, prdc
+from specnorm.metrics.protocol import REF_FEATURES_SEED, Protocol, eval_seed, latents, real_subset, resolve
 from specnorm.scores import ScoreRecord
 
 
@@ -42,12 +45,33 @@ def build_extractor(kind: str, dataset: str, protocol: str, device: torch.device
 
 @dataclass
 class Reference:
-    """The real side of FID/KID: statistics, KID features, and where they came from."""
+    """The real side: FID statistics, the kept real features (KID; precision, recall, density,
+    coverage), and where they came from."""
 
     stats: Stats
     feats: np.ndarray | None
     path: Path
     from_cache: bool
+    _manifolds: dict = field(default_factory=dict, init=False, repr=False)
+
+    def manifold(self, device: torch.device) -> RealManifold:
+        """The kept features and their k-NN radii on ``device``, computed there once."""
+        key = str(torch.device(device))
+        if key not in self._manifolds:
+            if self.feats is None:
+                raise ValueError(f"reference {self.path.name} keeps no real features")
+            self._manifolds[key] = RealManifold.of(self.feats, device)
+        return self._manifolds[key]
+
+    def scores(self, fake: torch.Tensor) -> dict[str, float]:
+        """Precision, recall, density and coverage of generated features ``fake`` (``prdc.prdc``)
+        on their device; NaN, with a warning, when either set is too small for its k."""
+        try:
+            return prdc(fake, self.manifold(fake.device))
+        except ValueError as e:
+            warnings.warn(f"precision/recall/density/coverage undefined ({e}); recorded as NaN", RuntimeWarning,
+                          stacklevel=2)
+            return dict.fromkeys(NEAREST_K, math.nan)
 
 
 def real_reference(images: np.ndarray, dataset: str, extractor: Extractor, protocol: Protocol,
@@ -64,25 +88,25 @@ def real_reference(images: np.ndarray, dataset: str, extractor: Extractor, proto
         "features": extractor.features, "protocol": protocol.name, "resize": extractor.resize,
         "n_real": protocol.n_real, "n_dataset": len(images), "seed": protocol.seed if subset else None,
         "data_fingerprint": reference.fingerprint(images), "kid": protocol.kid,
+        "n_features": protocol.n_features,
     }
     if protocol.precision != "fp32":  # absent means fp32: caches written before eval.precision stay valid
         meta["precision"] = protocol.precision
 
     def build() -> tuple[Stats, np.ndarray | None]:
-        keep = None
-        if protocol.kid:
-            g = torch.Generator().manual_seed(eval_seed(protocol.seed, "kid_reference"))
+        keep = torch.ones(len(idx), dtype=torch.bool)
+        if protocol.n_features < len(idx):  # one fixed subset for every run seed, like the file it is kept in
+            g = torch.Generator().manual_seed(eval_seed(REF_FEATURES_SEED, "reference_features"))
             keep = torch.zeros(len(idx), dtype=torch.bool)
-            keep[torch.randperm(len(idx), generator=g)[:reference.KID_REF_MAX]] = True
+            keep[torch.randperm(len(idx), generator=g)[:protocol.n_features]] = True
         acc, kept = StatsAccumulator(), []
         with torch.no_grad(), strict_fp32():
             for i in range(0, len(idx), batch_size):
                 x = to_float(torch.from_numpy(images[idx[i:i + batch_size].numpy()])).to(device)
                 f, _ = extract(extractor, x, protocol.precision)
                 acc.update(f)
-                if keep is not None:
-                    kept.append(f[keep[i:i + batch_size].to(f.device)].float().cpu())
-        return acc.result(), (torch.cat(kept).numpy() if kept else None)
+                kept.append(f[keep[i:i + batch_size].to(f.device)].float().cpu())
+        return acc.result(), torch.cat(kept).numpy()
 
     stats, feats, cached = reference.load_or_build(path, meta, build)
     return Reference(stats, feats, path, cached)
@@ -172,6 +196,7 @@ class Evaluator:
             values["kid"] = kid(feats.float(), self.reference.feats, eval_seed(p.seed, "kid")) \
                 if finite_f else math.nan
         values["is"], values["is_std"] = inception_score(logits, p.is_splits) if finite_l else (math.nan, math.nan)
+        values.update(self.reference.scores(feats) if finite_f else dict.fromkeys(NEAREST_K, math.nan))
         return [ScoreRecord(metric, float(value), p.key(metric, self.dataset, self.extractor), p.seed, iteration,
                             wall_time) for metric, value in values.items()]
 

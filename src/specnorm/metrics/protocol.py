@@ -11,6 +11,10 @@ precision: :meth:`Protocol.key`) and its run seed.
 - ``standard``: clean-fid ``clean`` mode: 50k generated images (quantised to uint8, as when saved
   to PNG) vs the whole training set, PIL-bicubic resize; KID as well; IS on the same 50k images.
 
+Precision, recall, density and coverage (``prdc.py``) compare the generated images of FID with the
+real features the reference cache keeps: the reference set, or a fixed seeded subset of
+:data:`REF_FEATURES_MAX` of it when it is larger (their key's ``n_real`` and ``reference``, with k).
+
 Either protocol runs the metric network in strict fp32 unless ``eval.precision`` says ``tf32`` or
 ``bf16`` (recorded as the ``precision`` field; docs/deviations.md M10).
 
@@ -28,8 +32,18 @@ import torch
 
 from specnorm.config import EvalCfg
 from specnorm.metrics.extractor import Extractor
+from specnorm.metrics.prdc import NEAREST_K
 from specnorm.scores import ProtocolKey
 from specnorm.vocab import METRIC_INFO, stream_seed
+
+REF_FEATURES_MAX = 50_000
+"""The real features kept beside the reference statistics (KID and precision/recall/density/coverage
+compare with them): all of the reference set, or a seeded subset of this many rows of a larger one
+(KID draws 100 subsets of ≤ 1000 rows; the k-NN metrics cost O(rows²) per evaluation)."""
+REF_FEATURES_SEED = 0
+"""The subset of a larger reference is drawn from this fixed seed's ``eval/reference_features`` stream,
+not the run's: the reference file (named without the seed when the reference is the whole training
+set) is shared by every run seed, and so are its features."""
 
 
 @dataclass(frozen=True)
@@ -55,11 +69,21 @@ class Protocol:
             return f"{dataset}-train({self.n_real})"
         return f"{dataset}-train-subset({self.n_real})"
 
+    @property
+    def n_features(self) -> int:
+        """How many real features the reference keeps (:data:`REF_FEATURES_MAX`)."""
+        return min(self.n_real, REF_FEATURES_MAX)
+
     def key(self, metric: str, dataset: str, extractor: Extractor, n_images: int | None = None) -> ProtocolKey:
         """The :class:`~specnorm.scores.ProtocolKey` of a ``metric`` score of ``n_images`` images
         (default: the protocol's count for that metric) by ``extractor``: against the reference set
-        (FID, KID) or without one (IS, ``n_is`` images in ``is_splits`` splits)."""
-        if METRIC_INFO[metric].reference:
+        (FID, KID), against the kept real features with the metric's k (precision, recall, density,
+        coverage: ``cifar10-train-subset(5000),k=3``) or without one (IS, ``n_is`` images in ``is_splits`` splits)."""
+        if METRIC_INFO[metric].manifold:
+            n, n_real = self.n_gen, self.n_features
+            subset = "" if n_real == self.n_real else f"/seeded-subset({n_real})"
+            reference = f"{self.reference(dataset)}{subset},k={NEAREST_K[metric]}"
+        elif METRIC_INFO[metric].reference:
             n, n_real, reference = self.n_gen, self.n_real, self.reference(dataset)
         else:
             n, n_real, reference = self.n_is, 0, f"none(IS,{self.is_splits} splits)"

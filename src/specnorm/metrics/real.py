@@ -26,7 +26,8 @@ from specnorm.metrics.evaluator import setup
 from specnorm.metrics.extractor import extractor_precision, quantize_uint8
 from specnorm.metrics.fid import StatsAccumulator, fid, kid
 from specnorm.metrics.inception_score import inception_score
-from specnorm.metrics.protocol import Protocol, eval_seed, real_subset
+from specnorm.metrics.prdc import NEAREST_K, RealManifold, prdc
+from specnorm.metrics.protocol import REF_FEATURES_MAX, Protocol, eval_seed, real_subset
 from specnorm.scores import ScoreRecord
 from specnorm.vocab import METRIC_INFO, REAL_DATA
 
@@ -135,12 +136,26 @@ def _score_column(dataset: str, images: Any, p: Protocol, ex: Any, ref: Any, bat
     values = {"fid": fid(stats(feats), ref_stats)}
     if p.kid:
         values["kid"] = kid(feats.float(), ref_feats, eval_seed(p.seed, "kid"))
+    # precision, recall, density, coverage: the scored images against the reference's real features
+    # (the kept ones of the protocol's subset; of a split's half, a seeded subset of at most
+    # REF_FEATURES_MAX, as the reference cache keeps)
+    manifold = ref.scores(feats) if s.reference_words is None else prdc(feats, RealManifold.of(
+        ref_feats[_kept(len(ref_feats), p.seed)], device))
+    values.update(manifold)
     _, logits = run(s.is_images, True)
     values["is"], values["is_std"] = inception_score(logits, p.is_splits)
     entries = []
     for metric, value in values.items():
         column = p.key(metric, dataset, ex)  # the generator column this score stands beside
-        if METRIC_INFO[metric].reference:
+        if METRIC_INFO[metric].manifold and s.reference_words is not None:  # against a split's kept half
+            n_kept = min(len(s.reference), REF_FEATURES_MAX)
+            subset = "" if n_kept == len(s.reference) else f"/seeded-subset({n_kept})"
+            key = dataclasses.replace(column, n_gen=len(s.scored), n_real=n_kept,
+                                      reference=f"{s.reference_words}{subset},k={NEAREST_K[metric]}")
+            words = s.scored_words
+        elif METRIC_INFO[metric].manifold:  # against the protocol's kept real features, as its column
+            key, words = dataclasses.replace(column, n_gen=len(s.scored)), s.scored_words
+        elif METRIC_INFO[metric].reference:
             key = dataclasses.replace(column, n_gen=len(s.scored), n_real=len(s.reference),
                                       reference=s.reference_words or column.reference)
             words = s.scored_words
@@ -151,3 +166,12 @@ def _score_column(dataset: str, images: Any, p: Protocol, ex: Any, ref: Any, bat
     summary = {**p.summary(dataset, ex), "n_gen": len(s.scored), "n_is": len(s.is_images),
                "reference_used": s.reference_words or p.reference(dataset), "reference_cache": ref.path.name}
     return entries, summary
+
+
+def _kept(n: int, seed: int) -> torch.Tensor:
+    """Rows of a split's reference half kept for the k-NN metrics: all, or a seeded subset of
+    :data:`REF_FEATURES_MAX` (their cost is O(rows²))."""
+    if n <= REF_FEATURES_MAX:
+        return torch.arange(n)
+    g = torch.Generator().manual_seed(eval_seed(seed, "real_row/manifold"))
+    return torch.randperm(n, generator=g)[:REF_FEATURES_MAX].sort().values

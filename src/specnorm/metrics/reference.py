@@ -3,12 +3,14 @@
 
 One ``.npz`` per (dataset, extractor and its weights, protocol, n_real, seed when a subset is
 used, the metric network's precision when it is not fp32: older fp32 files stay valid). It holds
-``mu``, ``sigma`` (float64), ``feats`` (float32, a seeded subset of at most :data:`KID_REF_MAX`
-reference features, KID protocols only), ``meta`` (JSON: everything the file depends on, including
-a fingerprint of the image array) and ``checksum`` (sha256 of the rest).
-Writes are atomic. A file that does not load, fails its checksum or describes other inputs is
-reported with a warning and rebuilt. The loaded :class:`~specnorm.metrics.fid.Stats` caches its
-device copy and √Σ, so a run computes the reference's square root for FID once.
+``mu``, ``sigma`` (float64), ``feats`` (float32: the reference's features, or a seeded subset of
+``protocol.REF_FEATURES_MAX`` of a larger reference, for KID and precision/recall/density/coverage),
+``meta`` (JSON: everything the file depends on, including a fingerprint of the image array) and
+``checksum`` (sha256 of the rest).
+Writes are atomic. A file that does not load, fails its checksum, has another :data:`FORMAT` (format
+1 kept features for KID protocols only) or describes other inputs is reported with a warning and
+rebuilt. The loaded :class:`~specnorm.metrics.fid.Stats` caches its device copy and √Σ, so a run
+computes the reference's square root for FID once.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from specnorm.io import atomic_write
 from specnorm.layout import Resources
 from specnorm.metrics.fid import Stats
 
-FORMAT = 1
-KID_REF_MAX = 50_000  # KID draws 100 subsets of ≤1000: a 50k seeded sample of the reference suffices
+FORMAT = 2
+"""Version of the file's contents: 2 keeps the real features for every protocol (1: KID protocols only)."""
 _FINGERPRINT_IMAGES = 4096
 
 
@@ -86,6 +88,9 @@ def load(path: Path, meta: dict) -> tuple[Stats, np.ndarray | None]:
     if _checksum(meta_json, mu, sigma, feats) != checksum:
         raise ValueError("checksum mismatch (corrupted)")
     stored = json.loads(meta_json)
+    if stored.get("format") != meta.get("format"):
+        raise ValueError(f"cache format {stored.get('format')}, this version reads format {meta.get('format')} "
+                         "(format 2 keeps the real features of precision/recall/density/coverage for every protocol)")
     if stored != meta:
         keys = sorted(k for k in set(stored) | set(meta) if stored.get(k) != meta.get(k))
         raise ValueError(f"describes other inputs (differs in {', '.join(keys)})")
@@ -95,7 +100,7 @@ def load(path: Path, meta: dict) -> tuple[Stats, np.ndarray | None]:
 def load_or_build(path: Path, meta: dict, build: Callable[[], tuple[Stats, np.ndarray | None]]
                   ) -> tuple[Stats, np.ndarray | None, bool]:
     """The cached reference at ``path`` if valid, else ``build()`` written there. Returns
-    ``(stats, kid_feats, loaded_from_cache)``."""
+    ``(stats, real_feats, loaded_from_cache)``."""
     meta = {"format": FORMAT, **meta}
     if path.exists():
         try:

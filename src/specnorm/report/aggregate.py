@@ -176,7 +176,8 @@ def real_score(real: list[RealScore], col: Column) -> RealScore | None:
 
 def table1(runs: list[Run], scores: pd.DataFrame, grouped: pd.DataFrame, settings: dict[str, str | None],
            real: list[RealScore] | None = None) -> tuple[pd.DataFrame, list[Column]]:
-    """Long Table 1: one row per (column, variant best/final, row); plus the column descriptions.
+    """Long Table 1: one row per (column, variant best/final, row); plus the column descriptions. The
+    columns: the paper's (:data:`~specnorm.report.paper.TABLE1_METRICS`), then ours (``TABLE1_ADDED``: recall).
 
     The Real-data row shows ``real`` (:func:`real_scores`, real images scored under the column's
     protocol, docs/deviations.md P5) where one matches the column, else stays empty; the paper's
@@ -190,7 +191,7 @@ def table1(runs: list[Run], scores: pd.DataFrame, grouped: pd.DataFrame, setting
         cells = grouped[(grouped["dataset"] == dataset) & (grouped["setting"] == setting)]
         runs_scores = scores[(scores["dataset"] == dataset) & (scores["setting"] == setting) & scores["preferred"]
                              & scores["family"].isin(list(TABLE1_FAMILIES))]
-        for metric in paper.TABLE1_METRICS.get(dataset, ("is", "fid")):
+        for metric in (*paper.TABLE1_METRICS.get(dataset, ("is", "fid")), *paper.TABLE1_ADDED):
             found = [Column(dataset, metric, under_key.iloc[0]["label"], key, protocol_text(under_key))
                      for key, under_key in runs_scores[runs_scores["metric"] == metric].groupby("key", sort=True)]
             for column in found or [_pending_column(runs, dataset, setting, metric)]:

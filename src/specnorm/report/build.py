@@ -30,7 +30,8 @@ from specnorm.scores import ProtocolKey
 from specnorm.vocab import BSN, GAMMA_FAMILIES, LECUN, SN, SN_CONV, variant_label
 
 TEMPLATES = Path(__file__).parent / "templates"
-SECTION_FIGURES = ("sweep", "curves", "grad_eff", "grad_raw", "variance", "sigma", "input_grad")
+SECTION_FIGURES = ("sweep", "sweep_prdc", "curves", "curves_prdc", "grad_eff", "grad_raw", "variance", "sigma",
+                   "input_grad")
 """The figures of a dataset's section (:func:`_dataset_section`)."""
 
 
@@ -143,7 +144,9 @@ def _dataset_section(runs: list[Run], tables: dict[str, pd.DataFrame], dataset: 
         "dataset": dataset, "label": paper.dataset_label(dataset), "variants": views.variant_names(variants),
         "setting": next(r.setting_label for r in runs if r.setting == setting),
         "sweep": figures.sweep(cells, dataset, figure_dir), "sweep_tables": views.sweep_tables(cells, dataset),
+        "sweep_prdc": figures.sweep(cells, dataset, figure_dir, manifold=True),
         "curves": figures.curves(curves, dataset, variants, figure_dir),
+        "curves_prdc": figures.curves(curves, dataset, variants, figure_dir, manifold=True),
         "grad_eff": figures.grad_norms(analysis_means, dataset, variants, figure_dir, "grad_norm_eff"),
         "grad_raw": figures.grad_norms(analysis_means, dataset, variants, figure_dir, "grad_norm_raw"),
         "variance": figures.variances(analysis_means, dataset, variants, figure_dir),

@@ -30,7 +30,7 @@ from specnorm.report.scores import keyed, with_key
 from specnorm.report.stats import (ALPHA, MIN_SEEDS, holm, paired_p_less, significant, welch_p, welch_p_from_stats,
                                    welch_p_less)
 from specnorm.scores import ProtocolKey
-from specnorm.vocab import BSN, BSSN, LECUN, NO_SN, SN, SN_CONV, SSN
+from specnorm.vocab import BSN, BSSN, LECUN, MANIFOLD_METRICS, NO_SN, SN, SN_CONV, SSN
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN = "reproduced", "not reproduced", "inconclusive", "not run"
 STATUSES = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN)
@@ -71,8 +71,9 @@ _KEY = "under the protocol key with the most scored images"
 CLAIMS: dict[str, tuple[str, str, str]] = {
     "bsn_vs_sn": (
         "BSN beats SN on CIFAR10/STL10/CelebA across the App. N hyper-parameter settings.", "§5.3, App. N",
-        f"One comparison per setting × metric (best during training, {_KEY}; SN and BSN at s = 1, both with ≥ "
-        f"{MIN_SEEDS} seeds): two-sided Welch, Holm-corrected over the k comparisons at α = {ALPHA:g}. "
+        f"One comparison per setting × sample-quality metric (IS, FID, and KID where scored; not the k-NN "
+        f"metrics), best during training, {_KEY}; SN and BSN at s = 1, both with ≥ "
+        f"{MIN_SEEDS} seeds. Two-sided Welch, Holm-corrected over the k comparisons at α = {ALPHA:g}. "
         "Symmetric: reproduced when BSN is significantly better in more than k/2 comparisons (\"BSN "
         "consistently outperforms SN in most of the cases\"); not reproduced when SN is significantly better in "
         "more than k/2; else inconclusive."),
@@ -124,10 +125,15 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
         "implementation check makes the verdict inconclusive."),
     "imagenet": (
         "BSN without scaling collapses on ILSVRC2012 (IS 1.77) and BSSN fixes it.", "§5.3, Table 1",
-        f"ILSVRC2012 Table 1 IS column (best during training; {_SEEDS}). Collapse: BSN's IS below half of SN's "
-        f"(Welch test of BSN against 0.5 × SN's seeds, α = {ALPHA:g}); fixed: BSSN (best s of the BSN sweep, "
-        "a selected maximum) not significantly below SN. Reproduced when both hold; not reproduced when BSN is "
-        "significantly above half of SN or BSSN significantly below SN; else inconclusive."),
+        f"ILSVRC2012 Table 1 IS column and the cells' coverage (best during training; {_SEEDS}). Collapse: BSN's "
+        f"IS below half of SN's (Welch test of BSN against 0.5 × SN's seeds) and BSN's coverage below SN's "
+        f"(Welch), both at α = {ALPHA:g}: too few real samples have a generated one in their 5-NN ball, not "
+        "merely poor samples. Fixed: BSSN (best IS scale of the BSN sweep, a selected maximum) has an IS and a "
+        "coverage (at that s) not significantly below SN's. Reproduced when the collapse and the fix hold; not "
+        "reproduced when BSN's IS is significantly above half of SN's, BSN's coverage significantly above SN's, "
+        "or BSSN's IS or coverage significantly below SN's; else inconclusive (also when coverage was not "
+        "measured). Recall (k = 3) is reported beside coverage, not judged. On the built-in dataset the same "
+        "rule is a demo analogue."),
 }
 """``key → (claim, where in the paper, rule)``."""
 
@@ -236,7 +242,8 @@ def bsn_beats_sn(hparam_table: pd.DataFrame, runs: list[Run]) -> list[Claim]:
     out = []
     for dataset in [d for d in _scope(runs, (SN, BSN), 1.0) if d != "imagenet"]:
         d = hparam_table[(hparam_table["dataset"] == dataset) & (hparam_table["which"] == "best")
-                         & (hparam_table["sn_n"] >= 1) & (hparam_table["bsn_n"] >= 1)]
+                         & (hparam_table["sn_n"] >= 1) & (hparam_table["bsn_n"] >= 1)
+                         & ~hparam_table["metric"].isin(MANIFOLD_METRICS)]  # sample quality: IS, FID (KID)
         if d.empty:
             out.append(_claim("bsn_vs_sn", dataset, NOT_RUN, "no setting has finished scores of both SN and BSN "
                               f"({_progress(runs, dataset, (SN, BSN), 1.0)})"))
@@ -568,34 +575,85 @@ def variance_claim(runs: list[Run], settings: dict[str, str | None]) -> list[Cla
     return out
 
 
+COLLAPSE_JUDGED, COLLAPSE_REPORTED = "coverage", "recall"
+"""The k-NN metrics the collapse claim reads beside IS (docs/design.md#metric-protocol): coverage is judged
+(the share of real samples with a generated one inside their 5-NN ball, Naeem et al. 2020: robust to
+outliers), recall is reported."""
+
+
+def _knn_cells(grouped: pd.DataFrame, dataset: str, settings: dict[str, str | None], metric: str,
+               bssn_scale: float) -> dict[str, pd.Series | None]:
+    """The SN, BSN and BSSN (the BSN cell at ``bssn_scale``) cells of ``metric`` (best during training, the
+    Table 1 setting, its most common protocol key); None where a cell has no such score."""
+    g = grouped[(grouped["dataset"] == dataset) & (grouped["setting"] == settings.get(dataset))
+                & (grouped["which"] == "best")]
+    g = _main_key(g, metric)
+    g = g[g["n"] >= 1]
+    return {SN: _cell(g, SN, 1.0), BSN: _cell(g, BSN, 1.0), BSSN: _cell(g, BSN, bssn_scale)}
+
+
+def _knn_text(metric: str, cells: dict[str, pd.Series | None], bssn_scale: float) -> str:
+    """"coverage: SN 0.8 ± 0.01 (n=3), BSN …, BSSN (s = 1.4) …" (or "not measured")."""
+    if any(c is None for c in cells.values()):
+        missing = ", ".join(k for k, c in cells.items() if c is None)
+        return (f"{metric}: not measured for {missing} (runs scored before it gain it from specnorm score: "
+                "the FID-best and final generators)")
+    return f"{metric}: " + ", ".join(
+        f"{name}{f' (s = {bssn_scale:g})' if name == BSSN else ''} {_fmt(c['mean'], c['sem'])} (n={int(c['n'])})"
+        for name, c in cells.items())
+
+
 def imagenet_claim(table1_rows: pd.DataFrame, grouped: pd.DataFrame, runs: list[Run],
                    settings: dict[str, str | None]) -> list[Claim]:
-    if "imagenet" not in _scope(runs, (SN, BSN)):
-        return []
-    d = table1_rows[(table1_rows["dataset"] == "imagenet") & (table1_rows["metric"] == "is")
+    """The collapse claim on ILSVRC2012 and, as its demo analogue, on the built-in dataset: IS with
+    coverage as evidence beside it, recall reported (``CLAIMS["imagenet"]``)."""
+    return [_collapse_claim(table1_rows, grouped, runs, settings, dataset)
+            for dataset in _scope(runs, (SN, BSN)) if dataset == "imagenet" or is_builtin(dataset)]
+
+
+def _collapse_claim(table1_rows: pd.DataFrame, grouped: pd.DataFrame, runs: list[Run],
+                    settings: dict[str, str | None], dataset: str) -> Claim:
+    d = table1_rows[(table1_rows["dataset"] == dataset) & (table1_rows["metric"] == "is")
                     & (table1_rows["which"] == "best")]
     d = _main_key(d, "is")  # no key yet (only planned cells): the pending column, "not run"
     rows = {r: d[d["row"] == r] for r in (SN, BSN, BSSN)}
     if not all(len(v) and v["n"].iloc[0] >= 1 for v in rows.values()):
-        return [_claim("imagenet", "imagenet", NOT_RUN, "needs IS scores of SN, BSN and the BSN sweep "
-                                                        f"({_progress(runs, 'imagenet', (SN, BSN))})")]
+        return _claim("imagenet", dataset, NOT_RUN, "needs IS scores of SN, BSN and the BSN sweep "
+                                                    f"({_progress(runs, dataset, (SN, BSN))})")
     sn, bsn, bssn = (rows[k].iloc[0] for k in (SN, BSN, BSSN))
-    g = grouped[(grouped["dataset"] == "imagenet") & (grouped["setting"] == settings.get("imagenet"))
+    g = grouped[(grouped["dataset"] == dataset) & (grouped["setting"] == settings.get(dataset))
                 & (grouped["which"] == "best") & (grouped["metric"] == "is") & with_key(grouped, sn["key"])]
+    s_fix = float(bssn["scale"])
     v_sn, v_bsn = _cell(g, SN, 1.0)["values"], _cell(g, BSN, 1.0)["values"]
-    v_bssn = _cell(g, BSN, float(bssn["scale"]))["values"]
+    v_bssn = _cell(g, BSN, s_fix)["values"]
     p_half, p_fix = welch_p(v_bsn, [0.5 * v for v in v_sn]), welch_p(v_bssn, v_sn)
     d_half, d_fix = _sign(bsn["mean"], 0.5 * sn["mean"]), _sign(bssn["mean"], sn["mean"])
     evidence = (f"IS: SN {_fmt(sn['mean'], sn['sem'])} (n={int(sn['n'])}), BSN {_fmt(bsn['mean'], bsn['sem'])} "
-                f"(n={int(bsn['n'])}), BSSN (s = {bssn['scale']:g}) {_fmt(bssn['mean'], bssn['sem'])} "
+                f"(n={int(bsn['n'])}), BSSN (s = {s_fix:g}) {_fmt(bssn['mean'], bssn['sem'])} "
                 f"(n={int(bssn['n'])}); BSN vs half of SN {_p(p_half)}, BSSN vs SN {_p(p_fix)}")
-    few = _few({SN: sn, BSN: bsn, BSSN: bssn})
+    cov = _knn_cells(grouped, dataset, settings, COLLAPSE_JUDGED, s_fix)
+    measured = all(c is not None for c in cov.values())
+    evidence += ". " + _knn_text(COLLAPSE_JUDGED, cov, s_fix)
+    if measured:
+        p_cov, p_cov_fix = welch_p(cov[BSN]["values"], cov[SN]["values"]), welch_p(cov[BSSN]["values"],
+                                                                                   cov[SN]["values"])
+        d_cov, d_cov_fix = _sign(cov[BSN]["mean"], cov[SN]["mean"]), _sign(cov[BSSN]["mean"], cov[SN]["mean"])
+        evidence += f"; BSN vs SN {_p(p_cov)}, BSSN vs SN {_p(p_cov_fix)}"
+    rec = _knn_cells(grouped, dataset, settings, COLLAPSE_REPORTED, s_fix)
+    evidence += ". Reported, not judged: " + _knn_text(COLLAPSE_REPORTED, rec, s_fix)
+    few = _few({SN: sn, BSN: bsn, BSSN: bssn}) or (_few({f"{k} {COLLAPSE_JUDGED}": c for k, c in cov.items()})
+                                                   if measured else "")
     if few:
-        return [_claim("imagenet", "imagenet", INCONCLUSIVE, f"too few seeds ({few}). " + evidence)]
-    collapse = significant(p_half) and d_half < 0
+        return _claim("imagenet", dataset, INCONCLUSIVE, f"too few seeds ({few}). " + evidence)
     against = (significant(p_half) and d_half > 0) or (significant(p_fix) and d_fix < 0)
-    status = NOT_REPRODUCED if against else REPRODUCED if collapse else INCONCLUSIVE
-    return [_claim("imagenet", "imagenet", status, evidence)]
+    collapse = significant(p_half) and d_half < 0
+    if measured:
+        against = against or (significant(p_cov) and d_cov > 0) or (significant(p_cov_fix) and d_cov_fix < 0)
+        collapse = collapse and significant(p_cov) and d_cov < 0
+    status = NOT_REPRODUCED if against else REPRODUCED if collapse and measured else INCONCLUSIVE
+    if not measured and not against:
+        evidence = f"{COLLAPSE_JUDGED} not measured, so no collapse can be shown. " + evidence
+    return _claim("imagenet", dataset, status, evidence)
 
 
 def checklist(runs: list[Run], grouped: pd.DataFrame, table1_rows: pd.DataFrame, hparam_table: pd.DataFrame,

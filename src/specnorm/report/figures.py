@@ -32,7 +32,8 @@ from specnorm.report.paper import dataset_label  # noqa: E402
 from specnorm.report.scores import with_key  # noqa: E402
 from specnorm.report.variants import base_family, family_rank, learned_gamma  # noqa: E402
 from specnorm.scores import ProtocolKey  # noqa: E402
-from specnorm.vocab import BSN, FAMILY_ORDER, METRICS, SN, SN_CONV, variant_label  # noqa: E402
+from specnorm.report.views import arrow  # noqa: E402
+from specnorm.vocab import BSN, FAMILY_ORDER, MANIFOLD_METRICS, METRICS, SN, SN_CONV, variant_label  # noqa: E402
 
 COLORS = dict(zip(FAMILY_ORDER, ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f", "#9467bd", "#8c564b")))
 WHICH = {"best": "best during training", "final": "final"}
@@ -195,15 +196,18 @@ def band(panel: plt.Axes, curve: pd.DataFrame, colour: str) -> None:
 
 
 # -- scale sweeps (Figs. 6, 8) ---------------------------------------------------------------------
-def sweep(grouped: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
-    """Score vs scale s for every family swept over ≥ 2 scales; rows best/final, one column per metric."""
-    g = grouped[grouped["dataset"] == dataset]
+def sweep(grouped: pd.DataFrame, dataset: str, out_dir: Path, manifold: bool = False) -> Figure | None:
+    """Score vs scale s for every family swept over ≥ 2 scales; rows best/final, one column per metric:
+    IS, FID, KID; or (``manifold``: figure ``sweep_prdc_<dataset>``) precision, recall, density, coverage."""
+    g = grouped[(grouped["dataset"] == dataset) & (grouped["metric"].isin(MANIFOLD_METRICS) == manifold)]
     fams = [f for f in sorted(g["family"].unique(), key=family_rank) if g[g["family"] == f]["scale"].nunique() >= 2]
     g = g[g["family"].isin(fams)]
     if g.empty:
         return None
     cols = [(m, key) for m, key in columns(g)
             if g[(g["metric"] == m) & with_key(g, key)].groupby("family")["scale"].nunique().max() >= 2]
+    if not cols:
+        return None
     # one row per metric column, best and final side by side: two panels across at any number of
     # protocols, so titles and fonts stay readable at the page's width
     fig, axes = plt.subplots(len(cols), 2, figsize=(10.4, 3.9 * len(cols) + 0.5), squeeze=False,
@@ -225,7 +229,7 @@ def sweep(grouped: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
                 ax.set_xlabel("scale s (log axis)")
             else:
                 ax.set_xlabel("scale s")
-            ax.set_ylabel(f"{label} ({'↑' if metric == 'is' else '↓'})")
+            ax.set_ylabel(f"{label} ({arrow(metric)})")
             ax.set_title(f"{label}, {WHICH[which]}\n{key.tag(metric)}", fontsize=11)
             ax.grid(alpha=0.3)
     handles = [Line2D([], [], color=color(f, k), label=f) for k, f in enumerate(fams)] + n_handles(g["n"])
@@ -234,14 +238,23 @@ def sweep(grouped: pd.DataFrame, dataset: str, out_dir: Path) -> Figure | None:
                "curve is the SSN sweep and BSN's the BSSN sweep (Fig. 8's SSN curve), SN_Conv's is Fig. 6's and "
                "LeCun's is Fig. 8's scaled-LeCun curve (there s multiplies the init std of an un-normalized D). The "
                "marker gives the seeds behind each point (× one seed: no error bar; ▲ two; ● three or more).")
+    if manifold:
+        caption += (" Precision and recall (Kynkäänniemi et al. 2019, k = 3), density and coverage (Naeem et al. "
+                    "2020, k = 5) of the FID samples against the real features: a collapsed generator keeps its "
+                    "precision while its recall and coverage drop.")
+        return save(fig, f"sweep_prdc_{dataset}", f"Scale sweeps, precision/recall/density/coverage — "
+                    f"{dataset_label(dataset)}", caption, out_dir)
     return save(fig, f"sweep_{dataset}", f"Scale sweeps — {dataset_label(dataset)}", caption, out_dir)
 
 
 # -- training curves (Figs. 4, 9) ------------------------------------------------------------------
-def curves(curve_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path) -> Figure | None:
-    """Score vs iteration per featured variant, ± s.e.m. band; one panel per metric and protocol key."""
+def curves(curve_means: pd.DataFrame, dataset: str, variants: list[tuple[str, float]], out_dir: Path,
+           manifold: bool = False) -> Figure | None:
+    """Score vs iteration per featured variant, ± s.e.m. band; one panel per metric and protocol key: IS,
+    FID, KID; or (``manifold``: figure ``curves_prdc_<dataset>``) precision, recall, density, coverage."""
     wanted = np.array([(f, s) in variants for f, s in zip(curve_means["family"], curve_means["scale"])], dtype=bool)
-    c = curve_means[(curve_means["dataset"] == dataset).to_numpy() & wanted]
+    c = curve_means[(curve_means["dataset"] == dataset).to_numpy() & wanted
+                    & (curve_means["metric"].isin(MANIFOLD_METRICS) == manifold).to_numpy()]
     if c.empty:
         return None
     cols = columns(c)
@@ -262,13 +275,18 @@ def curves(curve_means: pd.DataFrame, dataset: str, variants: list[tuple[str, fl
             band(ax, v, col)
         label = sub["label"].iloc[0]
         iteration_axis(ax)
-        ax.set_ylabel(f"{label} ({'↑' if metric == 'is' else '↓'})")
+        ax.set_ylabel(f"{label} ({arrow(metric)})")
         ax.set_title(f"{label} ({key.tag(metric)})", fontsize=10)
         ax.grid(alpha=0.3)
     fig.legend(handles=[*handles.values(), *n_handles(c["n"])], loc="outside right upper")
     caption = (f"{dataset_label(dataset)}, Table 1 setting: in-training evaluations (metrics.csv) of finished runs, mean ± "
                "s.e.m. over seeds (n = seeds; marker × one seed, no band; ▲ two; ● three or more). Dashed: scaled "
                "variants (SSN/BSSN at Table 1's chosen s, SN_Conv×s).")
+    if manifold:
+        caption += (" Precision, recall (k = 3), density and coverage (k = 5) of each evaluation's FID samples "
+                    "against the real features: recall and coverage falling while precision holds is a collapse.")
+        return save(fig, f"curves_prdc_{dataset}", f"Training curves, precision/recall/density/coverage — "
+                    f"{dataset_label(dataset)}", caption, out_dir)
     return save(fig, f"curves_{dataset}", f"Training curves — {dataset_label(dataset)}", caption, out_dir)
 
 

@@ -25,6 +25,10 @@ TABLE1_METRICS: dict[str, tuple[str, ...]] = {
 }
 """Table 1's columns per dataset, in the paper's order (no IS on CelebA)."""
 
+TABLE1_ADDED: tuple[str, ...] = ("recall",)
+"""Our columns after the paper's on every dataset (no paper value): recall, the k-NN measure of how much
+of the real manifold the generator reaches (Kynkäänniemi et al. 2019; docs/design.md#metric-protocol)."""
+
 TABLE1: dict[tuple[str, str], dict[str, tuple[float, float | None]]] = {
     column: dict(zip(TABLE1_ROWS, cells)) for column, cells in [  # cells: Real data, SN, SSN, BSN, BSSN
         (("cifar10", "is"), ((11.26, None), (7.12, 0.07), (7.38, 0.06), (7.54, 0.04), (7.54, 0.04))),
