@@ -13,6 +13,7 @@ from specnorm import config as cfgmod
 from specnorm.io import describe_os_error
 from specnorm.metrics import inception
 from specnorm.metrics.evaluator import Evaluator
+from specnorm.layout import RESOURCES, Resources, Results
 from specnorm.rundir import BEST_GENERATORS, GENERATORS, RESCORED_ON, RunDir, RunDirBusy
 from specnorm.scores import ScoreRecord
 from specnorm.train.checkpoint import CheckpointError, load_generator
@@ -118,7 +119,7 @@ def score_run(run: Path, protocol: str | None, resources: str | Path, device: to
 def _protocol_args(p: argparse.ArgumentParser, n_gen_help: str, n_is_help: str) -> None:
     """The options ``specnorm score`` and ``specnorm score --real`` share: where things are, and the
     protocol's sample counts."""
-    p.add_argument("--resources", default="resources", help="resources folder (Inception weights, fid_stats/)")
+    p.add_argument("--resources", default=RESOURCES, help="resources folder (Inception weights, fid_stats/)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     p.add_argument("--n-gen", type=int, help=f"{n_gen_help} (default: the protocol's)")
     p.add_argument("--n-real", type=int, help="real reference images (default: the protocol's)")
@@ -146,7 +147,7 @@ def real_main(argv: list[str]) -> int:
     p.add_argument("--real", action="store_true", required=True)
     p.add_argument("--dataset", required=True)
     p.add_argument("--protocol", choices=PROTOCOLS, default="paper")
-    p.add_argument("--root", default="resources/data", help="prepared datasets (unused by built-in ones)")
+    p.add_argument("--root", default=str(Resources().data), help="prepared datasets (unused by built-in ones)")
     p.add_argument("--seed", type=int, default=0, help="fixes the reference subset and the real samples")
     p.add_argument("--extractor", default="auto")
     _protocol_args(p, "real images scored for FID/KID", "real images for IS (default 50k, all if fewer)")
@@ -173,7 +174,7 @@ def real_main(argv: list[str]) -> int:
     except (ScoreError, cfgmod.ConfigError, KeyError, ValueError, FileNotFoundError) as e:
         print(f"specnorm score --real: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
         return 2
-    dest = a.out or Path("results") / "real" / f"{a.dataset}-{a.protocol}.json"
+    dest = a.out or Results().real(a.dataset, a.protocol)
     atomic_write_json(dest, result)
     for s in result["scores"]:
         print(f"real {s['label']:<16} {s['value']}")
@@ -226,7 +227,7 @@ def fetch_inception(argv: list[str] | None = None) -> int:
         description=f"Put clean-fid's Inception weights ({inception.INCEPTION_FILE}) into RESOURCES/inception/, "
                     f"sha256-checked ({inception.INCEPTION_SHA256}): download them, or copy a file you provide.")
     p.add_argument("--from", dest="source", help="copy this local file instead of downloading (air-gapped)")
-    p.add_argument("--resources", default="resources")
+    p.add_argument("--resources", default=RESOURCES)
     p.add_argument("--url", default=inception.INCEPTION_URL)
     p.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds")
     a = p.parse_args(argv)
