@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/snakemake --profile profiles/local "$@"
+.venv/bin/snakemake --profile profiles/local --configfile profiles/local/packs.yaml "$@"
 echo "Report: file://$(pwd)/report/index.html"

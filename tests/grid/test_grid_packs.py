@@ -50,9 +50,9 @@ def test_default_pack_by_groups_cells_that_differ_only_in_seed_and_scale():
             assert {k for k in cfg if cfg[k] != cfgs[0][k]} <= {"train.seed", "norm.scale"}
         assert len({g.cells[c].blocks[0] for c in pack.cells}) == 1
         check_packable([g.cells[c].config for c in pack.cells])
-    # demo_scale: sn and bsn, 2 scales × 2 seeds each → two packs of 4; lecun ≠ no-SN (norm.init)
+    # demo_bsn: sn and bsn (a PACK_KEY apart), 5 seeds each; demo_nosn: 5 seeds; demo_snconv: 2 scales × 3 seeds
     sizes = sorted(len(p.cells) for p in grid.pack_cells(g, 8))
-    assert sizes == [1, 2, 2, 4, 4]
+    assert sizes == [5, 5, 5, 6]
 
 
 def test_pack_by_never_mixes_pack_keys():
@@ -60,13 +60,13 @@ def test_pack_by_never_mixes_pack_keys():
     packs = grid.pack_cells(g, 16, ["train.seed", "norm.scale", "norm.mode", "norm.init"])
     for pack in packs:  # norm.mode and norm.init are PACK_KEYS: they still split
         check_packable([g.cells[c].config for c in pack.cells])
-    assert len(packs) == 5
-    # only seeds may differ: the demo_scale cells split by scale too
+    assert len(packs) == 4
+    # only seeds may differ: the demo_snconv cells split by scale too
     by_seed = grid.pack_cells(g, 16, ["train.seed"])
     for pack in by_seed:
         scales = {g.cells[c].config.norm.scale for c in pack.cells}
         assert len(scales) == 1
-    assert sorted(len(p.cells) for p in by_seed) == [1] * 5 + [2] * 4
+    assert sorted(len(p.cells) for p in by_seed) == [3, 3, 5, 5, 5]
 
 
 def test_bad_pack_settings_name_their_key():
@@ -130,15 +130,15 @@ def test_the_plan_counts_packs_and_their_jobs():
     g = grid.expand(exp, "demo")
     jobs = grid.job_settings(exp)
     rows, totals = grid.plan_rows(g, grid.Throughput.load(), jobs)
-    assert totals[-1].packs == totals[-1].jobs == len(grid.pack_cells(g, 4)) == 5
-    assert [r.packs for r in rows] == [2, 1, 2]
+    assert totals[-1].packs == totals[-1].jobs == len(grid.pack_cells(g, 4)) == 8
+    assert [r.packs for r in rows] == [4, 2, 2]  # 5 + 5 seeds → 4 + 1 twice; 5 → 4 + 1; 6 → 4 + 2
     single = grid.plan_rows(g, grid.Throughput.load())[1][-1]
-    assert single.packs == single.jobs == 13 and single.pack_hours == pytest.approx(single.gpu_hours)
+    assert single.packs == single.jobs == 21 and single.pack_hours == pytest.approx(single.gpu_hours)
     assert totals[-1].pack_hours < single.pack_hours  # packing saves allocated hours
     csv = grid.format_plan(g, grid.Throughput.load(), "csv", jobs).splitlines()
     header = csv[0].split(",")
     last = dict(zip(header, csv[-1].replace('"digits"', "digits").split(",")))
-    assert int(last["packs"]) == 5 and int(last["jobs"]) == 5
+    assert int(last["packs"]) == 8 and int(last["jobs"]) == 8
 
 
 def test_the_plan_command_takes_a_pack_size(capsys):

@@ -25,10 +25,10 @@ def test_demo_dry_run(tmp_path):
     res = run_snakemake(tmp_path, "-n", timeout=120)
     assert res.returncode == 0, res.stdout
     stats = job_stats(res.stdout)
-    assert stats["train"] == stats["score"] == stats["cell_config"] == 13
+    assert stats["train"] == stats["score"] == stats["cell_config"] == 21
     assert stats["report"] == stats["theory"] == 1 and "prepare" not in stats  # digits is built in
     assert "fetch_inception" not in stats  # the demo scores with the built-in digits classifier
-    assert "specnorm grid, set 'demo': 13 cells" in res.stdout
+    assert "specnorm grid, set 'demo': 21 cells" in res.stdout
     assert not (tmp_path / "results").exists()
 
 
@@ -140,7 +140,7 @@ def test_the_documented_snakemake_plan_command_runs_without_a_profile(tmp_path):
                           "--directory", str(tmp_path), *args], cwd=REPO, text=True,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert res.returncode == 0, res.stdout[-3000:]
-    assert "demo_scale" in res.stdout and "demo_baselines" in res.stdout
+    assert "demo_bsn" in res.stdout and "demo_snconv" in res.stdout
 
 
 def test_slurm_runtimes_fit_the_partition_limit_from_sinfo(tmp_path):

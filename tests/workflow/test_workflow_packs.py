@@ -32,7 +32,7 @@ def test_the_train_shell_execs_the_trainer(tmp_path):
     res = run_snakemake(tmp_path, "-n", timeout=120)
     assert res.returncode == 0, res.stdout[-3000:]
     commands = shell_commands(res.stdout, "train")
-    assert len(commands) == 13
+    assert len(commands) == 21
     for command in commands:
         assert_execs_the_trainer(command)
 
@@ -42,10 +42,10 @@ def test_a_dry_run_with_packs_shows_one_train_job_per_pack_and_one_score_job_per
     assert res.returncode == 0, res.stdout[-3000:]
     packs = grid.pack_cells(merged_grid({}), 4)
     stats = job_stats(res.stdout)
-    assert "train" not in stats and stats["score"] == stats["cell_config"] == 13
+    assert "train" not in stats and stats["score"] == stats["cell_config"] == 21
     assert {k: v for k, v in stats.items() if k.startswith("train_")} == {f"train_{p.name}": 1 for p in packs}
     commands = shell_commands(res.stdout, "train_pack_")
-    assert len(commands) == len(packs) == 5
+    assert len(commands) == len(packs) == 8
     for pack in packs:
         command = next(c for c in commands if f"results/logs/train/{pack.name}.log" in c)
         assert_execs_the_trainer(command)

@@ -18,10 +18,11 @@ pytestmark = pytest.mark.pipeline
 
 # one demo cell, long enough to be caught between its first checkpoint and its end
 OVERRIDES = {
-    "set": "demo_baselines",
+    "set": "demo_nosn",
     "score": False,
     "report": False,
     "theory": "off",
+    "blocks": {"demo_nosn": {"grid": {"train.seed": [0]}}},
     "presets": {"demo": {"train.iterations": 1500, "checkpoint.every": 100, "eval.every": 0,
                          "log.analysis_every": 0, "log.sample_every": 500}},
 }
