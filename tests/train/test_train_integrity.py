@@ -12,6 +12,7 @@ import torch
 from specnorm import config
 from specnorm.scores import ProtocolKey, ScoreRecord
 from specnorm.train import checkpoint as ckpt
+from train_helpers import die_at_checkpoint
 from specnorm.train import trainer as trainer_mod
 from specnorm.train import train
 
@@ -113,14 +114,7 @@ def test_generator_best_always_matches_the_checkpoint_and_summary_best(tmp_path,
     cfg, out = config.from_dict(cell), tmp_path / "run"
     values = {10: 5.0, 20: 4.0, 30: 7.0}
     monkeypatch.setattr(trainer_mod.Trainer, "_evaluator", lambda self, *a, **k: _FakeEvaluator(values))
-    real_save = ckpt.save
-
-    def killed_at_20(d, it, payload, keep):
-        if it == 20:
-            raise KeyboardInterrupt  # the process dies before checkpoint 20 exists
-        return real_save(d, it, payload, keep)
-
-    monkeypatch.setattr(ckpt, "save", killed_at_20)
+    real_save = die_at_checkpoint(monkeypatch, 20)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, out)
     assert ckpt.load_generator(out / "generator_best_fid.pt")["iteration"] == 10
@@ -148,14 +142,7 @@ def test_each_metric_keeps_its_own_best_generator_also_across_a_kill_and_resume(
     fid = {10: 5.0, 20: 4.0, 30: 6.0, 40: 4.5}
     is_ = {10: 1.0, 20: 1.1, 30: 1.3, 40: 1.2}
     monkeypatch.setattr(trainer_mod.Trainer, "_evaluator", lambda self, *a, **k: _FakeEvaluator(fid, is_))
-    real_save = ckpt.save
-
-    def killed_at_30(d, it, payload, keep):
-        if it == 30:
-            raise KeyboardInterrupt
-        return real_save(d, it, payload, keep)
-
-    monkeypatch.setattr(ckpt, "save", killed_at_30)
+    real_save = die_at_checkpoint(monkeypatch, 30)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, out)
     load = lambda name: ckpt.load_generator(out / name)  # noqa: E731
@@ -236,17 +223,10 @@ def test_a_flipped_byte_in_a_trained_generator_stops_scoring_in_one_line(tmp_pat
 def test_the_thread_count_is_recorded_and_a_resume_with_another_warns(tmp_path, monkeypatch, capsys):
     cell = {**CELL, "checkpoint": {"every": 10, "keep": 5}}
     cfg, out = config.from_dict(cell), tmp_path / "run"
-    real_save = ckpt.save
-
-    def killed_at_20(d, it, payload, keep):
-        if it == 20:
-            raise KeyboardInterrupt
-        return real_save(d, it, payload, keep)
-
     before = torch.get_num_threads()
     try:
         monkeypatch.setenv("SPECNORM_THREADS", "1")
-        monkeypatch.setattr(ckpt, "save", killed_at_20)
+        real_save = die_at_checkpoint(monkeypatch, 20)
         with pytest.raises(KeyboardInterrupt):
             train(cfg, out)
         assert ckpt.load(ckpt.path_for(out / "checkpoints", 10))["threads"] == [1]
