@@ -24,7 +24,7 @@ from specnorm.config import EvalCfg
 from specnorm.data import to_float
 from specnorm.metrics.evaluator import setup
 from specnorm.metrics.extractor import extractor_precision, quantize_uint8
-from specnorm.metrics.fid import StatsAccumulator, fid, kid
+from specnorm.metrics.fid import feature_stats, fid, kid
 from specnorm.metrics.inception_score import inception_score
 from specnorm.metrics.prdc import NEAREST_K, RealManifold, prdc
 from specnorm.metrics.protocol import REF_FEATURES_MAX, Protocol, eval_seed, real_subset
@@ -122,25 +122,20 @@ def _score_column(dataset: str, images: Any, p: Protocol, ex: Any, ref: Any, bat
                 feats.append(f.float())
         return torch.cat(feats), (torch.cat(logits) if logits_too else None)
 
-    def stats(feats: torch.Tensor):
-        acc = StatsAccumulator()
-        acc.update(feats)
-        return acc.result()
-
     feats, _ = run(s.scored, False)
     if s.reference_words is None:  # the protocol's reference subset: its cached statistics
         ref_stats, ref_feats = ref.stats, (ref.feats if p.kid else None)
     else:  # the reference half of the split, extracted here
         ref_feats = run(s.reference, False)[0]
-        ref_stats = stats(ref_feats)
-    values = {"fid": fid(stats(feats), ref_stats)}
+        ref_stats = feature_stats(ref_feats)
+    values = {"fid": fid(feature_stats(feats), ref_stats)}
     if p.kid:
         values["kid"] = kid(feats.float(), ref_feats, eval_seed(p.seed, "kid"))
     # precision, recall, density, coverage: the scored images against the reference's real features
     # (the kept ones of the protocol's subset; of a split's half, a seeded subset of at most
     # REF_FEATURES_MAX, as the reference cache keeps)
     manifold = ref.scores(feats) if s.reference_words is None else prdc(feats, RealManifold.of(
-        ref_feats[_kept(len(ref_feats), p.seed)], device))
+        ref_feats[real_subset(len(ref_feats), REF_FEATURES_MAX, p.seed)], device))
     values.update(manifold)
     _, logits = run(s.is_images, True)
     values["is"], values["is_std"] = inception_score(logits, p.is_splits)
@@ -167,11 +162,3 @@ def _score_column(dataset: str, images: Any, p: Protocol, ex: Any, ref: Any, bat
                "reference_used": s.reference_words or p.reference(dataset), "reference_cache": ref.path.name}
     return entries, summary
 
-
-def _kept(n: int, seed: int) -> torch.Tensor:
-    """Rows of a split's reference half kept for the k-NN metrics: all, or a seeded subset of
-    :data:`REF_FEATURES_MAX` (their cost is O(rows²))."""
-    if n <= REF_FEATURES_MAX:
-        return torch.arange(n)
-    g = torch.Generator().manual_seed(eval_seed(seed, "real_row/manifold"))
-    return torch.randperm(n, generator=g)[:REF_FEATURES_MAX].sort().values

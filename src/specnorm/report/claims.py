@@ -27,8 +27,8 @@ from specnorm.catalog import is_builtin
 from specnorm.report import paper
 from specnorm.report.runs import Run
 from specnorm.report.scores import keyed, with_key
-from specnorm.report.stats import (ALPHA, MIN_SEEDS, holm, paired_p_less, significant, welch_p, welch_p_from_stats,
-                                   welch_p_less)
+from specnorm.report.stats import (ALPHA, MIN_SEEDS, holm, mean_sem, paired_p_less, significant, welch_p,
+                                   welch_p_from_stats, welch_p_less)
 from specnorm.scores import ProtocolKey
 from specnorm.vocab import BSN, BSSN, LECUN, MANIFOLD_METRICS, NO_SN, SN, SN_CONV, SSN
 
@@ -178,6 +178,11 @@ def _fmt(m: float, s: float) -> str:
     return f"{m:.4g} ± {s:.2g}" if math.isfinite(s) else f"{m:.4g}"
 
 
+def _fmt_of(values: list[float]) -> str:
+    """:func:`_fmt` of the values' mean and s.e.m. (:func:`~specnorm.report.stats.mean_sem`)."""
+    return _fmt(*mean_sem(values)[:2])
+
+
 def _pnum(p: float) -> str:
     return "undefined" if not math.isfinite(p) else ("< 0.001" if p < 0.001 else f"{p:.2g}")
 
@@ -310,7 +315,7 @@ def _curve_summary(wide: pd.DataFrame) -> dict | None:
     finite = [p for p in drop_p if math.isfinite(p)]
     drop = min(1.0, min(finite) * len(earlier)) if finite else math.nan  # Bonferroni over the candidate peaks
     rise = paired_p_less(wide[its[0]].tolist(), last.tolist()) if len(its) > 1 else math.nan
-    sem = float(last.std(ddof=1) / math.sqrt(len(last))) if len(last) > 1 else math.nan
+    sem = mean_sem(last.tolist())[1]
     peak = int(mean.idxmax())
     return {"peak": float(mean.max()), "peak_it": peak, "last": float(mean[its[-1]]), "sem": sem,
             "last_it": int(its[-1]), "n": len(wide), "evals": len(its), "p": drop, "rise_p": rise,
@@ -380,12 +385,7 @@ def _fixes(name: str, sn: list[float], conv: list[float], fix: list[float], s: f
                  (f"{name}: SN_Conv×{s:g} − SN > {margin:.3g}", welch_p_less(sn, fix, -margin))]
     if not significant(holds[0][1]):  # no significant gap to close: the margin means nothing, only (a), (b) count
         reversals = reversals[:2]
-    return holds, reversals, f"{name}: SN {_fmt(*_ms(sn))}, SN_Conv {_fmt(*_ms(conv))}, SN_Conv×{s:g} {_fmt(*_ms(fix))}"
-
-
-def _ms(values: list[float]) -> tuple[float, float]:
-    x = np.asarray(values, dtype=float)
-    return float(x.mean()), (float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan)
+    return holds, reversals, f"{name}: SN {_fmt_of(sn)}, SN_Conv {_fmt_of(conv)}, SN_Conv×{s:g} {_fmt_of(fix)}"
 
 
 def sn_conv_claim(grouped: pd.DataFrame, runs: list[Run], settings: dict[str, str | None]) -> list[Claim]:
@@ -560,7 +560,7 @@ def variance_claim(runs: list[Run], settings: dict[str, str | None]) -> list[Cla
         p = welch_p([d for d, _ in sn], [d for d, _ in base])
         m_sn, m_base = float(np.mean([d for d, _ in sn])), float(np.mean([d for d, _ in base]))
         evidence = (f"mean |Δ log10 variance| per layer, first to last analysis after iteration 0: SN "
-                    f"{_fmt(*_ms([d for d, _ in sn]))} (n = {len(sn)}), {base_name} {_fmt(*_ms([d for d, _ in base]))}"
+                    f"{_fmt_of([d for d, _ in sn])} (n = {len(sn)}), {base_name} {_fmt_of([d for d, _ in base])}"
                     f" (n = {len(base)}), Welch {_p(p)}; variance × fan-in at the last analysis (LeCun's level = 1, "
                     f"median over layers): SN {np.median([v for _, v in sn]):.3g}, {base_name} "
                     f"{np.median([v for _, v in base]):.3g}. {check}")

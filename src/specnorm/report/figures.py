@@ -27,7 +27,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from specnorm.io import atomic_write  # noqa: E402
-from specnorm.report import paper  # noqa: E402
 from specnorm.report.paper import dataset_label  # noqa: E402
 from specnorm.report.scores import with_key  # noqa: E402
 from specnorm.report.variants import base_family, family_rank, learned_gamma  # noqa: E402
