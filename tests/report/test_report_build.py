@@ -159,7 +159,8 @@ def test_a_results_folder_where_no_cell_finished_still_builds_a_report(tmp_path)
     make_run(runs, names[0], state="running", seed=0)
     built = build(Paths(runs=runs, cells=cells, theory=None, tables=tmp_path / "t", out=tmp_path / "r",
                         failed=frozenset({names[0]})))
-    assert built.counts["failed"] == 1 and built.counts["planned"] == 5
+    assert built.counts["failed"] == 1 and built.counts["planned"] == 5 and built.index.is_file()
+    assert {c.status for c in built.claims if c.key == "imagenet"} == {"not run"}
     verdicts = pd.read_csv(tmp_path / "t" / "claims.csv")
     collapse = verdicts[verdicts["key"] == "imagenet"]  # ILSVRC2012 and the failed digits cell's analogue
     assert collapse["scope"].str.contains("ILSVRC2012").any() and set(collapse["status"]) == {"not run"}

@@ -8,10 +8,8 @@ import math
 
 import pandas as pd
 import pytest
-import yaml
-from report_fixtures import cell_config, fixture_key, judge, make_run
+from report_fixtures import fixture_key, judge, make_run
 
-from specnorm.report import Paths, build
 from specnorm.report import claims as cl
 from specnorm.report import stats
 
@@ -38,21 +36,22 @@ def _two_scores(is_by_mode, fid_by_mode, rescored=None):
     return quality
 
 
-def test_bsn_vs_sn_one_sn_win_of_two_is_inconclusive_not_a_refutation(tmp_path):
-    q = _two_scores({"sn": 7.0, "bsn": 6.0}, {"sn": 30.0, "bsn": 30.1})  # SN wins IS, FID a tie
+def _sn_and_bsn(root, quality, **kw):
+    """Three seeds each of SN and BSN at s = 1 whose scores follow ``quality``."""
     for mode in ("sn", "bsn"):
         for seed in (0, 1, 2):
-            make_run(tmp_path, f"{mode}{seed}", mode=mode, seed=seed, quality=q, samples=False)
+            make_run(root, f"{mode}{seed}", mode=mode, seed=seed, quality=quality, samples=False, **kw)
+
+
+def test_bsn_vs_sn_one_sn_win_of_two_is_inconclusive_not_a_refutation(tmp_path):
+    _sn_and_bsn(tmp_path, _two_scores({"sn": 7.0, "bsn": 6.0}, {"sn": 30.0, "bsn": 30.1}))  # SN wins IS, FID a tie
     c = judge(tmp_path)["bsn_vs_sn"]
     assert c.status == "inconclusive" and "SN significantly better in 1" in c.evidence and "Holm" in c.evidence
 
 
 def test_bsn_vs_sn_counts_one_comparison_per_metric_under_the_key_with_most_images(tmp_path):
-    q = _two_scores({"sn": 6.0, "bsn": 7.0}, {"sn": 31.0, "bsn": 29.0})
-    for mode in ("sn", "bsn"):
-        for seed in (0, 1, 2):
-            make_run(tmp_path, f"{mode}{seed}", mode=mode, seed=seed, quality=q, samples=False, scores_json=True,
-                     protocol={"n_gen": 500})
+    _sn_and_bsn(tmp_path, _two_scores({"sn": 6.0, "bsn": 7.0}, {"sn": 31.0, "bsn": 29.0}), scores_json=True,
+                protocol={"n_gen": 500})
     c = judge(tmp_path)["bsn_vs_sn"]
     assert c.status == "reproduced" and c.evidence.startswith("2 comparison(s)")
 
@@ -117,23 +116,9 @@ def test_curve_drop_is_a_paired_test_over_seeds(tmp_path):
         if cfg["norm"]["mode"] == "sn":
             return 7.0 - 0.3 * (frac == 1.0) + base, 30.0
         return 5.0 + 2 * frac + base, 30.0
-    for mode in ("sn", "bsn"):
-        for seed in (0, 1, 2):
-            make_run(tmp_path, f"{mode}{seed}", mode=mode, seed=seed, quality=quality, samples=False)
+    _sn_and_bsn(tmp_path, quality)
     c = judge(tmp_path)["curves"]
     assert c.status == "reproduced" and "Bonferroni over 3" in c.evidence and "SN drops" in c.evidence
-
-
-def test_a_report_of_only_planned_cells_builds(tmp_path):
-    cells = tmp_path / "results" / "cells"
-    cells.mkdir(parents=True)
-    for mode in ("sn", "bsn"):
-        cfg = cell_config(dataset="imagenet", mode=mode, g_lr=2e-4, d_lr=2e-4, beta1=0.0, beta2=0.9, n_dis=5)
-        (cells / f"imagenet-{mode}.yaml").write_text(yaml.safe_dump(cfg))
-    built = build(Paths(runs=tmp_path / "results" / "runs", cells=cells, theory=None, tables=tmp_path / "tables",
-                        out=tmp_path / "report"))
-    assert built.counts["planned"] == 2 and built.index.is_file()
-    assert {c.key: c.status for c in built.claims}["imagenet"] == "not run"
 
 
 def test_sn_conv_margin_reversals_count_only_when_sn_leads_significantly():
