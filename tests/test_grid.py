@@ -106,6 +106,26 @@ def test_selection_by_set_block_and_dataset(experiments):
     assert len(demo.cells) == 21
 
 
+def test_demo_full_is_the_demo_plus_sweeps_the_two_modes_rules_can_judge(experiments):
+    """set=demo_full: every demo cell, and SSN and LeCun×s sweeps that the modes rule can judge both ways
+    (≥ MIN_SCALES scales with ≥ MIN_SEEDS seeds, covering the paper's range: docs/design.md#claim-rules)."""
+    from specnorm.report.claims import MIN_SCALES
+    from specnorm.report.paper import MODE_RANGES
+    from specnorm.report.stats import MIN_SEEDS
+
+    demo, full = grid.expand(experiments, "demo").cells, grid.expand(experiments, "demo_full").cells
+    assert set(demo) < set(full) and len(full) == 61
+    sweeps = {"SN": ("sn", "official"), "LeCun": ("none", "lecun")}
+    for family, (mode, init) in sweeps.items():
+        seeds: dict[float, set[int]] = {}
+        for c in full.values():
+            if (c.config.norm.mode, c.config.norm.init) == (mode, init):
+                seeds.setdefault(c.config.norm.scale, set()).add(c.config.train.seed)
+        judged = sorted(s for s, n in seeds.items() if len(n) >= MIN_SEEDS)
+        lo, hi = MODE_RANGES[family]
+        assert len(judged) >= MIN_SCALES and judged[0] <= lo and judged[-1] >= hi, family
+
+
 # ---- expansion and identity ----------------------------------------------------------------
 
 def test_cross_product_union_and_override_order():
