@@ -8,6 +8,7 @@ scripts/demo.sh's overlay (profiles/local/packs.yaml): the pipeline, not the sci
 from __future__ import annotations
 
 import pytest
+import yaml
 
 import specnorm.grid as grid
 from pipeline_helpers import REPO, merged_grid, read_json, run_snakemake, write_config
@@ -24,11 +25,12 @@ def test_demo_pipeline_runs_to_the_report(tmp_path):
     assert "--configfile profiles/local/packs.yaml" in (REPO / "scripts" / "demo.sh").read_text()
     res = run_snakemake(tmp_path, "--configfile", str(PACKS), str(cfg), timeout=1500)
     assert res.returncode == 0, res.stdout[-5000:]
-    short, default = merged_grid(SHORTER).cells, merged_grid({}).cells
+    g, default = merged_grid(SHORTER), merged_grid({}).cells
     what = lambda cells: [(c.config.norm.mode, c.config.norm.scale, c.config.train.seed) for c in cells.values()]  # noqa: E731
-    assert what(short) == what(default) and len(short) == 21  # the default demo set, shorter
-    cells = list(short)
-    packs = sorted(len(p.cells) for p in grid.pack_cells(merged_grid(SHORTER), 6))
+    assert what(g.cells) == what(default) and len(g.cells) == 21  # the default demo set, shorter
+    cells = list(g.cells)
+    pack_size = yaml.safe_load(PACKS.read_text())["jobs"]["pack_size"]
+    packs = sorted(len(p.cells) for p in grid.pack_cells(g, pack_size))
     assert packs == [5, 5, 5, 6] and res.stdout.count("rule train_pack_") == 4
     for cell in cells:
         run = tmp_path / "results" / "runs" / cell
