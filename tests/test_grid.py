@@ -115,7 +115,7 @@ def test_demo_full_is_the_demo_plus_sweeps_the_two_modes_rules_can_judge(experim
     from specnorm.report.variants import family
 
     demo, full = grid.expand(experiments, "demo").cells, grid.expand(experiments, "demo_full").cells
-    assert set(demo) < set(full) and len(full) == 61
+    assert set(demo) < set(full) and len(full) == 51
     seeds: dict[str, dict[float, set[int]]] = {}  # the modes rule's grouping: family, then scale
     for c in full.values():
         seeds.setdefault(family(c.config.flat()), {}).setdefault(c.config.norm.scale, set()).add(c.config.train.seed)

@@ -50,9 +50,9 @@ def test_default_pack_by_groups_cells_that_differ_only_in_seed_and_scale():
             assert {k for k in cfg if cfg[k] != cfgs[0][k]} <= {"train.seed", "norm.scale"}
         assert len({g.cells[c].blocks[0] for c in pack.cells}) == 1
         check_packable([g.cells[c].config for c in pack.cells])
-    # demo_bsn: sn and bsn (a PACK_KEY apart), 5 seeds each; demo_nosn: 5 seeds; demo_snconv: 2 scales × 3 seeds
+    # demo_sn: 6 seeds; demo_bsn: 3 seeds; demo_nosn: 6 seeds; demo_snconv: 2 scales × 3 seeds
     sizes = sorted(len(p.cells) for p in grid.pack_cells(g, 8))
-    assert sizes == [5, 5, 5, 6]
+    assert sizes == [3, 6, 6, 6]
 
 
 def test_pack_by_never_mixes_pack_keys():
@@ -66,7 +66,7 @@ def test_pack_by_never_mixes_pack_keys():
     for pack in by_seed:
         scales = {g.cells[c].config.norm.scale for c in pack.cells}
         assert len(scales) == 1
-    assert sorted(len(p.cells) for p in by_seed) == [3, 3, 5, 5, 5]
+    assert sorted(len(p.cells) for p in by_seed) == [3, 3, 3, 6, 6]
 
 
 def test_bad_pack_settings_name_their_key():
@@ -130,15 +130,15 @@ def test_the_plan_counts_packs_and_their_jobs():
     g = grid.expand(exp, "demo")
     jobs = grid.job_settings(exp)
     rows, totals = grid.plan_rows(g, grid.Throughput.load(), jobs)
-    assert totals[-1].packs == totals[-1].jobs == len(grid.pack_cells(g, 4)) == 8
-    assert [r.packs for r in rows] == [4, 2, 2]  # 5 + 5 seeds → 4 + 1 twice; 5 → 4 + 1; 6 → 4 + 2
+    assert totals[-1].packs == totals[-1].jobs == len(grid.pack_cells(g, 4)) == 7
+    assert [r.packs for r in rows] == [2, 1, 2, 2]  # 6 seeds → 4 + 2; 3 → 3; 6 → 4 + 2; 6 → 4 + 2
     single = grid.plan_rows(g, grid.Throughput.load())[1][-1]
     assert single.packs == single.jobs == 21 and single.pack_hours == pytest.approx(single.gpu_hours)
     assert totals[-1].pack_hours < single.pack_hours  # packing saves allocated hours
     csv = grid.format_plan(g, grid.Throughput.load(), "csv", jobs).splitlines()
     header = csv[0].split(",")
     last = dict(zip(header, csv[-1].replace('"digits"', "digits").split(",")))
-    assert int(last["packs"]) == 8 and int(last["jobs"]) == 8
+    assert int(last["packs"]) == 7 and int(last["jobs"]) == 7
 
 
 def test_the_plan_command_takes_a_pack_size(capsys):

@@ -31,7 +31,7 @@ def test_demo_pipeline_runs_to_the_report(tmp_path):
     cells = list(g.cells)
     pack_size = yaml.safe_load(PACKS.read_text())["jobs"]["pack_size"]
     packs = sorted(len(p.cells) for p in grid.pack_cells(g, pack_size))
-    assert packs == [5, 5, 5, 6] and res.stdout.count("rule train_pack_") == 4
+    assert packs == [3, 6, 6, 6] and res.stdout.count("rule train_pack_") == 4
     for cell in cells:
         run = tmp_path / "results" / "runs" / cell
         summary = read_json(run / "summary.json")

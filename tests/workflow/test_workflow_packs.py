@@ -45,7 +45,7 @@ def test_a_dry_run_with_packs_shows_one_train_job_per_pack_and_one_score_job_per
     assert "train" not in stats and stats["score"] == stats["cell_config"] == 21
     assert {k: v for k, v in stats.items() if k.startswith("train_")} == {f"train_{p.name}": 1 for p in packs}
     commands = shell_commands(res.stdout, "train_pack_")
-    assert len(commands) == len(packs) == 8
+    assert len(commands) == len(packs) == 7
     for pack in packs:
         command = next(c for c in commands if f"results/logs/train/{pack.name}.log" in c)
         assert_execs_the_trainer(command)
