@@ -150,6 +150,8 @@ ClusterName=$CLUSTER
 SlurmctldHost=$HOST
 SlurmUser=root
 AuthType=auth/munge
+# a requeued job waits cred_expire seconds before it runs again (default 120): 20 keeps CI short
+AuthInfo=cred_expire=20
 StateSaveLocation=$D/ctld
 SlurmdSpoolDir=$D/slurmd
 SlurmctldPidFile=$D/slurmctld.pid

@@ -1,7 +1,7 @@
 """The demo pipeline end to end with profiles/local (minutes): every cell of the default set trained
 and scored, the theory checks, the report — and a second run finds nothing to do.
 
-The demo's cells and settings are the README command's, but for CI's time budget each trains 400
+The demo's cells and settings are the README command's, but for CI's time budget each trains 200
 iterations instead of 3,000 (docs/performance.md#the-demo measures the real one), in the fused packs of
 scripts/demo.sh's overlay (profiles/local/packs.yaml): the pipeline, not the science, is under test here."""
 
@@ -15,7 +15,7 @@ from pipeline_helpers import REPO, merged_grid, read_json, run_snakemake, write_
 
 pytestmark = pytest.mark.pipeline
 
-SHORTER = {"presets": {"demo": {"train.iterations": 400, "eval.every": 200, "log.analysis_every": 200,
+SHORTER = {"presets": {"demo": {"train.iterations": 200, "eval.every": 100, "log.analysis_every": 100,
                                 "log.sample_every": 200, "checkpoint.every": 200}}}
 PACKS = REPO / "profiles" / "local" / "packs.yaml"  # the overlay scripts/demo.sh adds
 
@@ -36,7 +36,7 @@ def test_demo_pipeline_runs_to_the_report(tmp_path):
         run = tmp_path / "results" / "runs" / cell
         summary = read_json(run / "summary.json")
         assert summary["status"] in ("completed", "diverged"), cell
-        assert summary["iterations"] == 400 and summary["engine"] == "fused"
+        assert summary["iterations"] == 200 and summary["engine"] == "fused"
         scores = read_json(run / "scores.json")
         assert scores["status"] == summary["status"]
         assert (tmp_path / "results" / "cells" / f"{cell}.yaml").is_file()
