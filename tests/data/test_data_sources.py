@@ -9,6 +9,8 @@ import gzip
 import hashlib
 import io
 import pickle
+import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -197,6 +199,27 @@ def test_mnist_idx_gz(tmp_path, monkeypatch):
     _patch(monkeypatch, "mnist", n_images=7, md5=_md5(path))
     with pytest.raises(DataError, match="not an idx3 image file"):
         prepare("mnist", tmp_path / "other", source=path)
+
+
+def test_digits_are_read_without_importing_sklearn_and_equal_load_digits(monkeypatch):
+    """The built-in dataset's pixels and labels come from scikit-learn's data file, parsed as
+    ``load_digits`` parses it, in a process that never imports scikit-learn; without the file,
+    ``load_digits`` itself."""
+    code = ("import sys; from specnorm.data.sources import sklearn_digits; images, labels = sklearn_digits(); "
+            "print(images.shape, labels.shape, 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["(1797,", "8,", "8)", "(1797,)", "False"]
+    from sklearn.datasets import load_digits
+
+    reference = load_digits()
+    for missing in (False, True):
+        sources.sklearn_digits.cache_clear()
+        if missing:  # a scikit-learn that no longer ships the file where we look
+            monkeypatch.setattr(sources.importlib.util, "find_spec", lambda name: None)
+        images, labels = sources.sklearn_digits()
+        assert images.dtype == reference.images.dtype and np.array_equal(images, reference.images)
+        assert labels.dtype == np.int64 and np.array_equal(labels, reference.target)
+    sources.sklearn_digits.cache_clear()
 
 
 def test_digits_builtin_deterministic_and_prepared_equal(tmp_path):

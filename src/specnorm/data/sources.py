@@ -8,6 +8,7 @@ streamed chunk by chunk, so no reader holds a whole large dataset in memory.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import io
 import os
 import pickle
@@ -177,14 +178,31 @@ def read_mnist(path: Path, info: DatasetInfo, workers: int = 1) -> Iterator[np.n
 
 
 @lru_cache(maxsize=1)
+def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1,797 digits: 8×8 images (float64, integer values 0..16) and their labels.
+
+    Read from the data file scikit-learn ships (``sklearn/datasets/data/digits.csv.gz``: 64 pixels and
+    the label per row, what ``load_digits`` parses) without importing scikit-learn, which costs about a
+    second in every process that loads the demo's dataset; ``load_digits`` when the file is not there.
+    """
+    spec = importlib.util.find_spec("sklearn")  # locates the package without running its __init__
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
+    if path is None or not path.is_file():
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        return bunch.images, bunch.target
+    rows = np.loadtxt(path, delimiter=",")
+    return rows[:, :-1].reshape(-1, 8, 8), rows[:, -1].astype(np.int64)
+
+
+@lru_cache(maxsize=1)
 def digits_images() -> np.ndarray:
     """The built-in dataset: sklearn's 1,797 8×8 digits (0..16) → uint8 0..255 → 16×16 bilinear → 3 channels.
 
     Deterministic; returned read-only (cached).
     """
-    from sklearn.datasets import load_digits
-
-    raw = load_digits().images  # float64, integer values 0..16
+    raw = sklearn_digits()[0]  # float64, integer values 0..16
     grey = np.floor(raw * 255.0 / 16.0 + 0.5).astype(np.uint8)
     big = resize_linear(grey, 16, 16)
     out = np.ascontiguousarray(np.repeat(big[:, None], 3, axis=1))

@@ -67,12 +67,11 @@ def weights_path() -> Path:
 
 def digits_data() -> tuple[torch.Tensor, torch.Tensor]:
     """All 1,797 digits as float [−1, 1] (N, 3, 16, 16) (``specnorm.data``) and their labels."""
-    from sklearn.datasets import load_digits
-
     from specnorm.data import load, to_float
+    from specnorm.data.sources import sklearn_digits
 
     images = to_float(torch.from_numpy(load(INFO.trained_on).copy()))
-    labels = torch.from_numpy(load_digits().target).long()
+    labels = torch.from_numpy(sklearn_digits()[1]).long()
     if len(images) != len(labels):
         raise ValueError(f"digits: {len(images)} images but {len(labels)} labels")
     return images, labels
