@@ -213,13 +213,11 @@ def test_digits_are_read_without_importing_sklearn_and_equal_load_digits(monkeyp
 
     reference = load_digits()
     for missing in (False, True):
-        sources.sklearn_digits.cache_clear()
         if missing:  # a scikit-learn that no longer ships the file where we look
             monkeypatch.setattr(sources.importlib.util, "find_spec", lambda name: None)
         images, labels = sources.sklearn_digits()
         assert images.dtype == reference.images.dtype and np.array_equal(images, reference.images)
         assert labels.dtype == np.int64 and np.array_equal(labels, reference.target)
-    sources.sklearn_digits.cache_clear()
 
 
 def test_digits_builtin_deterministic_and_prepared_equal(tmp_path):

@@ -177,13 +177,13 @@ def read_mnist(path: Path, info: DatasetInfo, workers: int = 1) -> Iterator[np.n
     yield np.frombuffer(raw, dtype=np.uint8).reshape(n, 1, rows, cols)
 
 
-@lru_cache(maxsize=1)
 def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 1,797 digits: 8×8 images (float64, integer values 0..16) and their labels.
 
     Read from the data file scikit-learn ships (``sklearn/datasets/data/digits.csv.gz``: 64 pixels and
     the label per row, what ``load_digits`` parses) without importing scikit-learn, which costs about a
     second in every process that loads the demo's dataset; ``load_digits`` when the file is not there.
+    Fresh arrays on every call, as ``load_digits`` returns them (:func:`digits_images` caches its own).
     """
     spec = importlib.util.find_spec("sklearn")  # locates the package without running its __init__
     path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
