@@ -123,8 +123,9 @@ DEMO_PART = {"set": "demo_snconv",
 
 
 def test_demo_pipeline_on_slurm_survives_requeue_and_cancel(slurm_cluster, tmp_path):
-    cells = list(merged_grid(DEMO_PART).cells)
-    assert len(cells) == 4 and {c.split("-")[2] for c in cells} == {"s1", "s1.75"}
+    grid = merged_grid(DEMO_PART).cells
+    cells = list(grid)
+    assert len(cells) == 4 and {c.config.norm.scale for c in grid.values()} == {1.0, 1.75}
     cfg = write_config(tmp_path / "demo-part.yaml", **DEMO_PART)
     out = (tmp_path / "snakemake.log").open("w")
     cmd = snakemake_cmd(tmp_path, *CI_ARGS, "--configfile", str(cfg), timeout=1500, profile="slurm")
